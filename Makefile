@@ -1,0 +1,64 @@
+# One command surface for people and CI (DESIGN.md §5).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser
+
+help:
+	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
+	@echo "make down    stop what make up started"
+	@echo "make demo    post a flood in Kelurahan Manisrenggo and show its flow"
+	@echo "make test    start Kafka and Redis if needed and run the whole suite"
+	@echo "make lint    ruff and mypy --strict"
+	@echo "make bench   run the benchmark, write bench/report.{json,md}"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+infra: venv
+	bash deploy/local/up-infra.sh
+	$(PY) -m services.common.topics
+
+topics: venv
+	$(PY) -m services.common.topics
+
+browser:
+	bash deploy/local/browser.sh
+
+up: infra
+	bash deploy/local/services.sh start
+
+down:
+	-bash deploy/local/services.sh stop
+	bash deploy/local/down-infra.sh
+
+demo: venv
+	$(PY) -m services.cli demo
+
+test: infra browser
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+lint: venv
+	ruff check .
+	ruff format --check schemas services
+	mypy
+
+schemas: venv
+	$(PY) -m schemas.jsonschema
+
+bench: infra
+	$(PY) -m bench.run
+
+bench-smoke: infra
+	$(PY) -m bench.run --smoke

@@ -1,0 +1,1 @@
+"""Sigap's shared vocabulary: every event and HTTP body, validated with pydantic v2."""

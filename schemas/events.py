@@ -1,0 +1,411 @@
+"""Payloads of every event on Sigap's topics (DESIGN.md §5). One model per event type.
+
+Each payload names its `EVENT_TYPE`; `schemas.envelope` wraps it in the common envelope. Add fields
+only with defaults; bump `SCHEMA_VERSION` when a meaning changes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.fields import (
+    GeoPoint,
+    Identifier,
+    KelurahanCode,
+    LongText,
+    PhoneE164,
+    ShortText,
+    UtcDatetime,
+    check_in_service_area,
+)
+from schemas.vocabulary import (
+    AssignmentStatus,
+    ChannelType,
+    IncidentStatus,
+    IncidentType,
+    Language,
+    NotificationKind,
+    Severity,
+    Skill,
+    Unit,
+)
+
+MAX_NEED_COUNT = 50
+MAX_NEEDS = 20
+
+
+class Payload(BaseModel):
+    """Base of every event payload."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    EVENT_TYPE: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+
+# --- shared parts -----------------------------------------------------------------------------
+
+
+class Need(BaseModel):
+    """People of one unit (and skill) an incident needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: Unit
+    skill: Skill | None = None
+    count: int = Field(ge=1, le=MAX_NEED_COUNT)
+
+
+class ChannelAddress(BaseModel):
+    """Where a volunteer can be reached on one channel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    type: ChannelType
+    address: str = Field(min_length=1, max_length=254)
+
+    @model_validator(mode="after")
+    def _address_fits_channel(self) -> ChannelAddress:
+        from schemas.fields import normalise_phone  # noqa: PLC0415 - keeps the public names tidy
+
+        if self.type in (ChannelType.WHATSAPP, ChannelType.SMS):
+            object.__setattr__(self, "address", normalise_phone(self.address))
+        elif self.type == ChannelType.EMAIL and ("@" not in self.address or " " in self.address):
+            raise ValueError(f"{self.address!r} is not an e-mail address")
+        elif self.type == ChannelType.TELEGRAM and not (
+            self.address.lstrip("-").isdigit() or self.address.startswith("@")
+        ):
+            raise ValueError("a Telegram address is a numeric chat id or an @username")
+        return self
+
+
+class Certification(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    skill: Skill
+    expires_on: date
+
+
+class VolunteerProfile(BaseModel):
+    """Everything the roster knows of one volunteer; the `volunteers` topic carries it whole."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    volunteer_id: Identifier
+    name: ShortText
+    phone: PhoneE164
+    unit: Unit
+    skills: list[Skill] = Field(default_factory=list, max_length=len(Skill))
+    certifications: list[Certification] = Field(default_factory=list, max_length=20)
+    home_kelurahan_code: KelurahanCode
+    location: GeoPoint | None = None
+    channels: list[ChannelAddress] = Field(default_factory=list, max_length=6)
+    on_duty: bool = False
+    language: Language = Language.ID
+    active: bool = True
+    allow_outside_area: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> VolunteerProfile:
+        check_in_service_area(self.location, self.allow_outside_area)
+        self.skills = list(dict.fromkeys(self.skills))
+        return self
+
+
+# --- incidents --------------------------------------------------------------------------------
+
+
+class IncidentReported(Payload):
+    EVENT_TYPE: ClassVar[str] = "incident.reported"
+
+    incident_id: Identifier
+    type: IncidentType
+    severity: Severity
+    title: ShortText
+    description: LongText = ""
+    location: GeoPoint
+    kelurahan_code: KelurahanCode
+    affected_people: int | None = Field(default=None, ge=0, le=1_000_000)
+    needs: list[Need] = Field(default_factory=list, max_length=MAX_NEEDS)
+    reported_by: str | None = Field(default=None, max_length=64)
+    allow_outside_area: bool = False
+    from_alert_id: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _in_area(self) -> IncidentReported:
+        check_in_service_area(self.location, self.allow_outside_area)
+        return self
+
+
+class IncidentCancelled(Payload):
+    EVENT_TYPE: ClassVar[str] = "incident.cancelled"
+
+    incident_id: Identifier
+    reason: LongText = ""
+    by: str | None = Field(default=None, max_length=64)
+
+
+class IncidentClosed(Payload):
+    EVENT_TYPE: ClassVar[str] = "incident.closed"
+
+    incident_id: Identifier
+    note: LongText = ""
+    by: str | None = Field(default=None, max_length=64)
+
+
+class IncidentStatusChanged(Payload):
+    EVENT_TYPE: ClassVar[str] = "incident.status_changed"
+
+    incident_id: Identifier
+    status: IncidentStatus
+    previous_status: IncidentStatus | None = None
+    reason: str = Field(default="", max_length=500)
+
+
+# --- weather ----------------------------------------------------------------------------------
+
+
+class WeatherAlertInfo(Payload):
+    """A BMKG warning (CAP) or earthquake report that concerns, or may concern, Kota Kediri."""
+
+    EVENT_TYPE: ClassVar[str] = "weather_alert.issued"
+
+    alert_id: str = Field(min_length=1, max_length=200, description="CAP identifier or quake id")
+    kind: Literal["cap", "earthquake"] = "cap"
+    sender: str = Field(default="", max_length=200)
+    language: Language = Language.ID
+    event: str = Field(default="", max_length=200)
+    headline: str = Field(default="", max_length=500)
+    description: str = Field(default="", max_length=4000)
+    severity: Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"] = "Unknown"
+    urgency: Literal["Immediate", "Expected", "Future", "Past", "Unknown"] = "Unknown"
+    certainty: Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"] = "Unknown"
+    sent: UtcDatetime
+    effective: UtcDatetime | None = None
+    expires: UtcDatetime | None = None
+    references: list[str] = Field(default_factory=list, max_length=50)
+    affected_kelurahan: list[KelurahanCode] = Field(default_factory=list)
+    affected_kecamatan: list[str] = Field(default_factory=list)
+    web: str = Field(default="", max_length=500)
+    magnitude: float | None = Field(default=None, ge=0, le=10)
+    depth_km: float | None = Field(default=None, ge=0)
+    epicentre: GeoPoint | None = None
+    distance_km: float | None = Field(default=None, ge=0)
+    felt: str = Field(default="", max_length=1000)
+
+
+class WeatherAlertIssued(WeatherAlertInfo):
+    EVENT_TYPE: ClassVar[str] = "weather_alert.issued"
+
+
+class WeatherAlertUpdated(WeatherAlertInfo):
+    EVENT_TYPE: ClassVar[str] = "weather_alert.updated"
+
+
+class WeatherAlertCancelled(Payload):
+    EVENT_TYPE: ClassVar[str] = "weather_alert.cancelled"
+
+    alert_id: str = Field(min_length=1, max_length=200)
+    cancelled_alert_ids: list[str] = Field(default_factory=list, max_length=50)
+    reason: str = Field(default="", max_length=1000)
+
+
+# --- volunteers -------------------------------------------------------------------------------
+
+
+class VolunteerRegistered(Payload):
+    EVENT_TYPE: ClassVar[str] = "volunteer.registered"
+
+    profile: VolunteerProfile
+
+
+class VolunteerUpdated(Payload):
+    EVENT_TYPE: ClassVar[str] = "volunteer.updated"
+
+    profile: VolunteerProfile
+
+
+class VolunteerDutyChanged(Payload):
+    """Going on or off duty, or sharing a location. Carries the whole profile after the change, so the
+    compacted `volunteers` topic keeps a complete roster under each key."""
+
+    EVENT_TYPE: ClassVar[str] = "volunteer.duty_changed"
+
+    profile: VolunteerProfile
+    on_duty: bool
+    location: GeoPoint | None = None
+
+
+# --- offers and assignments -------------------------------------------------------------------
+
+ResponseVia = Literal["link", "ops_room", "system"]
+
+
+class OfferMade(Payload):
+    EVENT_TYPE: ClassVar[str] = "offer.made"
+
+    offer_id: Identifier
+    incident_id: Identifier
+    volunteer_id: Identifier
+    need_index: int = Field(ge=0, lt=MAX_NEEDS)
+    unit: Unit
+    skill: Skill | None = None
+    distance_km: float = Field(ge=0)
+    expires_at: UtcDatetime
+
+
+class _OfferAnswer(Payload):
+    offer_id: Identifier
+    incident_id: Identifier
+    volunteer_id: Identifier
+    via: ResponseVia = "link"
+    by: str | None = Field(default=None, max_length=64)
+
+
+class OfferAccepted(_OfferAnswer):
+    EVENT_TYPE: ClassVar[str] = "offer.accepted"
+
+
+class OfferDeclined(_OfferAnswer):
+    EVENT_TYPE: ClassVar[str] = "offer.declined"
+
+
+class OfferExpired(Payload):
+    EVENT_TYPE: ClassVar[str] = "offer.expired"
+
+    offer_id: Identifier
+    incident_id: Identifier
+    volunteer_id: Identifier
+
+
+class OfferWithdrawn(Payload):
+    EVENT_TYPE: ClassVar[str] = "offer.withdrawn"
+
+    offer_id: Identifier
+    incident_id: Identifier
+    volunteer_id: Identifier
+    reason: Literal["cancelled", "closed", "reassigned", "ops_room"] = "cancelled"
+
+
+class AssignmentStatusChanged(Payload):
+    EVENT_TYPE: ClassVar[str] = "assignment.status_changed"
+
+    offer_id: Identifier
+    incident_id: Identifier
+    volunteer_id: Identifier
+    status: Literal[AssignmentStatus.EN_ROUTE, AssignmentStatus.ON_SCENE, AssignmentStatus.RELEASED]
+    via: ResponseVia = "link"
+    by: str | None = Field(default=None, max_length=64)
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+class Recipient(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    volunteer_id: Identifier | None = None
+    name: ShortText
+    language: Language = Language.ID
+    channels: list[ChannelAddress] = Field(min_length=1, max_length=6, description="in fallback order")
+
+
+class MessageContext(BaseModel):
+    """What a template needs to say what, where, which role, until when and how to answer."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    incident_id: str | None = None
+    incident_type: IncidentType | None = None
+    severity: Severity | None = None
+    title: str = Field(default="", max_length=200)
+    kelurahan_code: KelurahanCode | None = None
+    location: GeoPoint | None = None
+    unit: Unit | None = None
+    skill: Skill | None = None
+    response_url: str | None = Field(default=None, max_length=1000)
+    reason: str = Field(default="", max_length=500)
+    alert_headline: str = Field(default="", max_length=500)
+    alert_expires: UtcDatetime | None = None
+    open_slots: int | None = Field(default=None, ge=0)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotificationRequested(Payload):
+    EVENT_TYPE: ClassVar[str] = "notification.requested"
+
+    notification_id: Identifier
+    kind: NotificationKind
+    recipient: Recipient
+    deadline: UtcDatetime | None = Field(default=None, description="never sent after this")
+    incident_id: Identifier | None = None
+    offer_id: Identifier | None = None
+    context: MessageContext = Field(default_factory=MessageContext)
+
+
+class NotificationDelivered(Payload):
+    EVENT_TYPE: ClassVar[str] = "notification.delivered"
+
+    notification_id: Identifier
+    channel: ChannelType
+    provider_message_id: str = Field(default="", max_length=500)
+    attempts: int = Field(ge=1)
+    latency_ms: float = Field(ge=0)
+    incident_id: Identifier | None = None
+    offer_id: Identifier | None = None
+    volunteer_id: Identifier | None = None
+
+
+class NotificationFailed(Payload):
+    EVENT_TYPE: ClassVar[str] = "notification.failed"
+
+    notification_id: Identifier
+    channel: ChannelType | None = None
+    reason: str = Field(max_length=1000)
+    retriable: bool = False
+    attempts: int = Field(ge=0)
+    incident_id: Identifier | None = None
+    offer_id: Identifier | None = None
+    volunteer_id: Identifier | None = None
+
+
+# --- dead letters -----------------------------------------------------------------------------
+
+
+class DeadLetter(Payload):
+    EVENT_TYPE: ClassVar[str] = "dead_letter"
+
+    topic: str = Field(max_length=249)
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    reason: str = Field(max_length=4000)
+    original_base64: str = Field(description="the original record value, base64")
+    original_event_type: str | None = None
+    consumer: str = Field(default="", max_length=100)
+
+
+ALL_PAYLOADS: tuple[type[Payload], ...] = (
+    IncidentReported,
+    IncidentCancelled,
+    IncidentClosed,
+    IncidentStatusChanged,
+    WeatherAlertIssued,
+    WeatherAlertUpdated,
+    WeatherAlertCancelled,
+    VolunteerRegistered,
+    VolunteerUpdated,
+    VolunteerDutyChanged,
+    OfferMade,
+    OfferAccepted,
+    OfferDeclined,
+    OfferExpired,
+    OfferWithdrawn,
+    AssignmentStatusChanged,
+    NotificationRequested,
+    NotificationDelivered,
+    NotificationFailed,
+    DeadLetter,
+)

@@ -1,0 +1,1 @@
+"""Sigap's services: dispatcher, notifier and gateway, and what they share."""

@@ -1,0 +1,38 @@
+"""Kafka producers for the edges (gateway, CLI, timers): idempotent, `acks=all`."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from schemas.envelope import Envelope
+from schemas.events import Payload
+
+
+def new_producer(bootstrap: str, client_id: str = "sigap") -> AIOKafkaProducer:
+    """A producer whose `send_and_wait` returns only once the broker has the record."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=1,
+        request_timeout_ms=15000,
+    )
+
+
+def key_of(event: Envelope[Payload]) -> bytes | None:
+    """Per-incident events are keyed by the incident id (order per incident); others by their subject."""
+    payload = event.payload
+    for attr in ("incident_id", "volunteer_id", "notification_id", "alert_id"):
+        value = getattr(payload, attr, None)
+        if isinstance(value, str):
+            return value.encode()
+    profile = getattr(payload, "profile", None)
+    if profile is not None:
+        return str(profile.volunteer_id).encode()
+    return event.correlation_id.encode() if event.correlation_id else None
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, event: Envelope[Payload]) -> None:
+    """Send one event and wait for the broker's acknowledgement."""
+    await producer.send_and_wait(topic, event.to_json(), key=key_of(event))
