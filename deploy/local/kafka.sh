@@ -64,7 +64,7 @@ cmd_fetch() {
   tmp="$KAFKA_JARS.partial.$$"
   rm -rf "$tmp"
   info "fetching Kafka $KAFKA_VERSION jars with Maven into $KAFKA_JARS (first time only) ..."
-  if ! mvn -q -B -f "$SIGAP_LOCAL_DIR/pom.xml" dependency:copy-dependencies \
+  if ! mvn -q -B -Dstyle.color=never -f "$SIGAP_LOCAL_DIR/pom.xml" dependency:copy-dependencies \
       -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$tmp" >&2; then
     rm -rf "$tmp"
     die "mvn dependency:copy-dependencies failed for org.apache.kafka:kafka_2.13:$KAFKA_VERSION"

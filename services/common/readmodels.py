@@ -9,7 +9,9 @@ Keys (values are JSON unless noted):
 - `offer:{offer_id}`          → hash `{incident_id, volunteer_id, status, expires_at}` (dispatcher)
 - `vol:{id}`                  → hash: `profile` (VolunteerProfile JSON), `status`, `incident_id`,
                                 `offer_id`, `deployments` (JSON list of ISO times), `last_deployed_at`,
-                                `resting_until`, `link_gen`  (roster; dispatcher)
+                                `resting_until`, `link_gen`  (roster; dispatcher; the gateway only
+                                bumps `link_gen` to revoke a volunteer's self-service link)
+- `volunteers`                → set of every volunteer id in the roster (dispatcher)
 - `alert:{alert_id}`          → `schemas.api.WeatherAlertView` (dispatcher)
 - `alerts:active`             → sorted set of active alert ids, score = expires (unix s)
 - `outbox`                    → list of `schemas.api.OutboxMessage`, newest first (notifier)
@@ -45,6 +47,10 @@ class Keys:
 
     def volunteer(self, volunteer_id: str) -> str:
         return f"{self.prefix}vol:{volunteer_id}"
+
+    @property
+    def volunteers(self) -> str:
+        return f"{self.prefix}volunteers"
 
     def alert(self, alert_id: str) -> str:
         return f"{self.prefix}alert:{alert_id}"
