@@ -68,7 +68,7 @@ class ChannelAddress(BaseModel):
 
     @model_validator(mode="after")
     def _address_fits_channel(self) -> ChannelAddress:
-        from schemas.fields import normalise_phone  # noqa: PLC0415 - keeps the public names tidy
+        from schemas.fields import normalise_phone
 
         if self.type in (ChannelType.WHATSAPP, ChannelType.SMS):
             object.__setattr__(self, "address", normalise_phone(self.address))

@@ -76,7 +76,9 @@ def _known_kelurahan(code: str) -> str:
 
 
 KelurahanCode = Annotated[
-    str, Field(pattern=r"^35\.71\.\d{2}\.\d{4}$", examples=["35.71.03.1006"]), AfterValidator(_known_kelurahan)
+    str,
+    Field(pattern=r"^35\.71\.\d{2}\.\d{4}$", examples=["35.71.03.1006"]),
+    AfterValidator(_known_kelurahan),
 ]
 
 

@@ -28,8 +28,11 @@ def render_all() -> dict[str, str]:
 
 def stale_files(out_dir: Path = OUT_DIR) -> list[str]:
     expected = render_all()
-    stale = [name for name, text in expected.items() if not (out_dir / name).is_file()
-             or (out_dir / name).read_text("utf-8") != text]
+    stale = [
+        name
+        for name, text in expected.items()
+        if not (out_dir / name).is_file() or (out_dir / name).read_text("utf-8") != text
+    ]
     extra = [p.name for p in out_dir.glob("*.json") if p.name not in expected]
     return sorted(stale + extra)
 

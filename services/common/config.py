@@ -88,8 +88,10 @@ class Settings(BaseSettings):
         for item in self.api_keys.split(","):
             role, sep, key = item.strip().partition(":")
             if not sep or role not in ROLES or len(key) < 8:
-                raise ValueError("SIGAP_API_KEYS is 'role:key,…' with roles operator, coordinator, admin "
-                                 "and keys of 8+ characters")
+                raise ValueError(
+                    "SIGAP_API_KEYS is 'role:key,…' with roles operator, coordinator, admin "
+                    "and keys of 8+ characters"
+                )
             keys[key] = role
         return keys
 

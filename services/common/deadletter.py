@@ -37,15 +37,35 @@ def dead_letter_for(
 
 
 def decode_or_dead_letter(
-    raw: bytes | None, *, topic: str, consumer: str, partition: int | None = None,
-    offset: int | None = None, key: bytes | str | None = None,
+    raw: bytes | None,
+    *,
+    topic: str,
+    consumer: str,
+    partition: int | None = None,
+    offset: int | None = None,
+    key: bytes | str | None = None,
 ) -> tuple[Envelope[Payload] | None, Envelope[DeadLetter] | None]:
     """Decode a record; on failure return the dead letter to publish instead."""
     if raw is None:
-        return None, dead_letter_for(raw, "empty record value", topic=topic, consumer=consumer,
-                                     partition=partition, offset=offset, key=key)
+        return None, dead_letter_for(
+            raw,
+            "empty record value",
+            topic=topic,
+            consumer=consumer,
+            partition=partition,
+            offset=offset,
+            key=key,
+        )
     try:
         return decode_event(raw), None
     except InvalidEvent as exc:
-        return None, dead_letter_for(raw, exc.reason, topic=topic, consumer=consumer, partition=partition,
-                                     offset=offset, key=key, event_type=exc.event_type)
+        return None, dead_letter_for(
+            raw,
+            exc.reason,
+            topic=topic,
+            consumer=consumer,
+            partition=partition,
+            offset=offset,
+            key=key,
+            event_type=exc.event_type,
+        )

@@ -7,5 +7,6 @@ from redis.asyncio import Redis
 
 def new_redis(url: str) -> Redis:
     """An asyncio Redis client that returns `str`; every call carries a timeout."""
-    return Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5,
-                          health_check_interval=30)
+    return Redis.from_url(
+        url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+    )

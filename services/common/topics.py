@@ -49,7 +49,9 @@ async def create_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) ->
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(prefix + t.name, num_partitions=t.partitions, replication_factor=1, topic_configs=t.config)
+            NewTopic(
+                prefix + t.name, num_partitions=t.partitions, replication_factor=1, topic_configs=t.config
+            )
             for t in TOPICS
             if prefix + t.name not in existing
         ]
@@ -77,7 +79,7 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
 
 
 def main() -> None:
-    from services.common.config import get_settings  # noqa: PLC0415 - settings read only when run
+    from services.common.config import get_settings
 
     settings = get_settings()
     created = asyncio.run(create_topics(settings.kafka_bootstrap, settings.topic_prefix))

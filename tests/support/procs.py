@@ -33,7 +33,11 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 - our own module
-            [sys.executable, *self.args], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, *self.args],
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self
