@@ -47,7 +47,7 @@ fetched() {
 
 cmd_fetch() {
   if fetched; then
-    info "jars for Kafka $KAFKA_VERSION already in $KAFKA_JARS"
+    [[ "${1:-}" == quiet ]] || info "jars for Kafka $KAFKA_VERSION already in $KAFKA_JARS"
     return 0
   fi
   need_mvn
@@ -64,11 +64,14 @@ cmd_fetch() {
   tmp="$KAFKA_JARS.partial.$$"
   rm -rf "$tmp"
   info "fetching Kafka $KAFKA_VERSION jars with Maven into $KAFKA_JARS (first time only) ..."
+  local mvnlog="$SIGAP_CACHE_DIR/kafka-$KAFKA_VERSION.mvn.log"
   if ! mvn -q -B -Dstyle.color=never -f "$SIGAP_LOCAL_DIR/pom.xml" dependency:copy-dependencies \
-      -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$tmp" >&2; then
+      -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$tmp" >"$mvnlog" 2>&1; then
     rm -rf "$tmp"
-    die "mvn dependency:copy-dependencies failed for org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
+    sed 's/\x1b\[[0-9;]*m//g; /^[[:space:]]*$/d' "$mvnlog" | tail -n 40 >&2
+    die "mvn dependency:copy-dependencies failed for org.apache.kafka:kafka_2.13:$KAFKA_VERSION (full output: $mvnlog)"
   fi
+  rm -f "$mvnlog"
   [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || { rm -rf "$tmp"; die "mvn ran but kafka_2.13-$KAFKA_VERSION.jar is not in $tmp"; }
   rm -rf "$KAFKA_JARS"
   mv "$tmp" "$KAFKA_JARS"
@@ -208,6 +211,10 @@ wait_ready() {
 cmd_start() {
   check_loopback
   local pid t0
+  # One start at a time for this data dir (fd 9 is closed for the broker).
+  mkdir -p "$KAFKA_HOME"
+  exec 9>"$KAFKA_HOME/.start.lock"
+  if command -v flock >/dev/null 2>&1; then flock 9; fi
   pid="$(our_pid)"
   if [[ -n "$pid" ]]; then
     if probe; then
@@ -230,7 +237,7 @@ cmd_start() {
     die "controller port $KAFKA_CONTROLLER_PORT on $KAFKA_HOST is in use (set SIGAP_KAFKA_CONTROLLER_PORT)"
 
   need_java
-  cmd_fetch
+  cmd_fetch quiet
   t0="$(now)"
   mkdir -p "$KAFKA_HOME"
   render_config
@@ -242,6 +249,7 @@ cmd_start() {
   rm -f "$KAFKA_PIDFILE"
   (
     cd "$KAFKA_HOME"
+    exec 8>&- 9>&-
     exec setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$KAFKA_PIDFILE" \
       "$JAVA" "${KAFKA_JVM_OPTS[@]}" kafka.Kafka "$KAFKA_CONFIG" \
       </dev/null >>"$KAFKA_LOG" 2>&1

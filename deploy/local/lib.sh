@@ -49,8 +49,15 @@ split_hostport() {
   fi
 }
 
-# pid_alive PID -> 0 when a process with that pid exists
-pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+# pid_alive PID -> 0 when a process with that pid exists and is not a zombie
+# (an exited daemon stays a zombie until its parent, often pid 1, reaps it).
+pid_alive() {
+  [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  stat="${stat##*) }"
+  [[ "${stat%% *}" != Z ]]
+}
 
 # pid_cmd_has PID TEXT -> 0 when the process's command line contains TEXT
 pid_cmd_has() {
