@@ -300,6 +300,19 @@ class AssignmentStatusChanged(Payload):
     by: str | None = Field(default=None, max_length=64)
 
 
+# --- dispatch ---------------------------------------------------------------------------------
+
+
+class DispatchRetry(Payload):
+    """Look again for volunteers for an incident's open slots (rule 7). The dispatcher produces it onto
+    `responses`, keyed by the incident id, so the retry runs in the incident's own order."""
+
+    EVENT_TYPE: ClassVar[str] = "dispatch.retry"
+
+    incident_id: Identifier
+    reason: str = Field(default="", max_length=200)
+
+
 # --- notifications ----------------------------------------------------------------------------
 
 
@@ -404,6 +417,7 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     OfferExpired,
     OfferWithdrawn,
     AssignmentStatusChanged,
+    DispatchRetry,
     NotificationRequested,
     NotificationDelivered,
     NotificationFailed,

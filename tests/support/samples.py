@@ -76,6 +76,7 @@ def sample_payloads() -> list[ev.Payload]:
         ev.OfferExpired(**ids),
         ev.OfferWithdrawn(**ids, reason="cancelled"),
         ev.AssignmentStatusChanged(**ids, status=AssignmentStatus.ON_SCENE),
+        ev.DispatchRetry(incident_id="INC-1", reason="a volunteer became free"),
         ev.NotificationRequested(
             notification_id="N-1",
             kind=NotificationKind.OFFER,
