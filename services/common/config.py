@@ -57,6 +57,40 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     smtp_from: str = "sigap@localhost"
 
+    # BMKG feeds (DESIGN.md §6). Polling is off by default: it needs the internet, and tests point the
+    # URLs at local servers. An empty URL disables that one feed.
+    bmkg_poll: bool = False
+    bmkg_nowcast_rss_url: str = "https://www.bmkg.go.id/alerts/nowcast/id/rss.xml"
+    bmkg_autogempa_url: str = "https://data.bmkg.go.id/DataMKG/TEWS/autogempa.json"
+    bmkg_gempadirasakan_url: str = "https://data.bmkg.go.id/DataMKG/TEWS/gempadirasakan.json"
+    bmkg_poll_interval_s: float = Field(default=60.0, ge=0.05, le=86400)
+    bmkg_backoff_max_s: float = Field(default=600.0, ge=0.1, le=86400)
+    bmkg_http_timeout_s: float = Field(default=15.0, gt=0, le=300)
+    bmkg_max_document_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    bmkg_seen_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="dedupe memory in Redis")
+    quake_min_magnitude: float = Field(default=5.0, ge=0, le=10)
+    quake_max_distance_km: float = Field(default=150.0, ge=0)
+    quake_strong_magnitude: float = Field(default=6.0, ge=0, le=10)
+    quake_strong_distance_km: float = Field(default=300.0, ge=0)
+    quake_alert_ttl_s: float = Field(default=6 * 3600.0, gt=0, description="banner life of a quake alert")
+    sms_max_parts: int = Field(default=3, ge=1, le=10, description="SMS segments a message may use")
+    sms_timeout_s: float = Field(default=10.0, gt=0)
+
+    # notifier (DESIGN.md §4); per-channel values are `channel:value,…`
+    notifier_host: str = "127.0.0.1"
+    notifier_port: int = Field(default=6067, ge=1, le=65535)
+    notifier_timeouts: str = "whatsapp:10,telegram:10,sms:10,email:20,outbox:5"
+    notifier_concurrency: str = "whatsapp:16,telegram:16,sms:4,email:4,outbox:32"
+    notifier_rates: str = "whatsapp:20,telegram:25,sms:5,email:5,outbox:0"
+    notifier_max_attempts: int = Field(default=4, ge=1, le=20)
+    notifier_backoff_base_s: float = Field(default=0.5, gt=0)
+    notifier_backoff_max_s: float = Field(default=30.0, gt=0)
+    notifier_claim_margin_s: float = Field(default=15.0, gt=0)
+    notifier_default_ttl_s: float = Field(default=900.0, gt=0, description="for requests without deadline")
+    notifier_max_in_flight: int = Field(default=256, ge=1)
+    outbox_max: int = Field(default=1000, ge=1)
+    outbox_volunteer_max: int = Field(default=100, ge=1)
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:
