@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     quake_strong_distance_km: float = Field(default=300.0, ge=0)
     quake_alert_ttl_s: float = Field(default=6 * 3600.0, gt=0, description="banner life of a quake alert")
     sms_max_parts: int = Field(default=3, ge=1, le=10, description="SMS segments a message may use")
-    sms_timeout_s: float = Field(default=10.0, gt=0)
 
     # notifier (DESIGN.md §4); per-channel values are `channel:value,…`
     notifier_host: str = "127.0.0.1"
