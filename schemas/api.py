@@ -146,6 +146,13 @@ class OfferAnswerAccepted(BaseModel):
     status: Literal["accepted", "declined"]
 
 
+class IncidentCommandAccepted(BaseModel):
+    """The 202 answer to a cancel or close: the event is on the broker; the dispatcher applies it."""
+
+    id: str
+    action: Literal["cancel", "close"]
+
+
 # --- volunteers -------------------------------------------------------------------------------
 
 
@@ -201,6 +208,22 @@ class VolunteerView(BaseModel):
 
 class VolunteerList(BaseModel):
     items: list[VolunteerView]
+
+
+class VolunteerAccepted(BaseModel):
+    """The 202 answer to a roster change: the event is on the broker; the dispatcher applies it."""
+
+    id: str
+    event: Literal["volunteer.registered", "volunteer.updated", "volunteer.duty_changed"]
+
+
+class SelfServiceLink(BaseModel):
+    """A volunteer's personal self-service link (`/v/{token}`): duty and location from the phone."""
+
+    volunteer_id: str
+    url: str
+    expires_at: datetime
+    generation: int
 
 
 # --- outbox and weather -----------------------------------------------------------------------
