@@ -101,6 +101,7 @@ class AssignmentView(BaseModel):
     offered_at: datetime
     expires_at: datetime | None = None
     responded_at: datetime | None = None
+    delivered_at: datetime | None = None
     updated_at: datetime | None = None
 
 
