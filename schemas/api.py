@@ -266,3 +266,15 @@ class WeatherAlertView(BaseModel):
 
 class WeatherAlertList(BaseModel):
     items: list[WeatherAlertView]
+
+
+class WeatherCapResult(BaseModel):
+    """The answer to `POST /api/v1/weather/cap`: 202 once the event is on the broker (issued, updated,
+    cancelled); 200 when nothing was published (ignored: not for Kota Kediri; duplicate: already
+    received)."""
+
+    alert_id: str
+    status: Literal["issued", "updated", "cancelled", "ignored", "duplicate"]
+    affected_kelurahan: list[str] = Field(default_factory=list)
+    affected_kecamatan: list[str] = Field(default_factory=list)
+    reason: str = ""
