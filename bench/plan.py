@@ -1,0 +1,54 @@
+"""What a run measures: the full run (`make bench`, ~15 minutes) and the smoke run (`--smoke`, CI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    rosters: tuple[int, ...]  # volunteers in each roster phase
+    rates: tuple[float, ...]  # fixed incident rates through the gateway, per second
+    stage_s: float  # length of each fixed-rate stage
+    drain_s: float  # how long to wait after a stage for its last first offers
+    sustained_steps: tuple[float, ...]  # the search's rates (incidents/s) straight onto `incidents`
+    sustained_step_s: float  # length of each search step
+    sustained_confirm_s: float  # the confirmation run at the best rate ("for a minute"); 0 = none
+    matching_iterations: int  # calls of the matching step per roster
+    ceiling_s: float  # the ceiling's fixed-rate stage
+    ceiling_blast: int  # records in the ceiling's throughput blast
+    compare_rate: float = 50.0  # the rate whose p99 is compared with the ceiling's
+    http_clients: int = 8
+    roster_timeout_s: float = 300.0
+
+
+FULL = Plan(
+    name="full",
+    rosters=(1_000, 100_000),
+    rates=(10, 50, 200),
+    stage_s=25,
+    drain_s=15,
+    sustained_steps=(100, 200, 400, 700, 1000, 1400, 2000),
+    sustained_step_s=15,
+    sustained_confirm_s=60,
+    matching_iterations=3000,
+    ceiling_s=25,
+    ceiling_blast=30_000,
+)
+
+SMOKE = Plan(
+    name="smoke",
+    rosters=(200,),
+    rates=(10, 50),
+    stage_s=2,
+    drain_s=10,
+    sustained_steps=(50,),
+    sustained_step_s=2,
+    sustained_confirm_s=0,
+    matching_iterations=200,
+    ceiling_s=2,
+    ceiling_blast=1000,
+    http_clients=4,
+    roster_timeout_s=120,
+)

@@ -1,0 +1,157 @@
+"""The report: `bench/report.json` (every figure) and `bench/report.md` (the table the README quotes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.stats import ratio
+
+TARGET_P99_VS_CEILING = 2.0
+TARGET_SUSTAINED_PER_S = 1000.0
+TARGET_P99_100K_VS_1K = 1.5
+
+
+def roster_label(count: int) -> str:
+    if count >= 1000 and count % 1000 == 0:
+        return f"roster_{count // 1000}k"
+    return f"roster_{count}"
+
+
+def _run_at(runs: list[dict[str, Any]], roster: int, rate: float) -> dict[str, Any] | None:
+    return next((r for r in runs if r["roster"] == roster and r["rate_per_s"] == rate), None)
+
+
+def _met(value: float | None, limit: float, *, at_least: bool = False) -> bool | None:
+    if value is None:
+        return None
+    return value >= limit if at_least else value <= limit
+
+
+def derive(report: dict[str, Any], compare_rate: float) -> None:
+    """Fill `ratios` and `targets` from the measured figures (None where something was not measured)."""
+    runs = report["runs"]
+    rosters = sorted({r["roster"] for r in runs})
+    ceiling = report.get("ceiling") or {}
+    small = _run_at(runs, rosters[0], compare_rate) if rosters else None
+    large = _run_at(runs, 100_000, compare_rate) or (
+        _run_at(runs, rosters[-1], compare_rate) if len(rosters) > 1 else None
+    )
+    p99_small = small["p99_ms"] if small else None
+    p99_large = large["p99_ms"] if large else None
+    sustained = report.get("max_sustained_per_s")
+    report["ratios"] = {
+        "compare_rate_per_s": compare_rate,
+        "p99_vs_ceiling_at_50": ratio(p99_small, ceiling.get("p99_ms")),
+        "p99_vs_ceiling_at_50_largest_roster": ratio(p99_large, ceiling.get("p99_ms")),
+        "sustained_vs_ceiling": ratio(sustained, ceiling.get("msgs_per_s")),
+        "p99_largest_vs_smallest_roster": ratio(p99_large, p99_small),
+    }
+    r = report["ratios"]
+    report["targets"] = {
+        "p99_at_50_le_2x_ceiling": {
+            "target": f"p99 at {compare_rate:g}/s ≤ {TARGET_P99_VS_CEILING}× the ceiling's p99",
+            "value": r["p99_vs_ceiling_at_50"],
+            "met": _met(r["p99_vs_ceiling_at_50"], TARGET_P99_VS_CEILING),
+        },
+        "sustained_ge_1000_per_s": {
+            "target": f"≥ {TARGET_SUSTAINED_PER_S:g} incidents/s sustained by one dispatcher worker",
+            "value": sustained,
+            "met": _met(sustained, TARGET_SUSTAINED_PER_S, at_least=True),
+        },
+        "p99_100k_le_1_5x_1k": {
+            "target": f"p99 at {compare_rate:g}/s with 100k volunteers ≤ {TARGET_P99_100K_VS_1K}× with 1k",
+            "value": r["p99_largest_vs_smallest_roster"] if 100_000 in rosters else None,
+            "met": _met(r["p99_largest_vs_smallest_roster"], TARGET_P99_100K_VS_1K)
+            if 100_000 in rosters
+            else None,
+        },
+    }
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        text = f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    else:
+        text = f"{value:,}" if isinstance(value, int) else str(value)
+    return text + unit
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "**met**", False: "**not met**", None: "not measured"}[met]
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    dirty = " (with uncommitted changes)" if m.get("dirty") else ""
+    lines = [
+        f"# Sigap benchmark ({report['plan']} run)",
+        "",
+        f"- Date: {m['date']}; commit `{m['commit'][:12]}`{dirty}",
+        f"- Machine: {m['cores']} cores ({m['cpu']}), {_fmt(m['ram_mb'])} MiB RAM, Python {m['python']}, "
+        f"load average at start {', '.join(str(x) for x in m['load_average_at_start'])}",
+        "- One Kafka broker and one Redis on the same machine, shared by the load generator and all services;"
+        " one dispatcher worker, one notifier worker, one gateway process; channel: outbox.",
+        "- Latency: from the `POST /api/v1/incidents` leaving the load generator to the first offer handed to"
+        " the outbox channel (`stored_at`); open-loop load, one Tagana volunteer per incident.",
+        "",
+        "## Latency at fixed rates",
+        "",
+        "| Roster | Rate (/s) | Sent | Completed | p50 (ms) | p95 (ms) | p99 (ms) "
+        "| p99 from 202 (ms) | 202 p99 (ms) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["runs"]:
+        lines.append(
+            f"| {r['roster']:,} | {_fmt(r['rate_per_s'])} | {r['sent']:,} | {r['completed']:,} | "
+            f"{_fmt(r['p50_ms'])} | {_fmt(r['p95_ms'])} | {_fmt(r['p99_ms'])} | "
+            f"{_fmt(r['from_202']['p99_ms'])} | {_fmt(r['ack_p99_ms'])} |"
+        )
+    lines += ["", "## Sustained rate, matching, memory", ""]
+    lines += [
+        "| Roster | Max sustained (/s) | Dispatcher alone (/s) | Matching p50 (ms) | Matching p99 (ms) "
+        "| Roster load (volunteers/s) |"
+    ]
+    lines += ["|---:|---:|---:|---:|---:|---:|"]
+    for label, s in report.get("sustained", {}).items():
+        match = report.get("matching", {}).get(label) or {}
+        load = report.get("roster_load", {}).get(label) or {}
+        lines.append(
+            f"| {s['roster']:,} | {_fmt(s.get('max_per_s'))} | {_fmt(s.get('dispatcher_max_per_s'))} | "
+            f"{_fmt(match.get('p50_ms'))} | {_fmt(match.get('p99_ms'))} | {_fmt(load.get('per_s'))} |"
+        )
+    rss = report.get("peak_rss_mb", {})
+    lines += [
+        "",
+        f"Peak resident memory (VmHWM, MiB): dispatcher {_fmt(rss.get('dispatcher'))}, "
+        f"notifier {_fmt(rss.get('notifier'))}, gateway {_fmt(rss.get('gateway'))}.",
+        "",
+        "## Ceiling and targets",
+        "",
+    ]
+    c = report.get("ceiling") or {}
+    lines.append(
+        f"Ceiling: a bare aiokafka relay through {c.get('hops', '–')} topic hops with the real envelopes "
+        f"({', '.join(str(b) for b in c.get('payload_bytes', []))} bytes): p50 {_fmt(c.get('p50_ms'))} ms, "
+        f"p99 {_fmt(c.get('p99_ms'))} ms at {_fmt(c.get('rate_per_s'))}/s; "
+        f"{_fmt(c.get('msgs_per_s'))} msgs/s."
+    )
+    lines += ["", "| Target | Value | Result |", "|---|---:|---|"]
+    for t in report.get("targets", {}).values():
+        lines.append(f"| {t['target']} | {_fmt(t['value'])} | {_verdict(t['met'])} |")
+    if report.get("notes"):
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def write(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "report.json", out_dir / "report.md"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    md_path.write_text(markdown(report), "utf-8")
+    return json_path, md_path

@@ -1,0 +1,402 @@
+"""`python -m bench.run [--smoke]`: one benchmark run on the local broker and Redis (DESIGN.md §8).
+
+Order: the ceiling (a bare relay), then for each roster size a fresh prefix with its own topics and Redis
+keys, the three services started as subprocesses, the roster loaded through `volunteers`, the fixed-rate
+stages through the gateway, the sustained-rate search straight onto `incidents`, the services' peak memory,
+and the matching step alone. Everything the run created is deleted at the end; the report is written to
+`bench/report.json` and `bench/report.md` (or `--out`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from bench import ceiling, matching, report, roster
+from bench.evaluate import stage_result, sustained_step, wait_drain
+from bench.load import post_incidents, produce_incidents
+from bench.machine import REPO, load_average, machine_facts
+from bench.offers import NotificationWatcher, OfferWatcher
+from bench.plan import FULL, SMOKE, Plan
+from bench.stack import OPERATOR_KEY, Stack
+from services.common.kafka import new_producer
+from services.common.readmodels import Keys
+from services.common.topics import INCIDENTS, NOTIFICATIONS, VOLUNTEERS, create_topics, delete_topics
+
+log = logging.getLogger("bench")
+
+HOPS = 2  # gateway → [incidents] → dispatcher → [notifications] → notifier
+BUSY_LOAD = 1.5
+
+
+@dataclass
+class Phase:
+    """One roster size: its prefix, services, clients and watchers."""
+
+    count: int
+    label: str
+    prefix: str
+    keys: Keys
+    logs: Path
+    stack: Stack
+    redis: Redis
+    producer: Any
+    watcher: OfferWatcher
+    requests: NotificationWatcher
+
+
+class Bench:
+    def __init__(self, plan: Plan, out_dir: Path, logs_dir: Path, *, profile: bool, keep: bool) -> None:
+        self.plan = plan
+        self.out_dir = out_dir
+        self.logs_dir = logs_dir
+        self.profile = profile
+        self.keep = keep
+        self.bootstrap = os.environ.get("SIGAP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+        self.redis_url = os.environ.get("SIGAP_REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.run_id = time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:4]
+        self.report: dict[str, Any] = {
+            "plan": plan.name,
+            "run_id": self.run_id,
+            "machine": machine_facts(),
+            "latency_definition": (
+                "from the POST /api/v1/incidents leaving the load generator to the stored_at of the first "
+                "offer the notifier handed to the outbox channel; from_202 starts at the gateway's answer"
+            ),
+            "runs": [],
+            "sustained": {},
+            "max_sustained_per_s": None,
+            "matching": {},
+            "roster_load": {},
+            "peak_rss_mb": {},
+            "peak_rss_mb_by_roster": {},
+            "ceiling": None,
+            "notes": [],
+        }
+
+    def note(self, text: str) -> None:
+        log.warning("%s", text)
+        self.report["notes"].append(text)
+
+    async def run(self) -> dict[str, Any]:
+        load = self.report["machine"]["load_average_at_start"]
+        if self.plan.name == "full" and load and load[0] > BUSY_LOAD:
+            self.note(f"the machine was busy at start (load average {load[0]}): figures are pessimistic")
+        await self._ceiling()
+        for count in self.plan.rosters:
+            await self._roster_phase(count)
+        self._summarise()
+        return self.report
+
+    async def _ceiling(self) -> None:
+        log.info("ceiling: bare relay through %d hops", HOPS)
+        try:
+            self.report["ceiling"] = await ceiling.measure(
+                self.bootstrap,
+                f"bench.{self.run_id}.",
+                hops=HOPS,
+                rate=self.plan.compare_rate,
+                duration_s=self.plan.ceiling_s,
+                blast_count=self.plan.ceiling_blast,
+                logs_dir=self.logs_dir,
+            )
+        except Exception as exc:
+            log.exception("ceiling failed")
+            self.note(f"the ceiling could not be measured: {exc}")
+
+    async def _roster_phase(self, count: int) -> None:
+        label = report.roster_label(count)
+        prefix = f"bench.{self.run_id}.{label.replace('_', '-')}."
+        keys = Keys(prefix.replace(".", ":"))
+        log.info("%s: prefix %s", label, prefix)
+        await create_topics(self.bootstrap, prefix)
+        env = {
+            "SIGAP_ENV": "local",
+            "SIGAP_KAFKA_BOOTSTRAP": self.bootstrap,
+            "SIGAP_REDIS_URL": self.redis_url,
+            "SIGAP_TOPIC_PREFIX": prefix,
+            "SIGAP_REDIS_PREFIX": keys.prefix,
+        }
+        phase_logs = self.logs_dir / label
+        phase_logs.mkdir(parents=True, exist_ok=True)
+        redis = Redis.from_url(self.redis_url, decode_responses=True)
+        producer = new_producer(self.bootstrap, client_id=f"{prefix}bench")
+        await producer.start()
+        phase = Phase(
+            count=count,
+            label=label,
+            prefix=prefix,
+            keys=keys,
+            logs=phase_logs,
+            stack=Stack(env, phase_logs),
+            redis=redis,
+            producer=producer,
+            watcher=OfferWatcher(redis, keys, closer=producer, incidents_topic=prefix + INCIDENTS),
+            requests=NotificationWatcher(
+                self.bootstrap, prefix + NOTIFICATIONS, group=f"{prefix}bench-watch"
+            ),
+        )
+        try:
+            phase.stack.start()
+            phase.stack.wait_gateway()
+            await self._load_roster(phase)
+            await phase.requests.start()
+            await phase.watcher.start()
+            await self._fixed_rates(phase)
+            await self._sustained(phase)
+            self.report["peak_rss_mb_by_roster"][label] = phase.stack.peak_rss_mb()
+            self.report.setdefault("outbox_watch", {})[label] = {"maybe_missed": phase.watcher.maybe_missed}
+        except Exception as exc:
+            log.exception("%s failed", label)
+            self.note(f"{label}: the run stopped early: {type(exc).__name__}: {exc}")
+        finally:
+            await phase.watcher.stop()
+            await phase.requests.stop()
+            phase.stack.stop()
+            await producer.stop()
+        try:
+            self.report["matching"][label] = await matching.measure(
+                redis, keys, iterations=self.plan.matching_iterations
+            )
+        except Exception as exc:
+            log.exception("matching failed")
+            self.note(f"{label}: the matching step could not be measured: {exc}")
+        if not self.keep:
+            await _clean_redis(redis, keys.prefix)
+            await delete_topics(self.bootstrap, prefix)
+        await redis.aclose()
+
+    async def _load_roster(self, phase: Phase) -> None:
+        label, count = phase.label, phase.count
+        log.info("%s: producing %d volunteers", label, count)
+        produce_s = await roster.produce(phase.producer, phase.prefix + VOLUNTEERS, count)
+        wait_s = await roster.wait_materialised(phase.redis, phase.keys, count, self.plan.roster_timeout_s)
+        total = produce_s + wait_s
+        self.report["roster_load"][label] = {
+            "volunteers": count,
+            "produce_s": round(produce_s, 2),
+            "materialised_s": round(total, 2),
+            "per_s": round(count / total, 1),
+        }
+        log.info("%s: roster materialised in %.1fs", label, total)
+
+    async def _fixed_rates(self, phase: Phase) -> None:
+        stack, watcher, requests, count = phase.stack, phase.watcher, phase.requests, phase.count
+        clients = [
+            httpx.AsyncClient(
+                base_url=stack.base_url,
+                headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
+                timeout=30.0,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            )
+            for _ in range(self.plan.http_clients)
+        ]
+        try:
+            await self._warm_up(clients, watcher)
+            for i, rate in enumerate(self.plan.rates):
+                log.info("roster %d: %g incidents/s for %gs", count, rate, self.plan.stage_s)
+                sends = await post_incidents(
+                    clients, rate=rate, duration_s=self.plan.stage_s, seed=1000 * count + i
+                )
+                await wait_drain(sends, watcher.first_offers, self.plan.drain_s)
+                result = {"rate_per_s": rate, "roster": count, "duration_s": self.plan.stage_s}
+                result |= stage_result(sends, watcher.first_offers)
+                dispatcher = stage_result(sends, requests.first_requests)
+                result["to_notification_request"] = {
+                    k: dispatcher[k] for k in ("completed", "p50_ms", "p99_ms")
+                }
+                self.report["runs"].append(result)
+                log.info(
+                    "roster %d at %g/s: sent %d, completed %d, p50 %s ms, p99 %s ms",
+                    count,
+                    rate,
+                    result["sent"],
+                    result["completed"],
+                    result["p50_ms"],
+                    result["p99_ms"],
+                )
+                stack.check_alive()
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    async def _warm_up(self, clients: list[httpx.AsyncClient], watcher: OfferWatcher) -> None:
+        """Post a few incidents until one is offered end to end (consumers joined, caches warm)."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            sends = await post_incidents(clients, rate=5, duration_s=1, seed=0)
+            await wait_drain(sends, watcher.first_offers, 5)
+            if sends.incidents and all(i in watcher.first_offers for i in sends.incidents):
+                return
+        raise TimeoutError("no incident was offered within 120 s of warm-up")
+
+    async def _sustained(self, phase: Phase) -> None:
+        """Step the rate up until the system stops keeping up; confirm the best for a longer run."""
+        plan = self.plan
+        stack, watcher, requests, producer = phase.stack, phase.watcher, phase.requests, phase.producer
+        prefix, count, label = phase.prefix, phase.count, phase.label
+        result: dict[str, Any] = {
+            "roster": count,
+            "mode": "incident.reported straight onto incidents",
+            "steps": [],
+        }
+        self.report["sustained"][label] = result
+        profilers = _start_profilers(stack, phase.logs) if self.profile else []
+
+        async def step(rate: float, duration_s: float, tag: str) -> dict[str, Any]:
+            sends = await produce_incidents(
+                producer,
+                prefix + INCIDENTS,
+                rate=rate,
+                duration_s=duration_s,
+                tag=tag,
+                seed=hash(tag) & 0xFFFF,
+            )
+            await wait_drain(sends, watcher.first_offers, min(plan.drain_s, 10))
+            outcome = sustained_step(sends, watcher.first_offers, rate)
+            outcome["dispatcher_alone"] = sustained_step(sends, requests.first_requests, rate)
+            log.info(
+                "%s sustained %g/s: sent %d, completed %d in stage %d, p99 %s → %s ms, ok=%s (dispatcher %s)",
+                label,
+                rate,
+                outcome["sent"],
+                outcome["completed"],
+                outcome["completed_within_stage"],
+                outcome["p99_first_quarter_ms"],
+                outcome["p99_last_quarter_ms"],
+                outcome["ok"],
+                outcome["dispatcher_alone"]["ok"],
+            )
+            stack.check_alive()
+            return outcome
+
+        best = best_dispatcher = None
+        try:
+            for i, rate in enumerate(plan.sustained_steps):
+                outcome = await step(rate, plan.sustained_step_s, f"s{i}")
+                result["steps"].append(outcome)
+                if outcome["ok"]:
+                    best = rate
+                if outcome["dispatcher_alone"]["ok"]:
+                    best_dispatcher = rate
+                if not outcome["ok"] and not outcome["dispatcher_alone"]["ok"]:
+                    break
+            result["best_step_per_s"] = best
+            result["dispatcher_max_per_s"] = best_dispatcher
+            result["max_per_s"] = best
+            if plan.sustained_confirm_s and best is not None:
+                candidates = [r for r in plan.sustained_steps if r <= best][::-1][:2]
+                result["max_per_s"] = None
+                for n, rate in enumerate(candidates):
+                    outcome = await step(rate, plan.sustained_confirm_s, f"c{n}")
+                    result.setdefault("confirmations", []).append(outcome)
+                    if outcome["ok"]:
+                        result["max_per_s"] = rate
+                        break
+        finally:
+            for proc in profilers:
+                _stop_profiler(proc)
+
+    def _summarise(self) -> None:
+        by_roster = self.report["peak_rss_mb_by_roster"]
+        peaks: dict[str, float | None] = {}
+        for name in ("dispatcher", "notifier", "gateway"):
+            values = [v[name] for v in by_roster.values() if v.get(name) is not None]
+            peaks[name] = max(values) if values else None
+        self.report["peak_rss_mb"] = peaks
+        maxima = [s.get("max_per_s") for s in self.report["sustained"].values()]
+        self.report["max_sustained_per_s"] = (
+            min(m for m in maxima if m is not None) if maxima and all(m is not None for m in maxima) else None
+        )
+        self.report["ceiling_hops_path"] = "gateway → incidents → dispatcher → notifications → notifier"
+        report.derive(self.report, self.plan.compare_rate)
+        self.report["duration_s"] = round(time.monotonic() - _STARTED, 1)
+
+
+_STARTED = time.monotonic()
+
+
+def _start_profilers(stack: Stack, logs: Path) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for name in ("dispatcher", "notifier"):
+        pid = stack.services[name].pid
+        if pid is None:
+            continue
+        out = logs / f"{name}.pyspy.txt"
+        procs.append(
+            subprocess.Popen(
+                ["py-spy", "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "-o", str(out)],
+                stdout=subprocess.DEVNULL,
+                stderr=(logs / f"{name}.pyspy.log").open("ab"),
+            )
+        )
+    return procs
+
+
+def _stop_profiler(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def _clean_redis(redis: Redis, prefix: str) -> None:
+    batch: list[str] = []
+    async for key in redis.scan_iter(match=prefix + "*", count=5000):
+        batch.append(key)
+        if len(batch) >= 5000:
+            await redis.unlink(*batch)
+            batch.clear()
+    if batch:
+        await redis.unlink(*batch)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a tiny roster, seconds per stage (CI)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench", help="where report.{json,md} go")
+    parser.add_argument("--logs", type=Path, default=None, help="service logs (default .cache/bench/<run>)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the dispatcher and notifier")
+    parser.add_argument("--keep", action="store_true", help="keep the run's topics and Redis keys")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiokafka", "kafka", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    plan = SMOKE if args.smoke else FULL
+    bench = Bench(plan, args.out, Path(), profile=args.profile, keep=args.keep)
+    bench.logs_dir = args.logs or REPO / ".cache" / "bench" / bench.run_id
+    bench.logs_dir.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "bench %s run %s; load average %s; logs in %s",
+        plan.name,
+        bench.run_id,
+        load_average(),
+        bench.logs_dir,
+    )
+    result = asyncio.run(bench.run())
+    json_path, md_path = report.write(result, args.out)
+    print(md_path.read_text("utf-8"))
+    print(f"wrote {json_path} and {md_path}")
+    with contextlib.suppress(Exception):
+        completed = sum(r["completed"] for r in result["runs"])
+        return 0 if completed > 0 else 1
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

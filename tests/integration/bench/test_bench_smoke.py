@@ -1,0 +1,73 @@
+"""`python -m bench.run --smoke` end to end against the real broker, Redis and the three services.
+
+It asserts the report's shape and that incidents were offered — never timing, which lives in the
+report itself (DESIGN.md §8)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def test_smoke_run_writes_a_complete_report(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--smoke",
+            "--out",
+            str(tmp_path),
+            "--logs",
+            str(tmp_path / "logs"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+
+    assert report["plan"] == "smoke"
+    assert not [n for n in report["notes"] if "stopped early" in n or "could not" in n], report["notes"]
+    for fact in ("date", "cores", "ram_mb", "python", "commit", "load_average_at_start"):
+        assert report["machine"][fact] not in (None, ""), fact
+
+    assert report["runs"], "no fixed-rate stage ran"
+    for run in report["runs"]:
+        assert {"rate_per_s", "roster", "p50_ms", "p95_ms", "p99_ms", "sent", "completed"} <= run.keys()
+        assert run["sent"] > 0
+        assert run["completed"] > 0
+        assert run["completed"] <= run["sent"]
+        assert run["p50_ms"] <= run["p95_ms"] <= run["p99_ms"]
+
+    (roster_label,) = report["matching"]
+    assert report["matching"][roster_label]["n"] > 0
+    assert report["matching"][roster_label]["p50_ms"] <= report["matching"][roster_label]["p99_ms"]
+    assert report["sustained"][roster_label]["steps"]
+    assert report["max_sustained_per_s"] is None or report["max_sustained_per_s"] > 0
+    for service in ("dispatcher", "notifier", "gateway"):
+        assert report["peak_rss_mb"][service] > 0, service
+    ceiling = report["ceiling"]
+    assert ceiling["hops"] == 2
+    assert ceiling["received"] == ceiling["sent"] > 0
+    assert ceiling["msgs_per_s"] > 0
+    assert {"p99_vs_ceiling_at_50", "sustained_vs_ceiling"} <= report["ratios"].keys()
+    assert {"p99_at_50_le_2x_ceiling", "sustained_ge_1000_per_s", "p99_100k_le_1_5x_1k"} <= report[
+        "targets"
+    ].keys()
+    assert all(t["met"] in (True, False, None) for t in report["targets"].values())
+
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| Roster | Rate (/s) |" in markdown
+    assert report["machine"]["commit"][:12] in markdown
