@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -338,7 +339,18 @@ def _start_profilers(stack: Stack, logs: Path) -> list[subprocess.Popen[bytes]]:
         out = logs / f"{name}.pyspy.txt"
         procs.append(
             subprocess.Popen(
-                ["py-spy", "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "-o", str(out)],
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    "100",
+                    "--format",
+                    "raw",
+                    "-o",
+                    str(out),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=(logs / f"{name}.pyspy.log").open("ab"),
             )

@@ -102,6 +102,8 @@ class Stack:
             "SIGAP_NOTIFIER_PORT": str(notifier_port),
             "SIGAP_API_KEYS": f"operator:{OPERATOR_KEY},admin:{ADMIN_KEY}",
             "SIGAP_CHANNELS": "outbox",
+            # the watcher reads the outbox list from its head: a long list means no offer is trimmed away
+            "SIGAP_OUTBOX_MAX": "20000",
         }
         specs = {
             "dispatcher": [*self.wrap_dispatcher, "-m", "services.dispatcher", "worker", "-l", "info"],
