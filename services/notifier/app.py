@@ -1,0 +1,48 @@
+"""The notifier's faust app: settings → app → topics → agent (nothing else happens at import).
+
+Run it with `python -m services.notifier worker -l info`; health, readiness and metrics are served on
+`SIGAP_NOTIFIER_HOST:SIGAP_NOTIFIER_PORT` (default 127.0.0.1:6067).
+"""
+
+from __future__ import annotations
+
+import faust
+
+from services.common.config import get_settings
+from services.common.topics import NOTIFICATIONS
+from services.notifier import agents, views
+from services.notifier.runtime import Notifier
+
+settings = get_settings()
+
+app = faust.App(
+    f"{settings.topic_prefix}notifier",
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    store="memory://",
+    datadir=str(settings.data_dir / "faust" / f"{settings.topic_prefix}notifier"),
+    web_bind=settings.notifier_host,
+    web_host=settings.notifier_host,
+    web_port=settings.notifier_port,
+    topic_allow_declare=False,  # topics are created by `services.common.topics`, with their partitions
+    topic_disable_leader=True,
+    consumer_auto_offset_reset="earliest",
+    # Delivery tasks may run for minutes (retries until an offer's deadline); a rebalance must not wait
+    # for them: what they leave unacknowledged is redelivered, and the claims make that safe.
+    stream_wait_empty=False,
+    broker_commit_interval=1.0,
+    broker_max_poll_records=500,
+    producer_acks=-1,
+)
+
+notifications = app.topic(
+    settings.topic(NOTIFICATIONS),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+
+notifier = Notifier(settings)
+
+app.agent(notifications, name="deliver")(agents.deliver_agent(notifier))
+views.register(app, notifier)

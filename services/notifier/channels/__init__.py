@@ -1,0 +1,42 @@
+"""Channel adapters, one module per provider; `build_channels` makes those `SIGAP_CHANNELS` enables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+from redis.asyncio import Redis
+
+from schemas.vocabulary import ChannelType
+from services.common.config import Settings
+from services.notifier.channels.base import Channel, Outgoing, mask
+from services.notifier.channels.email import EmailChannel
+from services.notifier.channels.outbox import OutboxChannel
+from services.notifier.channels.sms import SmsChannel
+from services.notifier.channels.telegram import TelegramChannel
+from services.notifier.channels.whatsapp import WhatsAppChannel
+
+__all__ = ["Channel", "Outgoing", "build_channels", "mask"]
+
+
+def build_channels(
+    settings: Settings, enabled: Sequence[ChannelType], http: httpx.AsyncClient, redis: Redis
+) -> dict[ChannelType, Channel]:
+    """The adapters of the enabled channels; Misconfigured when one of them lacks its settings (a
+    notifier that cannot send on a channel it was told to use must not start quietly)."""
+    made: dict[ChannelType, Channel] = {}
+    for channel in enabled:
+        adapter: Channel
+        if channel == ChannelType.WHATSAPP:
+            adapter = WhatsAppChannel(settings, http)
+        elif channel == ChannelType.TELEGRAM:
+            adapter = TelegramChannel(settings, http)
+        elif channel == ChannelType.SMS:
+            adapter = SmsChannel(settings, http)
+        elif channel == ChannelType.EMAIL:
+            adapter = EmailChannel(settings)
+        else:
+            adapter = OutboxChannel(settings, redis)
+        adapter.check_configured()
+        made[channel] = adapter
+    return made

@@ -1,0 +1,83 @@
+"""The outbox: the rendered message stored in Redis for the board and `GET /api/v1/outbox`
+(`services/common/readmodels.py`: `outbox` and `outbox:vol:{volunteer_id}`, newest first, capped), with
+a `{"kind": "outbox", "id": notification_id}` notice on the `changes` channel.
+
+`channel` and `address` of the stored `OutboxMessage` are those the text was rendered for: the
+volunteer's own channel when the outbox stands in for it (outbox-only mode), `outbox` when the volunteer
+listed the outbox. The store is deduplicated by notification id, so this channel is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from schemas.api import OutboxMessage
+from schemas.vocabulary import ChannelType
+from services.common.config import Settings
+from services.common.readmodels import Keys, change_notice
+from services.notifier.channels.base import Outgoing
+from services.notifier.errors import ConnectionFailed, ProviderTimeout, ServerError
+from services.notifier.scripts import load
+
+MARKER_TTL_S = 8 * 24 * 3600
+
+
+class OutboxChannel:
+    type = ChannelType.OUTBOX
+    idempotent = True
+
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        self._settings = settings
+        self._keys = Keys(settings.redis_prefix)
+        self._store = load(redis, "outbox_store")
+
+    def check_configured(self) -> None:
+        """Needs nothing beyond Redis."""
+
+    def document(self, message: Outgoing, stored_at: datetime) -> OutboxMessage:
+        return OutboxMessage(
+            notification_id=message.notification_id,
+            volunteer_id=message.volunteer_id,
+            kind=message.kind,
+            channel=message.render_as,
+            address=message.address,
+            language=message.language,
+            subject=message.rendered.subject,
+            text=message.text,
+            response_url=message.rendered.response_url,
+            incident_id=message.incident_id,
+            offer_id=message.offer_id,
+            stored_at=stored_at,
+        )
+
+    async def send(self, message: Outgoing, timeout_s: float) -> str:
+        doc = self.document(message, datetime.now(UTC))
+        keys = self._keys
+        try:
+            await self._store(
+                keys=[
+                    f"{keys.prefix}outbox:stored:{message.notification_id}",
+                    keys.outbox,
+                    keys.volunteer_outbox(message.volunteer_id) if message.volunteer_id else "",
+                    keys.changes,
+                ],
+                args=[
+                    doc.model_dump_json(),
+                    self._settings.outbox_max,
+                    self._settings.outbox_volunteer_max,
+                    MARKER_TTL_S,
+                    change_notice("outbox", message.notification_id),
+                ],
+            )
+        except RedisConnectionError:
+            raise ConnectionFailed("outbox: Redis unreachable") from None
+        except RedisTimeoutError:
+            raise ProviderTimeout("outbox: Redis did not answer") from None
+        except RedisError as exc:
+            raise ServerError(f"outbox: {type(exc).__name__}: {exc}"[:300]) from None
+        return message.notification_id
