@@ -1,0 +1,47 @@
+"""`python -m services.gateway`: serve the gateway with uvicorn on SIGAP_HTTP_HOST:SIGAP_HTTP_PORT."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import uvicorn
+
+from services.common.config import get_settings
+from services.gateway.app import create_app
+
+_TOKEN_PATH = re.compile(r"(/[rv]/)([A-Za-z0-9_\-]{6})[A-Za-z0-9_.\-]*")
+
+
+class RedactTokens(logging.Filter):
+    """Access logs show link paths as `/r/abcdef…`: a whole token is a key to someone's offer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_PATH.sub(r"\1\2…", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    main()
