@@ -11,7 +11,8 @@
 
 The gateway includes `router` (built with its `services.gateway.auth.require`); `build_router` takes any
 `require_role(role) -> dependency` for other hosts. Handlers read `request.app.state.gateway`
-(`settings`, `redis`, `publisher.publish(topic_name, event)`, `clock()`).
+(`settings`, `redis`, `publisher.publish(topic_name, event)`, `clock()`). The gateway's lifespan calls
+`start(app, gateway)` / `stop(app, gateway)`, which run the pollers when `SIGAP_BMKG_POLL` is on.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -31,6 +32,7 @@ from schemas.api import ErrorBody, WeatherAlertList, WeatherAlertView, WeatherCa
 from services.common.config import Settings
 from services.common.readmodels import Keys
 from services.gateway.auth import require
+from services.gateway.bmkg import poller
 from services.gateway.bmkg.errors import FeedError
 from services.gateway.bmkg.ingest import Result
 from services.gateway.bmkg.poller import TopicPublisher, new_ingestor
@@ -203,3 +205,20 @@ async def read_alerts(
 
 
 router = build_router(require)
+
+
+# --- lifespan hooks: the gateway's app.py calls `start(app, gateway)` and `stop(app, gateway)` ----
+
+
+async def start(app: FastAPI, gateway: GatewayState) -> None:
+    """Start the BMKG pollers (only when SIGAP_BMKG_POLL is on) with the gateway's publisher and Redis."""
+    app.state.bmkg_pollers = await poller.start_pollers(
+        gateway.settings, gateway.publisher, gateway.redis, clock=gateway.clock
+    )
+
+
+async def stop(app: FastAPI, gateway: GatewayState) -> None:
+    pollers: poller.Pollers | None = getattr(app.state, "bmkg_pollers", None)
+    if pollers is not None:
+        await pollers.stop()
+        app.state.bmkg_pollers = None
