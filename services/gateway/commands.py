@@ -123,19 +123,31 @@ async def close_incident(gw: Gateway, incident_id: str, *, note: str, by: str) -
 
 Progress = Literal["en_route", "on_scene", "released"]
 
-# What a volunteer can report next, by the assignment's current status (DESIGN.md §2).
+# What a volunteer can report next, by the assignment's current status (DESIGN.md §2). Progress may
+# skip a step (someone who forgot "en route" can still report "on scene"); it never goes back.
 NEXT_STEPS: dict[AssignmentStatus, tuple[str, ...]] = {
     AssignmentStatus.OFFERED: ("accept", "decline"),
-    AssignmentStatus.ACCEPTED: ("en_route", "on_scene"),
-    AssignmentStatus.EN_ROUTE: ("on_scene",),
+    AssignmentStatus.ACCEPTED: ("en_route", "on_scene", "released"),
+    AssignmentStatus.EN_ROUTE: ("on_scene", "released"),
     AssignmentStatus.ON_SCENE: ("released",),
 }
 ACTIONS = ("accept", "decline", "en_route", "on_scene", "released")
+# "The ops room can still record an answer" for a volunteer who declined or let the offer expire
+# (rule 5): a late yes the dispatcher honours when the volunteer is still free and a slot is open.
+LATE_YES = frozenset({AssignmentStatus.DECLINED, AssignmentStatus.EXPIRED})
 
 
-def allowed_actions(ref: OfferRef, now_ts: float) -> tuple[str, ...]:
-    """The answers an offer or assignment accepts now (an offer past its expiry accepts none)."""
-    if ref.status == AssignmentStatus.OFFERED and ref.expires_at and now_ts >= ref.expires_at.timestamp():
+def allowed_actions(ref: OfferRef, now_ts: float, via: ResponseVia = "link") -> tuple[str, ...]:
+    """The answers an offer or assignment accepts now. A volunteer's link cannot answer an offer past
+    its expiry; the ops room can record a late yes."""
+    offered = ref.status == AssignmentStatus.OFFERED
+    if via == "ops_room":
+        if offered:
+            return ("accept", "decline")
+        if ref.status in LATE_YES:
+            return ("accept",)
+        return ()
+    if offered and ref.expires_at and now_ts >= ref.expires_at.timestamp():
         return ()
     return NEXT_STEPS.get(ref.status, ())
 
@@ -149,7 +161,7 @@ async def offer_for(gw: Gateway, offer_id: str) -> OfferRef:
 
 async def act_on_offer(gw: Gateway, ref: OfferRef, action: str, *, via: ResponseVia, by: str | None) -> None:
     """Answer an offer (accept/decline) or report progress on an assignment."""
-    allowed = allowed_actions(ref, gw.clock().timestamp())
+    allowed = allowed_actions(ref, gw.clock().timestamp(), via)
     if action not in allowed:
         if ref.status == AssignmentStatus.OFFERED and not allowed:
             code, message = "offer_expired", f"offer {ref.offer_id} has expired"
