@@ -3,6 +3,8 @@ failures, never beyond the ceiling, Retry-After honoured."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from services.gateway.bmkg.poller import Validators, backoff_delay
@@ -21,7 +23,10 @@ def test_failures_double_the_wait_up_to_the_ceiling(failures: int, ceiling: floa
 
 
 def test_jitter_spreads_the_waits() -> None:
-    waits = {backoff_delay(3, interval_s=1, max_s=100, rand=lambda r=r: r / 10) for r in range(10)}
+    def fixed(value: float) -> Callable[[], float]:
+        return lambda: value
+
+    waits = {backoff_delay(3, interval_s=1, max_s=100, rand=fixed(r / 10)) for r in range(10)}
     assert len(waits) == 10
     assert all(4 <= w <= 8 for w in waits)
 

@@ -181,7 +181,12 @@ def test_mutated_documents_only_raise_quake_error(data: bytes) -> None:
 @FAST
 @given(st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode)))
 def test_random_bytes_only_raise_typed_errors(data: bytes) -> None:
-    for parse, error in [*XML_PARSERS, (parse_quake_json, QuakeError), (parse_quake, QuakeError)]:
+    parsers: list[tuple[Callable[..., Any], type[FeedError]]] = [
+        *XML_PARSERS,
+        (parse_quake_json, QuakeError),
+        (parse_quake, QuakeError),
+    ]
+    for parse, error in parsers:
         try:
             parse(data)
         except error as exc:
@@ -191,7 +196,8 @@ def test_random_bytes_only_raise_typed_errors(data: bytes) -> None:
 @FAST
 @given(st.text(max_size=400))
 def test_random_text_only_raises_typed_errors(text: str) -> None:
-    for parse, error in [*XML_PARSERS, (parse_quake_json, QuakeError)]:
+    parsers: list[tuple[Callable[..., Any], type[FeedError]]] = [*XML_PARSERS, (parse_quake_json, QuakeError)]
+    for parse, error in parsers:
         try:
             parse(text)
         except error as exc:
