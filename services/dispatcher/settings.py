@@ -35,6 +35,9 @@ class DispatcherSettings(BaseSettings):
     expiry_interval_s: float = Field(default=0.3, gt=0, le=10)
     expiry_lease_s: float = Field(default=15.0, gt=0)
     retry_interval_s: float = Field(default=30.0, gt=0)
+    kafka_session_timeout_s: float = Field(
+        default=10.0, ge=6, le=300, description="how soon a dead worker's partitions move to another"
+    )
 
     @field_validator("coordinators")
     @classmethod

@@ -1,0 +1,178 @@
+"""The dispatcher's agents and timers: decode (dead-lettering poison records), hand the event to the
+domain service, keep going. Thin on purpose; the rules live in `incident`, `ranking`, `runcards`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from schemas.envelope import Envelope
+from schemas.events import NotificationDelivered, NotificationFailed, Payload
+from services.common.deadletter import dead_letter_for, decode_or_dead_letter
+from services.common.topics import DEAD_LETTERS, RESPONSES
+from services.dispatcher import metrics
+from services.dispatcher.app import app, own, settings, topics
+from services.dispatcher.incident import HANDLED_EVENT_TYPES
+from services.dispatcher.runtime import Runtime, get_runtime
+from services.dispatcher.store import StaleState
+from services.dispatcher.volunteers import apply_record
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "dispatcher"
+RETRIABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError, RedisTimeoutError, StaleState, ConnectionError, asyncio.TimeoutError,
+)
+MAX_BACKOFF_S = 10.0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def runtime() -> Runtime:
+    return get_runtime(app, settings, own)
+
+
+async def dead_letter(message: Any, reason: str, event_type: str | None = None) -> None:
+    letter = dead_letter_for(
+        message.value, reason, topic=message.topic, consumer=CONSUMER, partition=message.partition,
+        offset=message.offset, key=message.key, event_type=event_type,
+    )
+    fut = await runtime().sender.send(settings.topic(DEAD_LETTERS), message.key, letter.to_json())
+    await fut
+    metrics.DEAD_LETTERS.labels(message.topic).inc()
+    log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+
+
+def decode(message: Any) -> tuple[Envelope[Payload] | None, Any]:
+    return decode_or_dead_letter(
+        message.value, topic=message.topic, consumer=CONSUMER, partition=message.partition,
+        offset=message.offset, key=message.key,
+    )
+
+
+async def process(
+    message: Any,
+    handle: Callable[[Envelope[Payload]], Awaitable[object]],
+    accepts: Callable[[Envelope[Payload]], bool] = lambda e: True,
+) -> None:
+    """Decode one record and handle it. Poison records and events that fail for good become dead
+    letters and the stream moves on; retriable failures (Redis or the broker away, a rebalance in
+    flight) are retried with backoff, holding the partition — an event is never skipped."""
+    envelope, letter = decode(message)
+    if envelope is None:
+        await dead_letter(message, letter.payload.reason if letter else "undecodable",
+                          letter.payload.original_event_type if letter else None)
+        return
+    if not accepts(envelope):
+        await dead_letter(message, f"event_type: {envelope.event_type} does not belong on {message.topic}",
+                          envelope.event_type)
+        return
+    metrics.EVENTS.labels(message.topic, envelope.event_type).inc()
+    backoff = 0.2
+    while True:
+        try:
+            await handle(envelope)
+            return
+        except RETRIABLE as exc:
+            metrics.ERRORS.labels("retriable").inc()
+            log.warning("retrying %s %s in %.1f s: %r", envelope.event_type, envelope.event_id, backoff, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+        except Exception as exc:
+            metrics.ERRORS.labels("fatal").inc()
+            log.exception("%s %s failed; dead-lettered", envelope.event_type, envelope.event_id)
+            await dead_letter(message, f"processing failed: {exc!r}"[:4000], envelope.event_type)
+            return
+
+
+@app.agent(topics.incident_events)
+async def dispatch(stream: Any) -> None:
+    """Incidents and answers, in each incident's order (one worker owns partition n of both)."""
+    async for event in stream.events():
+        await process(
+            event.message,
+            lambda e: runtime().dispatch.handle(e, now()),
+            lambda e: e.event_type in HANDLED_EVENT_TYPES,
+        )
+
+
+@app.agent(topics.volunteers)
+async def roster(stream: Any) -> None:
+    """The roster feed: profiles into Redis; a volunteer coming on duty retries understaffed incidents."""
+    async for event in stream.events():
+        message = event.message
+        if message.value is None:  # a tombstone: the volunteer left the roster
+            await runtime().roster.remove(message.key.decode() if message.key else "")
+            continue
+
+        async def apply(envelope: Envelope[Payload], message: Any = message) -> None:
+            if await apply_record(runtime().roster, message.key, message.value, now()):
+                await runtime().dispatch.request_retries("a volunteer came on duty", now())
+
+        await process(message, apply, lambda e: e.event_type.startswith("volunteer."))
+
+
+@app.agent(topics.weather_alerts)
+async def alerts(stream: Any) -> None:
+    """BMKG warnings and earthquakes: banner, standby notices, draft incident."""
+    async for event in stream.events():
+        await process(
+            event.message,
+            lambda e: runtime().alerts.handle(e, now()),
+            lambda e: e.event_type.startswith("weather_alert."),
+        )
+
+
+@app.agent(topics.deliveries)
+async def deliveries(stream: Any) -> None:
+    """Offer deliveries and failures go onto `responses` (same event id), so the incident's timeline
+    records them in the incident's own order."""
+    async for event in stream.events():
+        message = event.message
+
+        async def forward(envelope: Envelope[Payload], message: Any = message) -> None:
+            payload = envelope.payload
+            if isinstance(payload, NotificationDelivered | NotificationFailed) and payload.incident_id \
+                    and payload.offer_id:
+                fut = await runtime().sender.send(
+                    settings.topic(RESPONSES), payload.incident_id.encode(), message.value
+                )
+                await fut
+
+        await process(message, forward)
+
+
+async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -> None:
+    try:
+        await job(runtime(), now())
+    except Exception:  # a timer must outlive a Redis or broker hiccup; the next tick tries again
+        metrics.ERRORS.labels(name).inc()
+        log.exception("timer %s failed", name)
+
+
+@app.timer(interval=own.expiry_interval_s)
+async def expire_offers() -> None:
+    await _tick("expire_offers", lambda rt, at: rt.dispatch.expire_due(at))
+
+
+@app.timer(interval=5.0)
+async def wake_rested() -> None:
+    await _tick("wake_rested", lambda rt, at: rt.dispatch.wake_rested(at))
+
+
+@app.timer(interval=own.retry_interval_s)
+async def retry_understaffed() -> None:
+    await _tick("retry_understaffed", lambda rt, at: rt.dispatch.request_retries("periodic retry", at))
+
+
+@app.timer(interval=15.0)
+async def expire_alerts() -> None:
+    await _tick("expire_alerts", lambda rt, at: rt.alerts.expire_due(at))

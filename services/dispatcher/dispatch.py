@@ -1,0 +1,221 @@
+"""Carrying out the incident state machine: load state, `decide`, execute commands with the adapters,
+produce the outputs, save. One `Dispatch` per worker; the agents and timers call it.
+
+Also the three producers of `responses` the dispatcher owns: offer expiry (claimed from the deadline
+schedule), retries of understaffed incidents, and the end of volunteers' rests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from schemas.envelope import Envelope, make_event
+from schemas.events import (
+    DispatchRetry,
+    IncidentReported,
+    OfferExpired,
+    OfferMade,
+    Payload,
+    Recipient,
+)
+from schemas.vocabulary import NotificationKind
+from services.common.config import Settings
+from services.common.topics import DISPATCH_LOG, NOTIFICATIONS, RESPONSES
+from services.dispatcher import metrics, notices
+from services.dispatcher.commands import (
+    CandidatesFound,
+    ClearRetry,
+    ClearUnderstaffed,
+    Command,
+    ConfirmAssignment,
+    Emit,
+    FindCandidates,
+    ForgetDeadline,
+    FreeVolunteer,
+    MarkUnderstaffed,
+    Notify,
+    NotifyCoordinators,
+    Reclaim,
+    Reclaimed,
+    RetryUnderstaffed,
+    SetOfferStatus,
+)
+from services.dispatcher.incident import IncidentState, Input, Policy, decide
+from services.dispatcher.matching import find_and_reserve
+from services.dispatcher.outputs import Batch, Sender, derived_id
+from services.dispatcher.roster import Roster
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import IncidentStore
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS = 200
+"""Command results fed back per input; a bound that a correct machine never reaches."""
+
+
+@dataclass
+class Dispatch:
+    roster: Roster
+    incidents: IncidentStore
+    sender: Sender
+    policy: Policy
+    settings: Settings
+    own: DispatcherSettings
+    coordinators: list[Recipient]
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    # --- one incident event -----------------------------------------------------------------
+
+    async def handle(self, event: Envelope[Payload], now: datetime) -> IncidentState | None:
+        """Process one event of the `incidents` or `responses` topic, in its incident's order."""
+        incident_id = getattr(event.payload, "incident_id", None)
+        if not incident_id:
+            log.info("%s %s names no incident; ignored", event.event_type, event.event_id)
+            return None
+        started = time.perf_counter()
+        state, version = await self.incidents.load(incident_id)
+        batch = Batch(event.event_id)
+        retry_reasons: list[str] = []
+        current = state
+        pending: list[Input] = [event]
+        steps = 0
+        while pending:
+            steps += 1
+            if steps > MAX_STEPS:
+                raise RuntimeError(f"incident {incident_id}: more than {MAX_STEPS} steps for one event")
+            current, commands = decide(current, pending.pop(0), now, self.policy)
+            for command in commands:
+                result = await self._execute(command, current, batch, now, retry_reasons)
+                if result is not None:
+                    pending.append(result)
+        first_offer = isinstance(event.payload, IncidentReported) and any(
+            isinstance(e.payload, OfferMade) for _, _, e in batch.records
+        )
+        await batch.flush(self.sender)
+        if first_offer:
+            waited = datetime.now(UTC) - event.occurred_at
+            metrics.REPORT_TO_OFFER_SECONDS.observe(max(0.0, waited.total_seconds()))
+        if current is not None and current is not state:
+            await self.incidents.save(current, version)
+        if retry_reasons:
+            await self.request_retries("; ".join(retry_reasons), now, exclude={incident_id})
+        metrics.EVENT_SECONDS.observe(time.perf_counter() - started)
+        return current
+
+    async def _execute(
+        self,
+        command: Command,
+        state: IncidentState | None,
+        batch: Batch,
+        now: datetime,
+        retry_reasons: list[str],
+    ) -> CandidatesFound | Reclaimed | None:
+        roster = self.roster
+        match command:
+            case FindCandidates():
+                started = time.perf_counter()
+                found = await find_and_reserve(
+                    roster, command, now, runcards=self.policy.runcards, max_radius_km=self.policy.max_radius_km
+                )
+                metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
+                return found
+            case ConfirmAssignment():
+                await roster.confirm(command.volunteer_id, command.offer_id, command.at)
+            case Reclaim():
+                ok = await roster.reclaim(command.volunteer_id, command.offer_id, command.incident_id, command.at)
+                return Reclaimed(command.offer_id, ok)
+            case FreeVolunteer():
+                await roster.free(command.volunteer_id, command.offer_id, command.offer_status, now, command.resting_until)
+            case SetOfferStatus():
+                await roster.set_offer_status(command.offer_id, command.status)
+            case ForgetDeadline():
+                await roster.forget_deadline(command.offer_id)
+            case Emit():
+                incident_id = getattr(command.payload, "incident_id", None)
+                batch.add(self.topic(DISPATCH_LOG), command.payload, key=incident_id)
+                if isinstance(command.payload, OfferMade):
+                    metrics.OFFERS.inc()
+            case Notify():
+                await self._notify(command, state, batch)
+            case NotifyCoordinators():
+                if state is not None:
+                    metrics.UNDERSTAFFED.inc()
+                    for notice in notices.understaffed_notices(
+                        state, self.coordinators, episode=command.episode, open_slots=command.open_slots,
+                        reason=command.reason,
+                    ):
+                        batch.add(self.topic(NOTIFICATIONS), notice, key=state.incident_id)
+                        metrics.NOTIFICATIONS.labels(notice.kind.value).inc()
+            case MarkUnderstaffed():
+                await self.incidents.mark_understaffed(command.incident_id, command.since)
+            case ClearUnderstaffed():
+                await self.incidents.clear_understaffed(command.incident_id)
+            case ClearRetry():
+                await self.incidents.clear_retry(command.incident_id)
+            case RetryUnderstaffed():
+                retry_reasons.append(command.reason)
+        return None
+
+    async def _notify(self, command: Notify, state: IncidentState | None, batch: Batch) -> None:
+        assignment = state.assignment(command.offer_id) if state is not None else None
+        profile = await self.roster.profile(command.volunteer_id)
+        if state is None or assignment is None or profile is None:
+            log.warning("cannot notify %s about offer %s: volunteer or offer unknown",
+                        command.volunteer_id, command.offer_id)
+            return
+        if command.kind == NotificationKind.OFFER:
+            notice = notices.offer_notice(
+                state, assignment, profile, public_url=self.settings.public_url, secret=self.settings.link_secret,
+                link_ttl=timedelta(seconds=self.own.link_ttl_s),
+            )
+        else:
+            notice = notices.ended_notice(command.kind, state, assignment, profile, command.reason)
+        batch.add(self.topic(NOTIFICATIONS), notice, key=state.incident_id)
+        metrics.NOTIFICATIONS.labels(notice.kind.value).inc()
+
+    # --- producers of `responses` -------------------------------------------------------------
+
+    async def request_retries(self, reason: str, now: datetime, exclude: set[str] | None = None) -> int:
+        """Ask every understaffed incident (oldest first) to look again, each in its own order: one
+        `dispatch.retry` on `responses`, unless one is already on its way."""
+        waiting = [i for i in await self.incidents.understaffed() if i not in (exclude or set())]
+        claimed = await self.incidents.claim_retries(waiting)
+        if not claimed:
+            return 0
+        batch = Batch(derived_id("retry", reason, now.isoformat()))
+        for incident_id in claimed:
+            batch.add(self.topic(RESPONSES), DispatchRetry(incident_id=incident_id, reason=reason[:200]), key=incident_id)
+        await batch.flush(self.sender)
+        metrics.RETRIES.inc(len(claimed))
+        log.info("retry requested for %d understaffed incidents (%s)", len(claimed), reason)
+        return len(claimed)
+
+    async def expire_due(self, now: datetime) -> int:
+        """Claim offers past their deadline and produce `offer.expired` for each (rule 5)."""
+        due = await self.roster.claim_due_offers(now, timedelta(seconds=self.own.expiry_lease_s))
+        if not due:
+            return 0
+        pending = []
+        for offer_id, incident_id, volunteer_id in due:
+            event = make_event(
+                OfferExpired(offer_id=offer_id, incident_id=incident_id, volunteer_id=volunteer_id),
+                source="dispatcher",
+                correlation_id=incident_id,
+                event_id=derived_id("expired", offer_id),
+            )
+            pending.append(await self.sender.send(self.topic(RESPONSES), incident_id.encode(), event.to_json()))
+        for fut in pending:
+            await fut
+        metrics.EXPIRIES.inc(len(due))
+        return len(due)
+
+    async def wake_rested(self, now: datetime) -> int:
+        woken = await self.roster.wake_rested(now)
+        if woken:
+            await self.request_retries(f"{len(woken)} volunteers rested", now)
+        return len(woken)

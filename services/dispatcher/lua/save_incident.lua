@@ -1,0 +1,19 @@
+-- Save an incident's state and its read model together, only if nobody saved a newer version
+-- meanwhile (the partition's owner is the only writer; this catches a zombie after a rebalance).
+-- KEYS[1] state hash   KEYS[2] incident:{id}   KEYS[3] incidents:open   KEYS[4] incidents:all
+-- ARGV: 1 expected version, 2 state JSON, 3 view JSON, 4 incident id, 5 reported at (unix s),
+--       6 '1' when open, 7 changes channel, 8 change notice
+local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if version ~= tonumber(ARGV[1]) then
+  return -1
+end
+redis.call('HSET', KEYS[1], 'version', version + 1, 'state', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
+else
+  redis.call('ZREM', KEYS[3], ARGV[4])
+end
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+return version + 1

@@ -1,0 +1,73 @@
+"""Kafka output of the dispatcher: a batch of events per processed input, produced together and
+awaited before the input's state is saved (at-least-once; every id is deterministic, so a redelivered
+input produces the same events and notification ids again, which consumers deduplicate)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from schemas.envelope import Envelope, make_event
+from schemas.events import Payload
+
+SOURCE = "dispatcher"
+
+
+class Sender(Protocol):
+    """Starts sending one record; the awaitable it returns completes when the broker has it."""
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
+
+
+def derived_id(*parts: str) -> str:
+    return hashlib.blake2b("/".join(parts).encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class Batch:
+    """Events to produce for one input, with event ids derived from the input's event id."""
+
+    source_id: str
+    records: list[tuple[str, bytes | None, Envelope[Payload]]] = field(default_factory=list)
+
+    def add(self, topic: str, payload: Payload, *, key: str | None, correlation_id: str | None = None) -> None:
+        event = make_event(
+            payload,
+            source=SOURCE,
+            correlation_id=correlation_id or key,
+            event_id=derived_id(self.source_id, str(len(self.records))),
+        )
+        self.records.append((topic, key.encode() if key is not None else None, event))
+
+    async def flush(self, sender: Sender) -> None:
+        """Send every record, then wait for the broker to acknowledge all of them."""
+        if not self.records:
+            return
+        pending = [await sender.send(topic, key, event.to_json()) for topic, key, event in self.records]
+        await asyncio.gather(*pending)
+        self.records.clear()
+
+
+class AioKafkaSender:
+    """A `Sender` over an aiokafka producer (the CLI, tests)."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        fut: Awaitable[Any] = await self.producer.send(topic, value, key=key)
+        return fut
+
+
+class FaustSender:
+    """A `Sender` over the faust app's own producer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        fut: Awaitable[Any] = await self.app.producer.send(topic, key, value, None, None, None)
+        return fut

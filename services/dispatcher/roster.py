@@ -1,0 +1,350 @@
+"""The roster in Redis: volunteers, their status, the geo index used for matching, reservations.
+
+Materialised from the compacted `volunteers` topic (every event carries the whole profile). Every
+change of a volunteer's status is one Lua script (the `.lua` files beside this module), so "at most
+one active offer or assignment per volunteer" (rule 4) holds across incidents, partitions, worker
+processes and redelivered events.
+
+Keys, under `SIGAP_REDIS_PREFIX` — the gateway's contract (`services.common.readmodels`):
+`vol:{id}` hash (`profile`, `status`, `incident_id`, `offer_id`, `deployments`, `last_deployed_at`,
+`resting_until`) and the `volunteers` set. The dispatcher's own keys, under `dsp:`: `geo:{unit}` and
+`geo:{unit}:{skill}` (available volunteers only), `kel:{unit}:{kelurahan}` (standby index),
+`deadlines` (offer expiry), `resting`. Extra `vol:` fields the scripts use: `on_duty`, `lat`, `lon`,
+`unit`, `geo`, `kel`, `profile_at`, `rest_ts`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from schemas import reference
+from schemas.events import VolunteerProfile
+from schemas.fields import GeoPoint
+from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
+from services.common.readmodels import Keys, change_notice
+from services.dispatcher.ranking import FAIRNESS_WINDOW, Candidate
+from services.dispatcher.weather import kelurahan_of
+
+log = logging.getLogger(__name__)
+
+
+def iso(at: datetime) -> str:
+    """Fixed-width UTC ISO 8601, so the Lua scripts can compare times as strings."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+@cache
+def _lua(name: str) -> str:
+    return resources.files("services.dispatcher").joinpath(f"lua/{name}.lua").read_text("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class RosterKeys:
+    """The dispatcher's internal keys."""
+
+    prefix: str
+
+    def geo(self, unit: Unit | str, skill: Skill | str | None = None) -> str:
+        unit_text = unit.value if isinstance(unit, Unit) else unit
+        if skill is None:
+            return f"{self.prefix}dsp:geo:{unit_text}"
+        skill_text = skill.value if isinstance(skill, Skill) else skill
+        return f"{self.prefix}dsp:geo:{unit_text}:{skill_text}"
+
+    def kelurahan(self, unit: Unit | str, code: str) -> str:
+        unit_text = unit.value if isinstance(unit, Unit) else unit
+        return f"{self.prefix}dsp:kel:{unit_text}:{code}"
+
+    @property
+    def deadlines(self) -> str:
+        return f"{self.prefix}dsp:deadlines"
+
+    @property
+    def resting(self) -> str:
+        return f"{self.prefix}dsp:resting"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A volunteer's status as the roster has it."""
+
+    status: VolunteerStatus | None
+    incident_id: str | None
+    offer_id: str | None
+
+
+class Roster:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.own = RosterKeys(prefix)
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(_lua(name))
+            for name in (
+                "apply_profile", "remove_volunteer", "reserve", "confirm", "reclaim", "free",
+                "claim_due", "wake_rested",
+            )
+        }
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await self._scripts[name](keys=list(keys), args=list(args))
+
+    def _notice(self, volunteer_id: str) -> tuple[str, str]:
+        return self.keys.changes, change_notice("volunteer", volunteer_id)
+
+    # --- materialising the topic ------------------------------------------------------------
+
+    def geo_keys(self, profile: VolunteerProfile) -> list[str]:
+        return [self.own.geo(profile.unit), *(self.own.geo(profile.unit, s) for s in profile.skills)]
+
+    async def apply(
+        self,
+        profile: VolunteerProfile,
+        *,
+        event_at: datetime,
+        now: datetime,
+        on_duty: bool | None = None,
+        location: GeoPoint | None = None,
+    ) -> int:
+        """Apply a profile (registered / updated / duty changed). 1 when the volunteer just became
+        available, 0 otherwise, -1 when the event was older than what the roster already has."""
+        duty = profile.on_duty if on_duty is None else on_duty
+        if on_duty is not None or location is not None:
+            profile = profile.model_copy(update={"on_duty": duty, "location": location or profile.location})
+        where = profile.location
+        if where is None:
+            home = reference.kelurahan(profile.home_kelurahan_code)
+            where = GeoPoint(lat=home.lat, lon=home.lon)
+        kel_keys = [self.own.kelurahan(profile.unit, code) for code in sorted(kelurahan_of(profile))]
+        result = await self._run(
+            "apply_profile",
+            [self.keys.volunteer(profile.volunteer_id), self.keys.volunteers, self.own.resting],
+            [
+                profile.volunteer_id,
+                profile.model_dump_json(),
+                "1" if duty and profile.active else "0",
+                repr(where.lat),
+                repr(where.lon),
+                profile.unit.value,
+                ",".join(self.geo_keys(profile)),
+                ",".join(kel_keys),
+                event_at.timestamp(),
+                now.timestamp(),
+                *self._notice(profile.volunteer_id),
+            ],
+        )
+        return int(result)
+
+    async def remove(self, volunteer_id: str) -> None:
+        await self._run(
+            "remove_volunteer",
+            [self.keys.volunteer(volunteer_id), self.keys.volunteers, self.own.resting],
+            [volunteer_id, *self._notice(volunteer_id)],
+        )
+
+    # --- holds (rule 4) ---------------------------------------------------------------------
+
+    async def reserve(
+        self, volunteer_id: str, offer_id: str, incident_id: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        result = await self._run(
+            "reserve",
+            [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), self.own.deadlines],
+            [
+                volunteer_id, offer_id, incident_id, expires_at.timestamp(), iso(expires_at), now.timestamp(),
+                *self._notice(volunteer_id),
+            ],
+        )
+        return bool(result)
+
+    async def confirm(self, volunteer_id: str, offer_id: str, now: datetime) -> bool:
+        result = await self._run(
+            "confirm",
+            [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), self.own.deadlines],
+            [offer_id, iso(now), iso(now - FAIRNESS_WINDOW), *self._notice(volunteer_id)],
+        )
+        return bool(result)
+
+    async def reclaim(self, volunteer_id: str, offer_id: str, incident_id: str, now: datetime) -> bool:
+        result = await self._run(
+            "reclaim",
+            [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id)],
+            [
+                volunteer_id, offer_id, incident_id, iso(now), iso(now - FAIRNESS_WINDOW), now.timestamp(),
+                *self._notice(volunteer_id),
+            ],
+        )
+        return bool(result)
+
+    async def free(
+        self,
+        volunteer_id: str,
+        offer_id: str,
+        offer_status: AssignmentStatus,
+        now: datetime,
+        resting_until: datetime | None = None,
+    ) -> bool:
+        """End the hold on `offer_id`; True when the volunteer is available again."""
+        result = await self._run(
+            "free",
+            [
+                self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), self.own.deadlines,
+                self.own.resting,
+            ],
+            [
+                volunteer_id,
+                offer_id,
+                offer_status.value,
+                resting_until.timestamp() if resting_until else "",
+                iso(resting_until) if resting_until else "",
+                now.timestamp(),
+                *self._notice(volunteer_id),
+            ],
+        )
+        return int(result) == 1
+
+    async def set_offer_status(self, offer_id: str, status: AssignmentStatus) -> None:
+        await self.redis.hset(self.keys.offer(offer_id), "status", status.value)
+
+    async def forget_deadline(self, offer_id: str) -> None:
+        await self.redis.zrem(self.own.deadlines, offer_id)
+
+    async def claim_due_offers(
+        self, now: datetime, lease: timedelta, limit: int = 200
+    ) -> list[tuple[str, str, str]]:
+        """(offer id, incident id, volunteer id) of offers past their deadline, leased to the caller."""
+        flat = await self._run(
+            "claim_due",
+            [self.own.deadlines],
+            [now.timestamp(), (now + lease).timestamp(), limit, self.keys.offer("")],
+        )
+        return [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+
+    async def wake_rested(self, now: datetime, limit: int = 500) -> list[str]:
+        return list(
+            await self._run(
+                "wake_rested", [self.own.resting], [now.timestamp(), limit, self.keys.volunteer(""), self.keys.changes]
+            )
+        )
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def search(
+        self, unit: Unit, skill: Skill | None, where: GeoPoint, radius_km: float, count: int
+    ) -> list[str]:
+        """Available volunteers of the unit (and skill) within the radius, nearest first, at most `count`."""
+        found = await self.redis.geosearch(
+            self.own.geo(unit, skill),
+            longitude=where.lon,
+            latitude=where.lat,
+            radius=radius_km,
+            unit="km",
+            sort="ASC",
+            count=count,
+        )
+        return [str(v) for v in found]
+
+    async def candidates(self, volunteer_ids: Sequence[str], where: GeoPoint) -> list[Candidate]:
+        """The volunteers as ranking sees them; distance is great-circle from `where`."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for vid in volunteer_ids:
+                pipe.hmget(
+                    self.keys.volunteer(vid),
+                    "profile", "status", "offer_id", "on_duty", "lat", "lon", "rest_ts", "deployments",
+                    "last_deployed_at",
+                )
+            rows = await pipe.execute()
+        out: list[Candidate] = []
+        for vid, row in zip(volunteer_ids, rows, strict=True):
+            candidate = _candidate(vid, row, where)
+            if candidate is not None:
+                out.append(candidate)
+        return out
+
+    async def profile(self, volunteer_id: str) -> VolunteerProfile | None:
+        raw = await self.redis.hget(self.keys.volunteer(volunteer_id), "profile")
+        if not raw:
+            return None
+        try:
+            return VolunteerProfile.model_validate_json(raw)
+        except ValidationError:
+            log.exception("roster profile of %s is unreadable", volunteer_id)
+            return None
+
+    async def profiles(self, volunteer_ids: Iterable[str]) -> dict[str, tuple[VolunteerProfile, str]]:
+        """Profile and status of each volunteer that has one."""
+        ids = list(volunteer_ids)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for vid in ids:
+                pipe.hmget(self.keys.volunteer(vid), "profile", "status")
+            rows = await pipe.execute()
+        out: dict[str, tuple[VolunteerProfile, str]] = {}
+        for vid, (raw, status) in zip(ids, rows, strict=True):
+            if raw:
+                try:
+                    out[vid] = (VolunteerProfile.model_validate_json(raw), status or "")
+                except ValidationError:
+                    log.exception("roster profile of %s is unreadable", vid)
+        return out
+
+    async def in_kelurahan(self, unit: Unit, codes: Iterable[str]) -> set[str]:
+        keys = [self.own.kelurahan(unit, code) for code in codes]
+        if not keys:
+            return set()
+        return {str(v) for v in await self.redis.sunion(keys)}
+
+    async def hold(self, volunteer_id: str) -> Hold:
+        status, incident_id, offer_id = await self.redis.hmget(
+            self.keys.volunteer(volunteer_id), "status", "incident_id", "offer_id"
+        )
+        return Hold(VolunteerStatus(status) if status else None, incident_id or None, offer_id or None)
+
+
+def _candidate(vid: str, row: list[str | None], where: GeoPoint) -> Candidate | None:
+    raw, status, offer_id, on_duty, lat, lon, rest_ts, deployments, last = row
+    if not raw or lat is None or lon is None:
+        return None
+    try:
+        profile = orjson.loads(raw)
+        certifications: dict[Skill, date] = {}
+        for cert in profile.get("certifications", []):
+            skill, expires_on = Skill(cert["skill"]), date.fromisoformat(cert["expires_on"])
+            certifications[skill] = max(expires_on, certifications.get(skill, expires_on))
+        return Candidate(
+            volunteer_id=vid,
+            name=profile.get("name", vid),
+            unit=Unit(profile["unit"]),
+            distance_km=reference.haversine_km(where.lat, where.lon, float(lat), float(lon)),
+            skills=frozenset(Skill(s) for s in profile.get("skills", [])),
+            certifications=certifications,
+            on_duty=on_duty == "1",
+            active=bool(profile.get("active", True)),
+            status=VolunteerStatus(status) if status else VolunteerStatus.OFF_DUTY,
+            holds_offer=bool(offer_id),
+            resting_until=datetime.fromtimestamp(float(rest_ts), UTC) if rest_ts else None,
+            deployments=tuple(t for t in (parse_time(x) for x in orjson.loads(deployments or "[]")) if t),
+            last_deployed_at=parse_time(last),
+        )
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        log.exception("roster entry of %s is unreadable; skipped", vid)
+        return None

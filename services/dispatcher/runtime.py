@@ -1,0 +1,74 @@
+"""The worker's live resources (Redis client, adapters, the dispatch service), created on first use
+inside the running event loop — never at import time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from services.common.config import Settings
+from services.common.redis import new_redis
+from services.dispatcher.alerts import AlertReaction
+from services.dispatcher.dispatch import Dispatch
+from services.dispatcher.incident import Policy
+from services.dispatcher.outputs import FaustSender, Sender
+from services.dispatcher.roster import Roster
+from services.dispatcher.runcards import load_runcards
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import AlertStore, IncidentStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    redis: Redis
+    roster: Roster
+    dispatch: Dispatch
+    alerts: AlertReaction
+    sender: Sender
+
+    @classmethod
+    def create(cls, settings: Settings, own: DispatcherSettings, sender: Sender) -> Runtime:
+        runcards = load_runcards(own.runcards_file)
+        policy = Policy(
+            runcards=runcards,
+            max_radius_km=own.max_radius_km,
+            offer_ttl_override_s=own.offer_ttl_s,
+            rest_after=timedelta(seconds=own.rest_after_s),
+            rest_for=timedelta(seconds=own.rest_s),
+        )
+        redis = new_redis(settings.redis_url)
+        roster = Roster(redis, settings.redis_prefix)
+        dispatch = Dispatch(
+            roster=roster,
+            incidents=IncidentStore(redis, settings.redis_prefix),
+            sender=sender,
+            policy=policy,
+            settings=settings,
+            own=own,
+            coordinators=own.coordinator_recipients(),
+        )
+        alerts = AlertReaction(roster, AlertStore(redis, settings.redis_prefix), sender, settings)
+        log.info(
+            "dispatcher ready: run cards %s, max radius %.1f km, offer TTL %s, rest %s after %s",
+            own.runcards_file, own.max_radius_km,
+            f"{own.offer_ttl_s:g} s (override)" if own.offer_ttl_s else "by severity",
+            timedelta(seconds=own.rest_s), timedelta(seconds=own.rest_after_s),
+        )
+        return cls(redis, roster, dispatch, alerts, sender)
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime(app: Any, settings: Settings, own: DispatcherSettings) -> Runtime:
+    """The worker's runtime; the first call (from an agent or timer, inside the loop) creates it."""
+    global _runtime  # noqa: PLW0603 - one runtime per worker process, made inside its event loop
+    if _runtime is None:
+        _runtime = Runtime.create(settings, own, FaustSender(app))
+    return _runtime

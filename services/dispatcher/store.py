@@ -1,0 +1,169 @@
+"""Durable dispatcher state and read models in Redis.
+
+- Incident state (`dsp:incident:{id}` hash: `version`, `state` JSON) is written only by the worker
+  that owns the incident's partition; the save is a compare-and-set on `version`, together with the
+  gateway's read model `incident:{id}` (`IncidentView`) and the `incidents:open` / `incidents:all`
+  lists, and a `changes` notice (`save_incident.lua`).
+- The understaffed registry (`dsp:understaffed`, oldest first) and per-incident retry flags
+  (`dsp:retry:{id}`: a retry event is on its way) drive rule 7's retries.
+- Alerts: `alert:{id}` (`WeatherAlertView`), `alerts:active` (score = expiry), standby dedupe sets.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import cache
+from importlib import resources
+
+from redis.asyncio import Redis
+
+from schemas.api import WeatherAlertView
+from services.common.readmodels import Keys, change_notice
+from services.dispatcher.incident import IncidentState
+from services.dispatcher.projection import incident_view
+
+log = logging.getLogger(__name__)
+
+RETRY_FLAG_TTL_S = 120
+STANDBY_MEMORY_S = 14 * 24 * 3600
+NO_EXPIRY_SCORE = "+inf"
+
+
+class StaleState(RuntimeError):
+    """Someone saved this incident since we loaded it (a rebalance in flight): reload and retry."""
+
+    retriable = True
+
+
+@cache
+def _save_lua() -> str:
+    return resources.files("services.dispatcher").joinpath("lua/save_incident.lua").read_text("utf-8")
+
+
+class IncidentStore:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.prefix = prefix
+        self._save = redis.register_script(_save_lua())
+
+    def state_key(self, incident_id: str) -> str:
+        return f"{self.prefix}dsp:incident:{incident_id}"
+
+    @property
+    def understaffed_key(self) -> str:
+        return f"{self.prefix}dsp:understaffed"
+
+    def retry_key(self, incident_id: str) -> str:
+        return f"{self.prefix}dsp:retry:{incident_id}"
+
+    async def load(self, incident_id: str) -> tuple[IncidentState | None, int]:
+        version, raw = await self.redis.hmget(self.state_key(incident_id), "version", "state")
+        if not raw:
+            return None, int(version or 0)
+        state = IncidentState.model_validate_json(raw)
+        state.version = int(version or 0)
+        return state, state.version
+
+    async def save(self, state: IncidentState, expected_version: int) -> int:
+        view = incident_view(state)
+        result = await self._save(
+            keys=[
+                self.state_key(state.incident_id),
+                self.keys.incident(state.incident_id),
+                self.keys.open_incidents,
+                self.keys.all_incidents,
+            ],
+            args=[
+                expected_version,
+                state.model_dump_json(),
+                view.model_dump_json(),
+                state.incident_id,
+                state.reported_at.timestamp(),
+                "1" if state.status.is_open else "0",
+                self.keys.changes,
+                change_notice("incident", state.incident_id),
+            ],
+        )
+        if int(result) < 0:
+            raise StaleState(f"incident {state.incident_id} changed since version {expected_version}")
+        state.version = int(result)
+        return state.version
+
+    # --- rule 7 ------------------------------------------------------------------------------
+
+    async def mark_understaffed(self, incident_id: str, since: datetime) -> None:
+        await self.redis.zadd(self.understaffed_key, {incident_id: since.timestamp()})
+
+    async def clear_understaffed(self, incident_id: str) -> None:
+        await self.redis.zrem(self.understaffed_key, incident_id)
+
+    async def understaffed(self, limit: int = 500) -> list[str]:
+        return [str(i) for i in await self.redis.zrange(self.understaffed_key, 0, limit - 1)]
+
+    async def claim_retries(self, incident_ids: list[str]) -> list[str]:
+        """The incidents that had no retry on its way; each now has one flagged."""
+        if not incident_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for incident_id in incident_ids:
+                pipe.set(self.retry_key(incident_id), "1", nx=True, ex=RETRY_FLAG_TTL_S)
+            flags = await pipe.execute()
+        return [i for i, ok in zip(incident_ids, flags, strict=True) if ok]
+
+    async def clear_retry(self, incident_id: str) -> None:
+        await self.redis.delete(self.retry_key(incident_id))
+
+
+class AlertStore:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.prefix = prefix
+
+    def standby_key(self, thread_id: str) -> str:
+        return f"{self.prefix}dsp:standby:{thread_id}"
+
+    async def put(self, view: WeatherAlertView) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.alert(view.alert_id), view.model_dump_json())
+            if view.status == "active":
+                score = view.expires.timestamp() if view.expires else NO_EXPIRY_SCORE
+                pipe.zadd(self.keys.active_alerts, {view.alert_id: score})
+            else:
+                pipe.zrem(self.keys.active_alerts, view.alert_id)
+            pipe.publish(self.keys.changes, change_notice("alert", view.alert_id))
+            await pipe.execute()
+
+    async def get(self, alert_id: str) -> WeatherAlertView | None:
+        raw = await self.redis.get(self.keys.alert(alert_id))
+        return WeatherAlertView.model_validate_json(raw) if raw else None
+
+    async def end(self, alert_id: str, status: str) -> bool:
+        """Mark an alert cancelled or expired; False when it is unknown."""
+        view = await self.get(alert_id)
+        if view is None:
+            await self.redis.zrem(self.keys.active_alerts, alert_id)
+            return False
+        if view.status != status:
+            await self.put(view.model_copy(update={"status": status}))
+        return True
+
+    async def due(self, now: datetime) -> list[str]:
+        return [str(i) for i in await self.redis.zrangebyscore(self.keys.active_alerts, "-inf", now.timestamp())]
+
+    async def not_yet_notified(self, thread_id: str, volunteer_ids: list[str]) -> list[str]:
+        """The volunteers not yet sent a standby notice for this alert chain."""
+        if not volunteer_ids:
+            return []
+        seen = await self.redis.smismember(self.standby_key(thread_id), volunteer_ids)
+        return [vid for vid, was in zip(volunteer_ids, seen, strict=True) if not was]
+
+    async def mark_notified(self, thread_id: str, volunteer_ids: list[str]) -> None:
+        if volunteer_ids:
+            key = self.standby_key(thread_id)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(key, *volunteer_ids)
+                pipe.expire(key, STANDBY_MEMORY_S)
+                await pipe.execute()

@@ -1,0 +1,25 @@
+"""The worker's web endpoints (faust's web server on SIGAP_DISPATCHER_PORT): health and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.dispatcher.app import app
+from services.dispatcher.agents import runtime
+
+
+@app.page("/healthz")
+async def healthz(web: Any, request: Any) -> Any:
+    """200 while the worker runs and Redis answers; 503 otherwise."""
+    try:
+        await runtime().redis.ping()
+    except Exception as exc:  # any failure to reach Redis means unhealthy
+        return web.json({"status": "unhealthy", "redis": repr(exc)[:200]}, status=503)
+    return web.json({"status": "ok", "app": app.conf.id})
+
+
+@app.page("/metrics")
+async def metrics(web: Any, request: Any) -> Any:
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
