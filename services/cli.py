@@ -366,6 +366,7 @@ async def _roster_export(args: argparse.Namespace) -> int:
 
 
 REBUILD_CANDIDATES = (
+    ("services.dispatcher.volunteers", "rebuild_roster"),
     ("services.dispatcher.rebuild", "rebuild_roster"),
     ("services.dispatcher.rebuild", "rebuild"),
     ("services.dispatcher.roster", "rebuild_roster"),

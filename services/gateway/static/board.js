@@ -157,8 +157,18 @@
       .catch(function () {});
   }
 
+  // The kelurahan centroids with a margin: the city fills the offline map.
+  function cityBounds() {
+    var pad = 0.012, b = { south: 90, north: -90, west: 180, east: -180 };
+    ref.kelurahan.forEach(function (k) {
+      b.south = Math.min(b.south, k.lat); b.north = Math.max(b.north, k.lat);
+      b.west = Math.min(b.west, k.lon); b.east = Math.max(b.east, k.lon);
+    });
+    return { south: b.south - pad, north: b.north + pad, west: b.west - pad, east: b.east + pad };
+  }
+
   function svgMap() {
-    var NS = "http://www.w3.org/2000/svg", a = ref.area;
+    var NS = "http://www.w3.org/2000/svg", a = cityBounds();
     var k = Math.cos(((a.north + a.south) / 2) * Math.PI / 180);
     var W = 400, H = Math.round(W * (a.north - a.south) / ((a.east - a.west) * k));
     function x(lon) { return ((lon - a.west) / (a.east - a.west)) * W; }
@@ -205,7 +215,7 @@
   }
 
   function leafletMap(L) {
-    var a = ref.area;
+    var a = cityBounds();
     mapBox.textContent = "";
     var m = L.map(mapBox, { preferCanvas: true }).fitBounds([[a.south, a.west], [a.north, a.east]]);
     var loaded = false, failed = 0;
