@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -56,7 +56,7 @@ class ErrorBody(BaseModel):
 class IncidentCreate(_Body):
     type: IncidentType
     severity: Severity
-    title: ShortText = Field(min_length=3)
+    title: Annotated[str, Field(min_length=3, max_length=120)]
     description: LongText = ""
     location: GeoPoint
     kelurahan_code: KelurahanCode | None = Field(
