@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -32,7 +33,7 @@ from schemas.api import ErrorBody, WeatherAlertList, WeatherAlertView, WeatherCa
 from services.common.config import Settings
 from services.common.readmodels import Keys
 from services.gateway.auth import require
-from services.gateway.bmkg import poller
+from services.gateway.bmkg import metrics, poller
 from services.gateway.bmkg.errors import FeedError
 from services.gateway.bmkg.ingest import Result
 from services.gateway.bmkg.poller import TopicPublisher, new_ingestor
@@ -211,7 +212,11 @@ router = build_router(require)
 
 
 async def start(app: FastAPI, gateway: GatewayState) -> None:
-    """Start the BMKG pollers (only when SIGAP_BMKG_POLL is on) with the gateway's publisher and Redis."""
+    """Start the BMKG pollers (only when SIGAP_BMKG_POLL is on) with the gateway's publisher and Redis,
+    and put the BMKG counters on the gateway's /metrics."""
+    registry = getattr(getattr(gateway, "metrics", None), "registry", None)
+    if isinstance(registry, CollectorRegistry):
+        metrics.register_in(registry)
     app.state.bmkg_pollers = await poller.start_pollers(
         gateway.settings, gateway.publisher, gateway.redis, clock=gateway.clock
     )

@@ -1,8 +1,11 @@
-"""Prometheus counters of the BMKG feeds (served by the gateway's /metrics)."""
+"""Prometheus counters of the BMKG feeds: in the default registry, and in the gateway's own registry once
+`api.start` has run (the gateway's /metrics serves that one)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+import contextlib
+
+from prometheus_client import CollectorRegistry, Counter
 
 POLLS = Counter("sigap_bmkg_polls", "BMKG feed polls by result (ok, not_modified, error)", ["feed", "result"])
 POLL_ERRORS = Counter(
@@ -15,3 +18,10 @@ DOCUMENTS = Counter(
     "BMKG documents by origin and outcome (issued, updated, cancelled, ignored, duplicate, rejected)",
     ["origin", "outcome"],
 )
+
+
+def register_in(registry: CollectorRegistry) -> None:
+    """Also expose the counters in another registry (the gateway serves its own on /metrics)."""
+    for collector in (POLLS, POLL_ERRORS, DOCUMENTS):
+        with contextlib.suppress(ValueError):  # already there: the same app started twice
+            registry.register(collector)

@@ -133,6 +133,8 @@ async def test_alert_elsewhere_is_ignored_with_the_reason(
         "reason": "no Kota Kediri kelurahan affected",
     }
     assert await reader.settle(500) == []
+    metrics = await client.get("/metrics")
+    assert 'sigap_bmkg_documents_total{origin="api",outcome="ignored"}' in metrics.text
 
 
 @pytest.mark.parametrize(
