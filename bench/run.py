@@ -130,6 +130,7 @@ class Bench:
             "SIGAP_REDIS_URL": self.redis_url,
             "SIGAP_TOPIC_PREFIX": prefix,
             "SIGAP_REDIS_PREFIX": keys.prefix,
+            "SIGAP_DATA_DIR": str(self.logs_dir / "data"),  # faust's worker directories
         }
         phase_logs = self.logs_dir / label
         phase_logs.mkdir(parents=True, exist_ok=True)
