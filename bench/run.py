@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from bench import ceiling, matching, report, roster
+from bench import ceiling, matching, metrics, report, roster
 from bench.evaluate import stage_result, sustained_step, wait_drain
 from bench.load import post_incidents, produce_incidents
 from bench.machine import REPO, load_average, machine_facts
@@ -157,8 +159,13 @@ class Bench:
             await self._load_roster(phase)
             await phase.requests.start()
             await phase.watcher.start()
-            await self._fixed_rates(phase)
-            await self._sustained(phase)
+            profilers = _start_profilers(phase.stack, phase.logs) if self.profile else []
+            try:
+                await self._fixed_rates(phase)
+                await self._sustained(phase)
+            finally:
+                for proc in profilers:
+                    _stop_profiler(proc)
             self.report["peak_rss_mb_by_roster"][label] = phase.stack.peak_rss_mb()
             self.report.setdefault("outbox_watch", {})[label] = {"maybe_missed": phase.watcher.maybe_missed}
         except Exception as exc:
@@ -210,16 +217,21 @@ class Bench:
             await self._warm_up(clients, watcher)
             for i, rate in enumerate(self.plan.rates):
                 log.info("roster %d: %g incidents/s for %gs", count, rate, self.plan.stage_s)
+                before, clock = await metrics.scrape(stack.metrics_urls), time.monotonic()
                 sends = await post_incidents(
                     clients, rate=rate, duration_s=self.plan.stage_s, seed=1000 * count + i
                 )
                 await wait_drain(sends, watcher.first_offers, self.plan.drain_s)
+                inside = metrics.difference(
+                    before, await metrics.scrape(stack.metrics_urls), time.monotonic() - clock
+                )
                 result = {"rate_per_s": rate, "roster": count, "duration_s": self.plan.stage_s}
                 result |= stage_result(sends, watcher.first_offers)
                 dispatcher = stage_result(sends, requests.first_requests)
                 result["to_notification_request"] = {
                     k: dispatcher[k] for k in ("completed", "p50_ms", "p99_ms")
                 }
+                result["services"] = inside
                 self.report["runs"].append(result)
                 log.info(
                     "roster %d at %g/s: sent %d, completed %d, p50 %s ms, p99 %s ms",
@@ -256,19 +268,21 @@ class Bench:
             "steps": [],
         }
         self.report["sustained"][label] = result
-        profilers = _start_profilers(stack, phase.logs) if self.profile else []
 
         async def step(rate: float, duration_s: float, tag: str) -> dict[str, Any]:
+            before, clock = await metrics.scrape(stack.metrics_urls), time.monotonic()
             sends = await produce_incidents(
                 producer,
                 prefix + INCIDENTS,
                 rate=rate,
                 duration_s=duration_s,
                 tag=tag,
-                seed=hash(tag) & 0xFFFF,
+                seed=zlib.crc32(tag.encode()),
             )
             await wait_drain(sends, watcher.first_offers, min(plan.drain_s, 10))
+            after = await metrics.scrape(stack.metrics_urls)
             outcome = sustained_step(sends, watcher.first_offers, rate)
+            outcome["services"] = metrics.difference(before, after, time.monotonic() - clock)
             outcome["dispatcher_alone"] = sustained_step(sends, requests.first_requests, rate)
             log.info(
                 "%s sustained %g/s: sent %d, completed %d in stage %d, p99 %s → %s ms, ok=%s (dispatcher %s)",
@@ -286,31 +300,27 @@ class Bench:
             return outcome
 
         best = best_dispatcher = None
-        try:
-            for i, rate in enumerate(plan.sustained_steps):
-                outcome = await step(rate, plan.sustained_step_s, f"s{i}")
-                result["steps"].append(outcome)
+        for i, rate in enumerate(plan.sustained_steps):
+            outcome = await step(rate, plan.sustained_step_s, f"s{i}")
+            result["steps"].append(outcome)
+            if outcome["ok"]:
+                best = rate
+            if outcome["dispatcher_alone"]["ok"]:
+                best_dispatcher = rate
+            if not outcome["ok"] and not outcome["dispatcher_alone"]["ok"]:
+                break
+        result["best_step_per_s"] = best
+        result["dispatcher_max_per_s"] = best_dispatcher
+        result["max_per_s"] = best
+        if plan.sustained_confirm_s and best is not None:
+            candidates = [r for r in plan.sustained_steps if r <= best][::-1][:2]
+            result["max_per_s"] = None
+            for n, rate in enumerate(candidates):
+                outcome = await step(rate, plan.sustained_confirm_s, f"c{n}")
+                result.setdefault("confirmations", []).append(outcome)
                 if outcome["ok"]:
-                    best = rate
-                if outcome["dispatcher_alone"]["ok"]:
-                    best_dispatcher = rate
-                if not outcome["ok"] and not outcome["dispatcher_alone"]["ok"]:
+                    result["max_per_s"] = rate
                     break
-            result["best_step_per_s"] = best
-            result["dispatcher_max_per_s"] = best_dispatcher
-            result["max_per_s"] = best
-            if plan.sustained_confirm_s and best is not None:
-                candidates = [r for r in plan.sustained_steps if r <= best][::-1][:2]
-                result["max_per_s"] = None
-                for n, rate in enumerate(candidates):
-                    outcome = await step(rate, plan.sustained_confirm_s, f"c{n}")
-                    result.setdefault("confirmations", []).append(outcome)
-                    if outcome["ok"]:
-                        result["max_per_s"] = rate
-                        break
-        finally:
-            for proc in profilers:
-                _stop_profiler(proc)
 
     def _summarise(self) -> None:
         by_roster = self.report["peak_rss_mb_by_roster"]
@@ -379,6 +389,10 @@ async def _clean_redis(redis: Redis, prefix: str) -> None:
         await redis.unlink(*batch)
 
 
+def _numbers(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(",") if x.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a tiny roster, seconds per stage (CI)")
@@ -386,11 +400,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", type=Path, default=None, help="service logs (default .cache/bench/<run>)")
     parser.add_argument("--profile", action="store_true", help="py-spy the dispatcher and notifier")
     parser.add_argument("--keep", action="store_true", help="keep the run's topics and Redis keys")
+    dev = parser.add_argument_group("overrides of the plan (development; the report says so)")
+    dev.add_argument("--rosters", type=_numbers, help="e.g. 1000,100000")
+    dev.add_argument("--rates", type=_numbers, help="fixed rates, e.g. 10,50,200")
+    dev.add_argument("--stage-s", type=float, help="seconds per fixed-rate stage")
+    dev.add_argument("--steps", type=_numbers, help="sustained search rates ('' for none)")
+    dev.add_argument("--step-s", type=float, help="seconds per sustained step")
+    dev.add_argument("--confirm-s", type=float, help="seconds of the sustained confirmation (0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("aiokafka", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     plan = SMOKE if args.smoke else FULL
+    overrides = {
+        name: value
+        for name, value in (
+            ("rosters", args.rosters and tuple(int(x) for x in args.rosters)),
+            ("rates", args.rates),
+            ("stage_s", args.stage_s),
+            ("sustained_steps", args.steps),
+            ("sustained_step_s", args.step_s),
+            ("sustained_confirm_s", args.confirm_s),
+        )
+        if value is not None
+    }
+    if overrides:
+        plan = dataclasses.replace(plan, name=f"{plan.name} (modified)", **overrides)
     bench = Bench(plan, args.out, Path(), profile=args.profile, keep=args.keep)
     bench.logs_dir = args.logs or REPO / ".cache" / "bench" / bench.run_id
     bench.logs_dir.mkdir(parents=True, exist_ok=True)

@@ -86,20 +86,21 @@ class Stack:
     http_port: int = field(default_factory=free_port)
     services: dict[str, Service] = field(default_factory=dict)
     wrap_dispatcher: list[str] = field(default_factory=list)  # e.g. a profiler's command line
+    dispatcher_port: int = field(default_factory=free_port)
+    notifier_port: int = field(default_factory=free_port)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> None:
-        dispatcher_port, notifier_port = free_port(), free_port()
         env = {
             **self.env,
             "SIGAP_HTTP_HOST": "127.0.0.1",
             "SIGAP_HTTP_PORT": str(self.http_port),
             "SIGAP_PUBLIC_URL": self.base_url,
-            "SIGAP_DISPATCHER_PORT": str(dispatcher_port),
-            "SIGAP_NOTIFIER_PORT": str(notifier_port),
+            "SIGAP_DISPATCHER_PORT": str(self.dispatcher_port),
+            "SIGAP_NOTIFIER_PORT": str(self.notifier_port),
             "SIGAP_API_KEYS": f"operator:{OPERATOR_KEY},admin:{ADMIN_KEY}",
             "SIGAP_CHANNELS": "outbox",
             # the watcher reads the outbox list from its head: a long list means no offer is trimmed away
@@ -131,6 +132,13 @@ class Stack:
         raise TimeoutError(
             f"the gateway did not answer within {timeout_s}s:\n{self.services['gateway'].log_tail()}"
         )
+
+    @property
+    def metrics_urls(self) -> list[str]:
+        return [
+            f"http://127.0.0.1:{self.dispatcher_port}/metrics",
+            f"http://127.0.0.1:{self.notifier_port}/metrics",
+        ]
 
     def peak_rss_mb(self) -> dict[str, float | None]:
         return {

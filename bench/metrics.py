@@ -1,0 +1,79 @@
+"""Reading the services' own Prometheus metrics around a stage: how busy the dispatcher's agent was and
+how long one event took inside it, which tells a saturated worker from a slow path."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+Snapshot = dict[str, float]
+
+WANTED = (
+    "sigap_dispatcher_event_seconds_sum",
+    "sigap_dispatcher_event_seconds_count",
+    "sigap_dispatcher_match_seconds_sum",
+    "sigap_dispatcher_match_seconds_count",
+    "sigap_dispatcher_events_total",
+    "sigap_dispatcher_notifications_total",
+    "sigap_dispatcher_understaffed_total",
+    "sigap_dispatcher_errors_total",
+    "sigap_notifier_notifications_total",
+    "sigap_notifier_provider_call_seconds_sum",
+    "sigap_notifier_provider_call_seconds_count",
+    "sigap_notifier_handoff_seconds_sum",
+    "sigap_notifier_handoff_seconds_count",
+)
+
+
+def parse(text: str) -> Snapshot:
+    """Prometheus text → metric name → value summed over its labels (only the names in WANTED)."""
+    out: Snapshot = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_part, _, value = line.rpartition(" ")
+        name = name_part.split("{", 1)[0]
+        if name in WANTED:
+            try:
+                out[name] = out.get(name, 0.0) + float(value)
+            except ValueError:
+                continue
+    return out
+
+
+async def scrape(urls: list[str]) -> Snapshot:
+    merged: Snapshot = {}
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        for url in urls:
+            try:
+                response = await client.get(url)
+                merged |= parse(response.text)
+            except httpx.HTTPError as exc:
+                log.warning("could not read %s: %s", url, exc)
+    return merged
+
+
+def _mean_ms(delta: Snapshot, name: str) -> float | None:
+    count = delta.get(f"{name}_count", 0.0)
+    return round(1000 * delta.get(f"{name}_sum", 0.0) / count, 2) if count else None
+
+
+def difference(before: Snapshot, after: Snapshot, wall_s: float) -> dict[str, Any]:
+    """What happened between two snapshots taken `wall_s` apart."""
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    busy = delta.get("sigap_dispatcher_event_seconds_sum", 0.0)
+    return {
+        "dispatcher_events": int(delta.get("sigap_dispatcher_events_total", 0)),
+        "dispatcher_event_ms_mean": _mean_ms(delta, "sigap_dispatcher_event_seconds"),
+        "dispatcher_match_ms_mean": _mean_ms(delta, "sigap_dispatcher_match_seconds"),
+        "dispatcher_agent_busy_share": round(busy / wall_s, 3) if wall_s > 0 else None,
+        "dispatcher_understaffed": int(delta.get("sigap_dispatcher_understaffed_total", 0)),
+        "dispatcher_errors": int(delta.get("sigap_dispatcher_errors_total", 0)),
+        "notifier_notifications": int(delta.get("sigap_notifier_notifications_total", 0)),
+        "notifier_provider_ms_mean": _mean_ms(delta, "sigap_notifier_provider_call_seconds"),
+        "notifier_handoff_ms_mean": _mean_ms(delta, "sigap_notifier_handoff_seconds"),
+    }
