@@ -495,10 +495,8 @@ async def _read_range(
     )
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic)
-        if parts is None:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic)
+        metadata = await consumer._client.fetch_all_metadata()  # aiokafka has no public metadata refresh
+        parts = metadata.partitions_for_topic(topic)
         if not parts:
             fail(f"topic {topic} does not exist")
         tps = [TopicPartition(topic, p) for p in sorted(parts) if partition is None or p == partition]

@@ -109,7 +109,7 @@ async def read_topic(settings: Settings, name: str, *, expect: int, timeout_s: f
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     """The topic's partitions (a topic created a moment ago may take a few metadata rounds to show)."""
     for _ in range(50):
-        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public refresh
+        metadata = await consumer._client.fetch_all_metadata()
         parts = metadata.partitions_for_topic(topic)
         if parts:
             return set(parts)
@@ -163,7 +163,7 @@ async def seed_incident(gw: Gw, view: IncidentView) -> None:
         await gw.redis.zrem(gw.keys.open_incidents, view.id)
 
 
-async def seed_offer(
+async def seed_offer(  # noqa: PLR0917 - the fields of the offer hash, in order
     gw: Gw,
     offer_id: str,
     incident_id: str,

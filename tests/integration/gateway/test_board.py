@@ -44,7 +44,7 @@ async def test_sign_in_sets_a_strict_httponly_session_and_never_the_key(gw: Gw) 
         assert (await anonymous.get("/board")).headers["location"] == "/board/login"
         assert (await anonymous.get("/board/panel")).status_code == 303
     async with signed_in(gw) as client:
-        cookies = [c for c in client.cookies.jar]
+        cookies = list(client.cookies.jar)
         session = next(c for c in cookies if c.name == "sigap_session")
         assert "dev-operator-key" not in session.value
         assert session.has_nonstandard_attr("HttpOnly")

@@ -29,10 +29,8 @@ from tests.integration.gateway.conftest import (
     Gw,
     body,
     events_of,
-    incident_view,
     profile,
     read_topic,
-    seed_incident,
     seed_offer,
     seed_volunteer,
 )
