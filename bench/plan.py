@@ -18,6 +18,7 @@ class Plan:
     matching_iterations: int  # calls of the matching step per roster
     ceiling_s: float  # the ceiling's fixed-rate stage
     ceiling_blast: int  # records in the ceiling's throughput blast
+    settle_cap_s: float  # the longest wait for a stage's backlog to clear before the next stage
     compare_rate: float = 50.0  # the rate whose p99 is compared with the ceiling's
     http_clients: int = 8
     roster_timeout_s: float = 300.0
@@ -27,14 +28,15 @@ FULL = Plan(
     name="full",
     rosters=(1_000, 100_000),
     rates=(10, 50, 200),
-    stage_s=25,
-    drain_s=15,
-    sustained_steps=(100, 200, 400, 700, 1000, 1400, 2000),
+    stage_s=20,
+    drain_s=10,
+    sustained_steps=(20, 40, 70, 100, 150, 200, 300, 500, 700, 1000, 1400, 2000),
     sustained_step_s=15,
     sustained_confirm_s=60,
-    matching_iterations=3000,
-    ceiling_s=25,
-    ceiling_blast=30_000,
+    matching_iterations=2000,
+    ceiling_s=20,
+    ceiling_blast=20_000,
+    settle_cap_s=60,
 )
 
 SMOKE = Plan(
@@ -49,6 +51,7 @@ SMOKE = Plan(
     matching_iterations=200,
     ceiling_s=2,
     ceiling_blast=1000,
+    settle_cap_s=15,
     http_clients=4,
     roster_timeout_s=120,
 )

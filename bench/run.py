@@ -59,6 +59,25 @@ class Phase:
     producer: Any
     watcher: OfferWatcher
     requests: NotificationWatcher
+    sent: set[str] = dataclasses.field(default_factory=set)
+
+    async def settle(self, cap_s: float, quiet_s: float = 5.0) -> dict[str, Any]:
+        """Between stages: wait until every incident sent so far has its offer, or no offer has come for
+        `quiet_s` (the rest will not be offered: understaffed), or `cap_s` has passed. A stage must not
+        inherit the previous stage's backlog."""
+        started = time.monotonic()
+        last_progress, last_count = started, len(self.watcher.first_offers)
+        while time.monotonic() - started < cap_s:
+            outstanding = sum(1 for i in self.sent if i not in self.watcher.first_offers)
+            if outstanding == 0:
+                break
+            if len(self.watcher.first_offers) != last_count:
+                last_progress, last_count = time.monotonic(), len(self.watcher.first_offers)
+            elif time.monotonic() - last_progress > quiet_s:
+                break
+            await asyncio.sleep(0.25)
+        outstanding = sum(1 for i in self.sent if i not in self.watcher.first_offers)
+        return {"settle_s": round(time.monotonic() - started, 1), "left_without_offer": outstanding}
 
 
 class Bench:
@@ -221,6 +240,7 @@ class Bench:
                 sends = await post_incidents(
                     clients, rate=rate, duration_s=self.plan.stage_s, seed=1000 * count + i
                 )
+                phase.sent.update(sends.incidents)
                 await wait_drain(sends, watcher.first_offers, self.plan.drain_s)
                 inside = metrics.difference(
                     before, await metrics.scrape(stack.metrics_urls), time.monotonic() - clock
@@ -232,6 +252,7 @@ class Bench:
                     k: dispatcher[k] for k in ("completed", "p50_ms", "p99_ms")
                 }
                 result["services"] = inside
+                result["after"] = await phase.settle(self.plan.settle_cap_s)
                 self.report["runs"].append(result)
                 log.info(
                     "roster %d at %g/s: sent %d, completed %d, p50 %s ms, p99 %s ms",
@@ -279,6 +300,7 @@ class Bench:
                 tag=tag,
                 seed=zlib.crc32(tag.encode()),
             )
+            phase.sent.update(sends.incidents)
             await wait_drain(sends, watcher.first_offers, min(plan.drain_s, 10))
             after = await metrics.scrape(stack.metrics_urls)
             outcome = sustained_step(sends, watcher.first_offers, rate)
@@ -297,6 +319,7 @@ class Bench:
                 outcome["dispatcher_alone"]["ok"],
             )
             stack.check_alive()
+            outcome["after"] = await phase.settle(plan.settle_cap_s)
             return outcome
 
         best = best_dispatcher = None
