@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "dispatcher"
 RETRIABLE: tuple[type[BaseException], ...] = (
-    RedisConnectionError, RedisTimeoutError, StaleState, ConnectionError, asyncio.TimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    StaleState,
+    ConnectionError,
+    asyncio.TimeoutError,
 )
 MAX_BACKOFF_S = 10.0
 
@@ -42,8 +46,14 @@ def runtime() -> Runtime:
 
 async def dead_letter(message: Any, reason: str, event_type: str | None = None) -> None:
     letter = dead_letter_for(
-        message.value, reason, topic=message.topic, consumer=CONSUMER, partition=message.partition,
-        offset=message.offset, key=message.key, event_type=event_type,
+        message.value,
+        reason,
+        topic=message.topic,
+        consumer=CONSUMER,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        event_type=event_type,
     )
     fut = await runtime().sender.send(settings.topic(DEAD_LETTERS), message.key, letter.to_json())
     await fut
@@ -53,8 +63,12 @@ async def dead_letter(message: Any, reason: str, event_type: str | None = None) 
 
 def decode(message: Any) -> tuple[Envelope[Payload] | None, Any]:
     return decode_or_dead_letter(
-        message.value, topic=message.topic, consumer=CONSUMER, partition=message.partition,
-        offset=message.offset, key=message.key,
+        message.value,
+        topic=message.topic,
+        consumer=CONSUMER,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
     )
 
 
@@ -68,12 +82,18 @@ async def process(
     flight) are retried with backoff, holding the partition — an event is never skipped."""
     envelope, letter = decode(message)
     if envelope is None:
-        await dead_letter(message, letter.payload.reason if letter else "undecodable",
-                          letter.payload.original_event_type if letter else None)
+        await dead_letter(
+            message,
+            letter.payload.reason if letter else "undecodable",
+            letter.payload.original_event_type if letter else None,
+        )
         return
     if not accepts(envelope):
-        await dead_letter(message, f"event_type: {envelope.event_type} does not belong on {message.topic}",
-                          envelope.event_type)
+        await dead_letter(
+            message,
+            f"event_type: {envelope.event_type} does not belong on {message.topic}",
+            envelope.event_type,
+        )
         return
     metrics.EVENTS.labels(message.topic, envelope.event_type).inc()
     backoff = 0.2
@@ -140,8 +160,11 @@ async def deliveries(stream: Any) -> None:
 
         async def forward(envelope: Envelope[Payload], message: Any = message) -> None:
             payload = envelope.payload
-            if isinstance(payload, NotificationDelivered | NotificationFailed) and payload.incident_id \
-                    and payload.offer_id:
+            if (
+                isinstance(payload, NotificationDelivered | NotificationFailed)
+                and payload.incident_id
+                and payload.offer_id
+            ):
                 fut = await runtime().sender.send(
                     settings.topic(RESPONSES), payload.incident_id.encode(), message.value
                 )
@@ -158,21 +181,21 @@ async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -
         log.exception("timer %s failed", name)
 
 
-@app.timer(interval=own.expiry_interval_s)
+@app.timer(interval=own.expiry_interval_s)  # type: ignore[untyped-decorator]  # faust is untyped
 async def expire_offers() -> None:
     await _tick("expire_offers", lambda rt, at: rt.dispatch.expire_due(at))
 
 
-@app.timer(interval=5.0)
+@app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust is untyped
 async def wake_rested() -> None:
     await _tick("wake_rested", lambda rt, at: rt.dispatch.wake_rested(at))
 
 
-@app.timer(interval=own.retry_interval_s)
+@app.timer(interval=own.retry_interval_s)  # type: ignore[untyped-decorator]  # faust is untyped
 async def retry_understaffed() -> None:
     await _tick("retry_understaffed", lambda rt, at: rt.dispatch.request_retries("periodic retry", at))
 
 
-@app.timer(interval=15.0)
+@app.timer(interval=15.0)  # type: ignore[untyped-decorator]  # faust is untyped
 async def expire_alerts() -> None:
     await _tick("expire_alerts", lambda rt, at: rt.alerts.expire_due(at))

@@ -68,8 +68,12 @@ class AlertReaction:
         await batch.flush(self.sender)
         await self.alerts.mark_notified(thread, chosen)
         metrics.NOTIFICATIONS.labels("standby").inc(len(chosen))
-        log.info("alert %s: standby notices to %d volunteers in %d kelurahan", alert.alert_id, len(chosen),
-                 len(affected))
+        log.info(
+            "alert %s: standby notices to %d volunteers in %d kelurahan",
+            alert.alert_id,
+            len(chosen),
+            len(affected),
+        )
         return len(chosen)
 
     async def expire_due(self, now: datetime) -> int:

@@ -47,8 +47,11 @@ app = faust.App(
 
 def _raw(*names: str) -> Any:
     return app.topic(
-        *(settings.topic(n) for n in names), key_type=bytes, value_type=bytes,
-        key_serializer="raw", value_serializer="raw",
+        *(settings.topic(n) for n in names),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
     )
 
 

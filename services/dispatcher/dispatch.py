@@ -120,17 +120,25 @@ class Dispatch:
             case FindCandidates():
                 started = time.perf_counter()
                 found = await find_and_reserve(
-                    roster, command, now, runcards=self.policy.runcards, max_radius_km=self.policy.max_radius_km
+                    roster,
+                    command,
+                    now,
+                    runcards=self.policy.runcards,
+                    max_radius_km=self.policy.max_radius_km,
                 )
                 metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
                 return found
             case ConfirmAssignment():
                 await roster.confirm(command.volunteer_id, command.offer_id, command.at)
             case Reclaim():
-                ok = await roster.reclaim(command.volunteer_id, command.offer_id, command.incident_id, command.at)
+                ok = await roster.reclaim(
+                    command.volunteer_id, command.offer_id, command.incident_id, command.at
+                )
                 return Reclaimed(command.offer_id, ok)
             case FreeVolunteer():
-                await roster.free(command.volunteer_id, command.offer_id, command.offer_status, now, command.resting_until)
+                await roster.free(
+                    command.volunteer_id, command.offer_id, command.offer_status, now, command.resting_until
+                )
             case SetOfferStatus():
                 await roster.set_offer_status(command.offer_id, command.status)
             case ForgetDeadline():
@@ -146,7 +154,10 @@ class Dispatch:
                 if state is not None:
                     metrics.UNDERSTAFFED.inc()
                     for notice in notices.understaffed_notices(
-                        state, self.coordinators, episode=command.episode, open_slots=command.open_slots,
+                        state,
+                        self.coordinators,
+                        episode=command.episode,
+                        open_slots=command.open_slots,
                         reason=command.reason,
                     ):
                         batch.add(self.topic(NOTIFICATIONS), notice, key=state.incident_id)
@@ -165,12 +176,19 @@ class Dispatch:
         assignment = state.assignment(command.offer_id) if state is not None else None
         profile = await self.roster.profile(command.volunteer_id)
         if state is None or assignment is None or profile is None:
-            log.warning("cannot notify %s about offer %s: volunteer or offer unknown",
-                        command.volunteer_id, command.offer_id)
+            log.warning(
+                "cannot notify %s about offer %s: volunteer or offer unknown",
+                command.volunteer_id,
+                command.offer_id,
+            )
             return
         if command.kind == NotificationKind.OFFER:
             notice = notices.offer_notice(
-                state, assignment, profile, public_url=self.settings.public_url, secret=self.settings.link_secret,
+                state,
+                assignment,
+                profile,
+                public_url=self.settings.public_url,
+                secret=self.settings.link_secret,
                 link_ttl=timedelta(seconds=self.own.link_ttl_s),
             )
         else:
@@ -189,7 +207,11 @@ class Dispatch:
             return 0
         batch = Batch(derived_id("retry", reason, now.isoformat()))
         for incident_id in claimed:
-            batch.add(self.topic(RESPONSES), DispatchRetry(incident_id=incident_id, reason=reason[:200]), key=incident_id)
+            batch.add(
+                self.topic(RESPONSES),
+                DispatchRetry(incident_id=incident_id, reason=reason[:200]),
+                key=incident_id,
+            )
         await batch.flush(self.sender)
         metrics.RETRIES.inc(len(claimed))
         log.info("retry requested for %d understaffed incidents (%s)", len(claimed), reason)
@@ -208,7 +230,9 @@ class Dispatch:
                 correlation_id=incident_id,
                 event_id=derived_id("expired", offer_id),
             )
-            pending.append(await self.sender.send(self.topic(RESPONSES), incident_id.encode(), event.to_json()))
+            pending.append(
+                await self.sender.send(self.topic(RESPONSES), incident_id.encode(), event.to_json())
+            )
         for fut in pending:
             await fut
         metrics.EXPIRIES.inc(len(due))

@@ -465,9 +465,8 @@ def _on_declined_or_expired(step: _Step, p: OfferDeclined | OfferExpired) -> Non
     if isinstance(p, OfferDeclined):
         a.responded_at = step.now
         a.via = p.via
-    step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, a.status))
     step.note(a.status.value, a.volunteer_name)
-    step.emit(p.model_copy())
+    _end_hold(step, a, p.model_copy())
     if state.status.is_open:
         _search_open_needs(step, only=a.need_index)  # the next candidate, at once
         _settle(step)
@@ -485,12 +484,19 @@ def _on_progress(step: _Step, p: AssignmentStatusChanged) -> None:
     a.status = new
     a.updated_at = step.now
     step.note(new.value, a.volunteer_name)
-    step.emit(p.model_copy())
     if new == A.RELEASED:
-        step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, A.RELEASED, _rest_until(step, a)))
+        _end_hold(step, a, p.model_copy(), _rest_until(step, a))
         step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} released"))
     else:
+        step.emit(p.model_copy())
         step.commands.append(SetOfferStatus(a.offer_id, new))
+
+
+def _end_hold(step: _Step, a: Assignment, record: Payload, resting_until: datetime | None = None) -> None:
+    """Record the end of an offer or assignment, then free the volunteer — in that order, so the
+    dispatch log's time of the end always precedes any later offer to the same volunteer."""
+    step.emit(record)
+    step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, a.status, resting_until))
 
 
 def _rest_until(step: _Step, a: Assignment) -> datetime | None:
@@ -513,34 +519,30 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
         if a.status == A.OFFERED:
             a.status = A.WITHDRAWN
             a.updated_at = step.now
-            step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, A.WITHDRAWN))
-            step.commands.append(Notify(NotificationKind.WITHDRAWAL, a.volunteer_id, a.offer_id, text))
             step.note("withdrawn", a.volunteer_name)
-            step.emit(
-                OfferWithdrawn(
-                    offer_id=a.offer_id,
-                    incident_id=state.incident_id,
-                    volunteer_id=a.volunteer_id,
-                    reason="cancelled" if cancelled else "closed",
-                )
+            withdrawn = OfferWithdrawn(
+                offer_id=a.offer_id,
+                incident_id=state.incident_id,
+                volunteer_id=a.volunteer_id,
+                reason="cancelled" if cancelled else "closed",
             )
+            _end_hold(step, a, withdrawn)
+            step.commands.append(Notify(NotificationKind.WITHDRAWAL, a.volunteer_id, a.offer_id, text))
             freed += 1
         elif a.status in HOLDING:
             a.status = A.RELEASED
             a.updated_at = step.now
-            step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, A.RELEASED, _rest_until(step, a)))
-            step.commands.append(Notify(NotificationKind.CANCELLATION, a.volunteer_id, a.offer_id, text))
             step.note("released", a.volunteer_name)
-            step.emit(
-                AssignmentStatusChanged(
-                    offer_id=a.offer_id,
-                    incident_id=state.incident_id,
-                    volunteer_id=a.volunteer_id,
-                    status=A.RELEASED,
-                    via="system",
-                    by=p.by,
-                )
+            released = AssignmentStatusChanged(
+                offer_id=a.offer_id,
+                incident_id=state.incident_id,
+                volunteer_id=a.volunteer_id,
+                status=A.RELEASED,
+                via="system",
+                by=p.by,
             )
+            _end_hold(step, a, released, _rest_until(step, a))
+            step.commands.append(Notify(NotificationKind.CANCELLATION, a.volunteer_id, a.offer_id, text))
             freed += 1
     for need in state.needs:
         need.exhausted = False

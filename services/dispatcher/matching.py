@@ -33,11 +33,9 @@ async def find_and_reserve(
 
     # A redelivered event meets the reservations it already made under the same offer ids.
     for offer_id in list(pending):
-        fields = await roster.redis.hmget(
-            roster.keys.offer(offer_id), "incident_id", "volunteer_id", "status", "expires_at"
-        )
-        incident_id, volunteer_id, status, expires = fields
-        if status != "offered" or incident_id != command.incident_id or not volunteer_id:
+        offer = await roster.offer(offer_id)
+        volunteer_id = offer["volunteer_id"]
+        if offer["status"] != "offered" or offer["incident_id"] != command.incident_id or not volunteer_id:
             continue
         hold = await roster.hold(volunteer_id)
         if hold.offer_id != offer_id:
@@ -45,7 +43,9 @@ async def find_and_reserve(
         found = await roster.candidates([volunteer_id], command.location)
         name = found[0].name if found else volunteer_id
         distance = found[0].distance_km if found else 0.0
-        reservations.append(Reservation(offer_id, volunteer_id, name, distance, parse_time(expires)))
+        reservations.append(
+            Reservation(offer_id, volunteer_id, name, distance, parse_time(offer["expires_at"]))
+        )
         seen.add(volunteer_id)
         pending.remove(offer_id)
 
@@ -79,11 +79,17 @@ async def find_and_reserve(
                 if not pending:
                     break
                 offer_id = pending[0]
-                if await roster.reserve(candidate.volunteer_id, offer_id, command.incident_id, command.expires_at, now):
+                if await roster.reserve(
+                    candidate.volunteer_id, offer_id, command.incident_id, command.expires_at, now
+                ):
                     pending.pop(0)
                     reservations.append(
                         Reservation(
-                            offer_id, candidate.volunteer_id, candidate.name, candidate.distance_km, command.expires_at
+                            offer_id,
+                            candidate.volunteer_id,
+                            candidate.name,
+                            candidate.distance_km,
+                            command.expires_at,
                         )
                     )
                 else:
@@ -95,8 +101,15 @@ async def find_and_reserve(
     if pending:
         log.info(
             "incident %s need %d (%s/%s): %d of %d found within %.0f km (%d examined, skipped %s)",
-            command.incident_id, command.need_index, need.unit, need.skill, len(reservations),
-            len(command.offer_ids), radius, examined, dict(skipped),
+            command.incident_id,
+            command.need_index,
+            need.unit,
+            need.skill,
+            len(reservations),
+            len(command.offer_ids),
+            radius,
+            examined,
+            dict(skipped),
         )
     return CandidatesFound(
         need_index=command.need_index,

@@ -33,7 +33,9 @@ class Batch:
     source_id: str
     records: list[tuple[str, bytes | None, Envelope[Payload]]] = field(default_factory=list)
 
-    def add(self, topic: str, payload: Payload, *, key: str | None, correlation_id: str | None = None) -> None:
+    def add(
+        self, topic: str, payload: Payload, *, key: str | None, correlation_id: str | None = None
+    ) -> None:
         event = make_event(
             payload,
             source=SOURCE,

@@ -101,8 +101,14 @@ class Roster:
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(_lua(name))
             for name in (
-                "apply_profile", "remove_volunteer", "reserve", "confirm", "reclaim", "free",
-                "claim_due", "wake_rested",
+                "apply_profile",
+                "remove_volunteer",
+                "reserve",
+                "confirm",
+                "reclaim",
+                "free",
+                "claim_due",
+                "wake_rested",
             )
         }
 
@@ -171,7 +177,12 @@ class Roster:
             "reserve",
             [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), self.own.deadlines],
             [
-                volunteer_id, offer_id, incident_id, expires_at.timestamp(), iso(expires_at), now.timestamp(),
+                volunteer_id,
+                offer_id,
+                incident_id,
+                expires_at.timestamp(),
+                iso(expires_at),
+                now.timestamp(),
                 *self._notice(volunteer_id),
             ],
         )
@@ -190,7 +201,12 @@ class Roster:
             "reclaim",
             [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id)],
             [
-                volunteer_id, offer_id, incident_id, iso(now), iso(now - FAIRNESS_WINDOW), now.timestamp(),
+                volunteer_id,
+                offer_id,
+                incident_id,
+                iso(now),
+                iso(now - FAIRNESS_WINDOW),
+                now.timestamp(),
                 *self._notice(volunteer_id),
             ],
         )
@@ -208,7 +224,9 @@ class Roster:
         result = await self._run(
             "free",
             [
-                self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), self.own.deadlines,
+                self.keys.volunteer(volunteer_id),
+                self.keys.offer(offer_id),
+                self.own.deadlines,
                 self.own.resting,
             ],
             [
@@ -243,7 +261,9 @@ class Roster:
     async def wake_rested(self, now: datetime, limit: int = 500) -> list[str]:
         return list(
             await self._run(
-                "wake_rested", [self.own.resting], [now.timestamp(), limit, self.keys.volunteer(""), self.keys.changes]
+                "wake_rested",
+                [self.own.resting],
+                [now.timestamp(), limit, self.keys.volunteer(""), self.keys.changes],
             )
         )
 
@@ -270,7 +290,14 @@ class Roster:
             for vid in volunteer_ids:
                 pipe.hmget(
                     self.keys.volunteer(vid),
-                    "profile", "status", "offer_id", "on_duty", "lat", "lon", "rest_ts", "deployments",
+                    "profile",
+                    "status",
+                    "offer_id",
+                    "on_duty",
+                    "lat",
+                    "lon",
+                    "rest_ts",
+                    "deployments",
                     "last_deployed_at",
                 )
             rows = await pipe.execute()
@@ -314,10 +341,19 @@ class Roster:
         return {str(v) for v in await self.redis.sunion(keys)}
 
     async def hold(self, volunteer_id: str) -> Hold:
-        status, incident_id, offer_id = await self.redis.hmget(
+        status, incident_id, offer_id = await self._hmget(
             self.keys.volunteer(volunteer_id), "status", "incident_id", "offer_id"
         )
         return Hold(VolunteerStatus(status) if status else None, incident_id or None, offer_id or None)
+
+    async def offer(self, offer_id: str) -> dict[str, str | None]:
+        """The offer's read model: `incident_id`, `volunteer_id`, `status`, `expires_at`."""
+        names = ("incident_id", "volunteer_id", "status", "expires_at")
+        return dict(zip(names, await self._hmget(self.keys.offer(offer_id), *names), strict=True))
+
+    async def _hmget(self, key: str, *names: str) -> list[str | None]:
+        values = await self.redis.hmget(key, list(names))
+        return [v.decode() if isinstance(v, bytes) else v for v in values]
 
 
 def _candidate(vid: str, row: list[str | None], where: GeoPoint) -> Candidate | None:

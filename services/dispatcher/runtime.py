@@ -56,9 +56,11 @@ class Runtime:
         alerts = AlertReaction(roster, AlertStore(redis, settings.redis_prefix), sender, settings)
         log.info(
             "dispatcher ready: run cards %s, max radius %.1f km, offer TTL %s, rest %s after %s",
-            own.runcards_file, own.max_radius_km,
+            own.runcards_file,
+            own.max_radius_km,
             f"{own.offer_ttl_s:g} s (override)" if own.offer_ttl_s else "by severity",
-            timedelta(seconds=own.rest_s), timedelta(seconds=own.rest_after_s),
+            timedelta(seconds=own.rest_s),
+            timedelta(seconds=own.rest_after_s),
         )
         return cls(redis, roster, dispatch, alerts, sender)
 

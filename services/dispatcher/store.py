@@ -151,7 +151,9 @@ class AlertStore:
         return True
 
     async def due(self, now: datetime) -> list[str]:
-        return [str(i) for i in await self.redis.zrangebyscore(self.keys.active_alerts, "-inf", now.timestamp())]
+        return [
+            str(i) for i in await self.redis.zrangebyscore(self.keys.active_alerts, "-inf", now.timestamp())
+        ]
 
     async def not_yet_notified(self, thread_id: str, volunteer_ids: list[str]) -> list[str]:
         """The volunteers not yet sent a standby notice for this alert chain."""

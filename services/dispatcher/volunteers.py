@@ -29,7 +29,11 @@ async def apply_volunteer_event(roster: Roster, event: Envelope[Payload], now: d
     payload = event.payload
     if isinstance(payload, VolunteerDutyChanged):
         result = await roster.apply(
-            payload.profile, event_at=event.occurred_at, now=now, on_duty=payload.on_duty, location=payload.location
+            payload.profile,
+            event_at=event.occurred_at,
+            now=now,
+            on_duty=payload.on_duty,
+            location=payload.location,
         )
     elif isinstance(payload, VolunteerRegistered | VolunteerUpdated):
         result = await roster.apply(payload.profile, event_at=event.occurred_at, now=now)
@@ -37,8 +41,11 @@ async def apply_volunteer_event(roster: Roster, event: Envelope[Payload], now: d
         log.warning("%s on the volunteers topic is not a roster event; ignored", event.event_type)
         return False
     if result < 0:
-        log.info("volunteer %s: event %s is older than the roster's; skipped",
-                 payload.profile.volunteer_id, event.event_id)
+        log.info(
+            "volunteer %s: event %s is older than the roster's; skipped",
+            payload.profile.volunteer_id,
+            event.event_id,
+        )
     return result == 1
 
 
@@ -98,8 +105,13 @@ async def rebuild_roster(settings: Settings, timeout_s: float = 120.0) -> int:
                         applied += 1
                     except InvalidEvent as exc:
                         skipped += 1
-                        log.warning("%s[%d]@%d is not a valid roster event: %s",
-                                    topic, tp.partition, record.offset, exc.reason)
+                        log.warning(
+                            "%s[%d]@%d is not a valid roster event: %s",
+                            topic,
+                            tp.partition,
+                            record.offset,
+                            exc.reason,
+                        )
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)

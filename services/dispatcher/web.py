@@ -6,8 +6,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.dispatcher.app import app
 from services.dispatcher.agents import runtime
+from services.dispatcher.app import app
 
 
 @app.page("/healthz")

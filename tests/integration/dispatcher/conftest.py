@@ -67,7 +67,9 @@ def volunteer(
         phone=f"08123{abs(hash(vid)) % 10_000_000:07d}",
         unit=unit,
         skills=list(skills),
-        certifications=[Certification(skill=s, expires_on=certified_until) for s in skills] if certified_until else [],
+        certifications=[Certification(skill=s, expires_on=certified_until) for s in skills]
+        if certified_until
+        else [],
         home_kelurahan_code=home,
         location=east_of(where, km),
         channels=[ChannelAddress(type=ChannelType.OUTBOX, address=vid)],
@@ -85,8 +87,13 @@ def incident(
     where: GeoPoint = HERE,
 ) -> IncidentReported:
     return IncidentReported(
-        incident_id=incident_id, type=type_, severity=severity, title=f"Banjir {incident_id}",
-        location=where, kelurahan_code=SEMAMPIR.code, needs=needs or [],
+        incident_id=incident_id,
+        type=type_,
+        severity=severity,
+        title=f"Banjir {incident_id}",
+        location=where,
+        kelurahan_code=SEMAMPIR.code,
+        needs=needs or [],
     )
 
 
@@ -127,7 +134,8 @@ class Bus:
 
     def events(self, topic: str, event_type: str | None = None) -> list[Envelope[Payload]]:
         return [
-            r.event for r in self.on(topic)
+            r.event
+            for r in self.on(topic)
             if r.event is not None and (event_type is None or r.event.event_type == event_type)
         ]
 
@@ -164,12 +172,21 @@ async def eventually(check: Callable[[], Any], timeout_s: float = 20.0, what: st
 @pytest.fixture
 async def bus(topics: Settings) -> AsyncIterator[Bus]:
     producer = AIOKafkaProducer(bootstrap_servers=topics.kafka_bootstrap, acks="all", linger_ms=0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=topics.kafka_bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=topics.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await producer.start()
     await consumer.start()
     wanted = ("notifications", "dispatch-log", "dead-letters", "responses")
-    tps = [TopicPartition(topics.topic(t.name), p) for t in TOPICS if t.name in wanted for p in range(t.partitions)]
+    tps = [
+        TopicPartition(topics.topic(t.name), p)
+        for t in TOPICS
+        if t.name in wanted
+        for p in range(t.partitions)
+    ]
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
     b = Bus(topics, producer, consumer)
@@ -193,7 +210,9 @@ class Workers:
         port = free_port()
         env = {**self.env, "SIGAP_DISPATCHER_PORT": str(port), **extra}
         proc = ServiceProcess(
-            ["-m", "services.dispatcher", "worker", "-l", "info"], env, self.log_dir / f"dispatcher-{name}.log"
+            ["-m", "services.dispatcher", "worker", "-l", "info"],
+            env,
+            self.log_dir / f"dispatcher-{name}.log",
         ).start()
         proc.port = port  # type: ignore[attr-defined]
         self.started.append(proc)

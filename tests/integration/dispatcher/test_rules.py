@@ -3,16 +3,20 @@ Volunteers are placed at known distances east of the incident (Semampir, Kota Ke
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from schemas.events import (
+    AssignmentStatusChanged,
+    IncidentCancelled,
+    IncidentClosed,
     IncidentStatusChanged,
     Need,
     OfferAccepted,
     OfferDeclined,
-    OfferMade,
     VolunteerDutyChanged,
 )
 from schemas.vocabulary import IncidentStatus, NotificationKind, Skill, Unit
@@ -94,3 +98,250 @@ async def test_run_card_candidates_and_order(bus: Bus, workers: Workers, roster:
     assert offer.deadline == made["wr-1"].expires_at
     assert offer.context.skill == Skill.WATER_RESCUE and offer.context.kelurahan_code == "35.71.02.1001"
     assert [c.type for c in offer.recipient.channels] == ["outbox"]
+
+
+EVAC2 = [Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=2)]
+
+
+def offer_of(bus: Bus, incident_id: str, vid: str) -> str:
+    return next(
+        n.offer_id or ""
+        for n in bus.notifications(NotificationKind.OFFER)
+        if n.incident_id == incident_id and n.recipient.volunteer_id == vid
+    )
+
+
+async def answer(bus: Bus, cls: type, incident_id: str, vid: str, **kw: object) -> None:
+    offer_id = await eventually(lambda: offer_of_or_none(bus, incident_id, vid), what=f"offer to {vid}")
+    await bus.send("responses", cls(offer_id=offer_id, incident_id=incident_id, volunteer_id=vid, **kw))
+
+
+def offer_of_or_none(bus: Bus, incident_id: str, vid: str) -> str | None:
+    try:
+        return offer_of(bus, incident_id, vid)
+    except StopIteration:
+        return None
+
+
+def statuses(bus: Bus, incident_id: str) -> list[str]:
+    return [
+        e.payload.status.value
+        for e in bus.events("dispatch-log", "incident.status_changed")
+        if isinstance(e.payload, IncidentStatusChanged) and e.payload.incident_id == incident_id
+    ]
+
+
+async def test_decline_and_expiry_move_on_understaffed_escalates_and_retries(
+    bus: Bus, workers: Workers, roster: Roster
+) -> None:
+    """Rules 5 and 7: a decline or an expiry frees the volunteer and offers the slot to the next one at
+    once; nobody is offered the incident twice; when candidates run out the incident is understaffed,
+    coordinators are told, and a volunteer coming on duty is offered the open slot."""
+    await bus.register(*(volunteer(v, km) for v, km in (("a", 1), ("b", 2), ("c", 3), ("d", 4))))
+    late = volunteer("e", 5, on_duty=False)
+    await bus.register(late)
+    workers.start(SIGAP_OFFER_TTL_S="3")
+    await roster.ready(5)
+    await bus.send("incidents", incident("INC-X", EVAC2))
+    await eventually(lambda: sorted(offered_to(bus, "INC-X")) == ["a", "b"], what="offers to a and b")
+
+    await answer(bus, OfferDeclined, "INC-X", "a")
+    await eventually(lambda: "c" in offered_to(bus, "INC-X"), 5, "the slot offered to c at once")
+    assert await roster.status("a") == "available"
+    await answer(bus, OfferAccepted, "INC-X", "c")
+    # b lets the offer expire: d is next
+    await eventually(lambda: "d" in offered_to(bus, "INC-X"), 15, "b's slot offered to d after expiry")
+    assert [e.payload.volunteer_id for e in bus.events("dispatch-log", "offer.expired")][:1] == ["b"]
+    assert await roster.status("b") == "available"
+    # d lets it expire too: a and b said no, so nobody is left
+    await eventually(lambda: "understaffed" in statuses(bus, "INC-X"), 15, "understaffed")
+    warning = await eventually(lambda: bus.notifications(NotificationKind.UNDERSTAFFED), what="coordinators")
+    assert [(n.recipient.name, n.context.open_slots) for n in warning] == [("Pak Koordinator", 1)]
+    assert "outbox" in [c.type for c in warning[0].recipient.channels]
+    assert sorted(offered_to(bus, "INC-X")) == ["a", "b", "c", "d"]  # nobody twice
+    view = await roster.incident("INC-X")
+    assert view.status == IncidentStatus.UNDERSTAFFED
+    assert (view.needs[0].filled, view.needs[0].offered, view.needs[0].open) == (1, 0, 1)
+
+    # e comes on duty: the open slot is offered to e, in the incident's order
+    await bus.send("volunteers", VolunteerDutyChanged(profile=late, on_duty=True))
+    await eventually(lambda: "e" in offered_to(bus, "INC-X"), 10, "retry offers the slot to e")
+    await answer(bus, OfferAccepted, "INC-X", "e")
+    await eventually(lambda: statuses(bus, "INC-X")[-1:] == ["staffed"], 10, "staffed")
+    assert statuses(bus, "INC-X") == ["reported", "dispatching", "understaffed", "dispatching", "staffed"]
+    assert len(bus.notifications(NotificationKind.UNDERSTAFFED)) == 1
+    assert {await roster.status(v) for v in ("c", "e")} == {"assigned"}
+    made = bus.events("dispatch-log", "offer.made")
+    assert len(made) == len({e.payload.offer_id for e in made}) == 5
+
+
+async def test_cancel_withdraws_and_releases_and_tells_everyone(
+    bus: Bus, workers: Workers, roster: Roster
+) -> None:
+    """Rule 8, and odd orders after it: a late accept changes nothing."""
+    await bus.register(volunteer("a", 1), volunteer("b", 2), volunteer("c", 3), volunteer("d", 4))
+    workers.start()
+    await roster.ready(4)
+    await bus.send("incidents", incident("INC-C", EVAC2))
+    await bus.send("incidents", incident("INC-D", [Need(unit=Unit.TAGANA, count=2)]))
+    await eventually(lambda: len(offered_to(bus, "INC-C")) == 2 and len(offered_to(bus, "INC-D")) == 2)
+    first, second = sorted(offered_to(bus, "INC-C"))
+    await answer(bus, OfferAccepted, "INC-C", first)
+    await eventually(lambda: _is(roster, first, "assigned"), what=f"{first} assigned")
+
+    await bus.send("incidents", IncidentCancelled(incident_id="INC-C", reason="laporan palsu"))
+    await eventually(lambda: statuses(bus, "INC-C")[-1:] == ["cancelled"], what="cancelled")
+    kinds = await eventually(
+        lambda: (
+            {
+                (n.kind.value, n.recipient.volunteer_id)
+                for n in bus.notifications()
+                if n.incident_id == "INC-C" and n.kind != NotificationKind.OFFER
+            }
+            or None
+        ),
+        what="withdrawal and cancellation notices",
+    )
+    assert kinds == {("cancellation", first), ("withdrawal", second)}
+    cancel = next(n for n in bus.notifications(NotificationKind.CANCELLATION))
+    assert cancel.context.reason == "laporan palsu"
+    assert await roster.status(first) == "available" and await roster.status(second) == "available"
+    view = await roster.incident("INC-C")
+    assert {a.volunteer_id: a.status.value for a in view.assignments} == {
+        first: "released",
+        second: "withdrawn",
+    }
+    assert "INC-C" not in await roster.redis.zrange(roster.keys.open_incidents, 0, -1)
+    assert "INC-C" in await roster.redis.zrange(roster.keys.all_incidents, 0, -1)
+    offer = await roster.redis.hgetall(roster.keys.offer(offer_of(bus, "INC-C", second)))
+    assert offer["status"] == "withdrawn" and offer["incident_id"] == "INC-C"
+
+    # a late accept after the cancel: nothing changes, nothing is sent
+    before = len(bus.records)
+    await answer(bus, OfferAccepted, "INC-C", second)
+    await bus.send("incidents", IncidentClosed(incident_id="INC-D", note="selesai"))
+    await eventually(lambda: statuses(bus, "INC-D")[-1:] == ["closed"], what="INC-D closed")
+    late = [
+        r
+        for r in bus.records[before:]
+        if r.event
+        and getattr(r.event.payload, "incident_id", "") == "INC-C"
+        and r.topic != bus.settings.topic("responses")
+    ]
+    assert late == []
+    assert (await roster.incident("INC-C")).assignments == view.assignments
+    assert await roster.status(second) == "available"
+
+
+async def _is(roster: Roster, vid: str, status: str) -> bool:
+    return await roster.status(vid) == status
+
+
+async def test_duplicates_change_nothing_and_send_nothing_twice(
+    bus: Bus, workers: Workers, roster: Roster
+) -> None:
+    """Rule 9: the same event twice (a redelivery), the same answer twice (a double tap)."""
+    await bus.register(volunteer("a", 1), volunteer("b", 2), volunteer("c", 3))
+    workers.start()
+    await roster.ready(3)
+    report = await bus.send("incidents", incident("INC-I", EVAC2))
+    await bus.send_raw("incidents", report.to_json(), key=b"INC-I")  # the very same record again
+    await bus.send("incidents", incident("INC-I", EVAC2))  # the same incident posted again
+    await eventually(lambda: len(offered_to(bus, "INC-I")) >= 2)
+    await answer(bus, OfferDeclined, "INC-I", "a")
+    await answer(bus, OfferDeclined, "INC-I", "a")
+    await eventually(lambda: "c" in offered_to(bus, "INC-I"), what="c offered")
+    await answer(bus, OfferAccepted, "INC-I", "b")
+    await answer(bus, OfferAccepted, "INC-I", "b")
+    await bus.send("incidents", IncidentClosed(incident_id="INC-I"))  # a marker: everything before is done
+    await eventually(lambda: statuses(bus, "INC-I")[-1:] == ["closed"], what="closed")
+    assert sorted(offered_to(bus, "INC-I")) == ["a", "b", "c"]
+    assert len(bus.events("dispatch-log", "offer.declined")) == 1
+    assert len(bus.events("dispatch-log", "offer.accepted")) == 1
+    assert statuses(bus, "INC-I") == ["reported", "dispatching", "closed"]
+    ids = [n.notification_id for n in bus.notifications()]
+    assert len(ids) == len(set(ids))
+
+
+async def test_every_step_is_recorded_and_the_fairness_order_applies(
+    bus: Bus, workers: Workers, roster: Roster
+) -> None:
+    """Rule 10 (the dispatch log and the timeline) and rule 3's tie-breaks: equally near, the
+    volunteer with fewer deployments in the last 30 days goes first."""
+    one = [Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=1)]
+    await bus.register(volunteer("twin-b", 1.0), volunteer("twin-a", 1.0))
+    workers.start()
+    await roster.ready(2)
+    await bus.send("incidents", incident("INC-1", one))
+    await eventually(lambda: offered_to(bus, "INC-1") == ["twin-a"], what="twin-a first (id order)")
+    await answer(bus, OfferAccepted, "INC-1", "twin-a")
+    for step in ("en_route", "on_scene", "released"):
+        await answer(bus, AssignmentStatusChanged, "INC-1", "twin-a", status=step)
+    await bus.send("incidents", IncidentClosed(incident_id="INC-1", note="selesai"))
+    await eventually(lambda: statuses(bus, "INC-1")[-1:] == ["closed"], what="closed")
+    fields = await roster.fields("twin-a")
+    assert fields["status"] == "available" and fields["last_deployed_at"]
+    assert len(json.loads(fields["deployments"])) == 1
+
+    log_types = [e.event_type for e in bus.events("dispatch-log") if e.correlation_id == "INC-1"]
+    assert log_types == [
+        "incident.status_changed",
+        "incident.status_changed",
+        "offer.made",
+        "offer.accepted",
+        "incident.status_changed",
+        "assignment.status_changed",
+        "assignment.status_changed",
+        "assignment.status_changed",
+        "incident.status_changed",
+    ]
+    assert all(
+        r.key == b"INC-1" for r in bus.on("dispatch-log") if r.event and r.event.correlation_id == "INC-1"
+    )
+    view = await roster.incident("INC-1")
+    steps = [t.event for t in view.timeline]
+    for step in (
+        "reported",
+        "dispatching",
+        "matched",
+        "offered",
+        "accepted",
+        "staffed",
+        "en_route",
+        "on_scene",
+        "released",
+        "closed",
+    ):
+        assert step in steps
+    assert [t.at for t in view.timeline] == sorted(t.at for t in view.timeline)
+    a = view.assignments[0]
+    assert (a.status.value, a.responded_at is not None, a.distance_km) == (
+        "released",
+        True,
+        pytest.approx(1.0, abs=0.01),
+    )
+
+    # the next equally near incident goes to the twin who has not been deployed
+    await bus.send("incidents", incident("INC-2", one))
+    await eventually(lambda: offered_to(bus, "INC-2") == ["twin-b"], what="twin-b, fewer deployments")
+
+
+async def test_a_long_deployment_earns_a_rest(bus: Bus, workers: Workers, roster: Roster) -> None:
+    """Rest after long deployments: not offered while resting; available (and retried) after."""
+    one = [Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=1)]
+    await bus.register(volunteer("a", 1.0))
+    workers.start(SIGAP_REST_AFTER_S="1", SIGAP_REST_S="4")
+    await roster.ready(1)
+    await bus.send("incidents", incident("INC-R1", one))
+    await answer(bus, OfferAccepted, "INC-R1", "a")
+    await eventually(lambda: _is(roster, "a", "assigned"), what="assigned")
+    await asyncio.sleep(1.2)
+    await answer(bus, AssignmentStatusChanged, "INC-R1", "a", status="released")
+    await eventually(lambda: _is(roster, "a", "resting"), what="resting")
+    fields = await roster.fields("a")
+    resting_until = datetime.fromisoformat(fields["resting_until"])
+    assert timedelta(seconds=2) < resting_until - datetime.now(UTC) <= timedelta(seconds=4)
+    await bus.send("incidents", incident("INC-R2", one))
+    await eventually(lambda: "understaffed" in statuses(bus, "INC-R2"), what="understaffed while resting")
+    assert offered_to(bus, "INC-R2") == []
+    await eventually(lambda: offered_to(bus, "INC-R2") == ["a"], 15, "offered after the rest")
