@@ -61,23 +61,31 @@ class Phase:
     requests: NotificationWatcher
     sent: set[str] = dataclasses.field(default_factory=set)
 
-    async def settle(self, cap_s: float, quiet_s: float = 5.0) -> dict[str, Any]:
-        """Between stages: wait until every incident sent so far has its offer, or no offer has come for
-        `quiet_s` (the rest will not be offered: understaffed), or `cap_s` has passed. A stage must not
-        inherit the previous stage's backlog."""
+    async def settle(self, cap_s: float, quiet_s: float = 2.0) -> dict[str, Any]:
+        """Between stages: wait until the services are idle — the dispatcher and the notifier have handled
+        no event for `quiet_s` (closes and delivery reports trail the offers) — or `cap_s` has passed. A
+        stage must not inherit the previous stage's backlog."""
         started = time.monotonic()
-        last_progress, last_count = started, len(self.watcher.first_offers)
+        last: Any = None
+        quiet_since = started
         while time.monotonic() - started < cap_s:
-            outstanding = sum(1 for i in self.sent if i not in self.watcher.first_offers)
-            if outstanding == 0:
-                break
-            if len(self.watcher.first_offers) != last_count:
-                last_progress, last_count = time.monotonic(), len(self.watcher.first_offers)
-            elif time.monotonic() - last_progress > quiet_s:
+            snap = await metrics.scrape(self.stack.metrics_urls)
+            counts = (
+                snap.get("sigap_dispatcher_events_total"),
+                snap.get("sigap_notifier_notifications_total"),
+            )
+            now = time.monotonic()
+            if counts != last:
+                last, quiet_since = counts, now
+            elif now - quiet_since >= quiet_s:
                 break
             await asyncio.sleep(0.25)
         outstanding = sum(1 for i in self.sent if i not in self.watcher.first_offers)
-        return {"settle_s": round(time.monotonic() - started, 1), "left_without_offer": outstanding}
+        return {
+            "settle_s": round(time.monotonic() - started, 1),
+            "idle": time.monotonic() - started < cap_s,
+            "left_without_offer": outstanding,
+        }
 
 
 class Bench:
