@@ -36,13 +36,27 @@ def parse(text: str) -> Snapshot:
         if not line or line.startswith("#"):
             continue
         name_part, _, value = line.rpartition(" ")
-        name = name_part.split("{", 1)[0]
-        if name in WANTED:
-            try:
-                out[name] = out.get(name, 0.0) + float(value)
-            except ValueError:
-                continue
+        name, _, labels = name_part.partition("{")
+        if name not in WANTED:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        out[name] = out.get(name, 0.0) + number
+        if name == "sigap_dispatcher_events_total":
+            event_type = _label(labels, "event_type")
+            key = f"{name}|{event_type}"
+            out[key] = out.get(key, 0.0) + number
     return out
+
+
+def _label(labels: str, wanted: str) -> str:
+    for part in labels.rstrip("}").split(","):
+        name, _, value = part.partition("=")
+        if name.strip() == wanted:
+            return value.strip().strip('"')
+    return ""
 
 
 async def scrape(urls: list[str]) -> Snapshot:
@@ -66,8 +80,14 @@ def difference(before: Snapshot, after: Snapshot, wall_s: float) -> dict[str, An
     """What happened between two snapshots taken `wall_s` apart."""
     delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
     busy = delta.get("sigap_dispatcher_event_seconds_sum", 0.0)
+    by_type = {
+        k.split("|", 1)[1]: int(v)
+        for k, v in delta.items()
+        if k.startswith("sigap_dispatcher_events_total|") and v
+    }
     return {
         "dispatcher_events": int(delta.get("sigap_dispatcher_events_total", 0)),
+        "dispatcher_events_by_type": by_type,
         "dispatcher_event_ms_mean": _mean_ms(delta, "sigap_dispatcher_event_seconds"),
         "dispatcher_match_ms_mean": _mean_ms(delta, "sigap_dispatcher_match_seconds"),
         "dispatcher_agent_busy_share": round(busy / wall_s, 3) if wall_s > 0 else None,
