@@ -360,7 +360,14 @@ class Bench:
             values = [v[name] for v in by_roster.values() if v.get(name) is not None]
             peaks[name] = max(values) if values else None
         self.report["peak_rss_mb"] = peaks
-        maxima = [s.get("max_per_s") for s in self.report["sustained"].values()]
+        maxima = []
+        for label, search in self.report["sustained"].items():
+            best = search.get("max_per_s")
+            if best is None and search.get("steps"):
+                best = 0.0  # the search ran and even its lowest rate was not sustained
+                self.note(f"{label}: not even the lowest rate of the search was sustained (reported as 0)")
+            maxima.append(best)
+        # the figure is the worst roster's: a claim must hold for both sizes
         self.report["max_sustained_per_s"] = (
             min(m for m in maxima if m is not None) if maxima and all(m is not None for m in maxima) else None
         )
