@@ -62,8 +62,8 @@ def sign(claims: LinkClaims, secret: str) -> str:
 def verify(token: str, secret: str, now: datetime) -> LinkClaims:
     """The claims of a genuine, unexpired token; InvalidToken otherwise."""
     body, sep, mac = token.partition(".")
-    if not sep or not body or not mac or len(token) > 1000:
-        raise InvalidToken("malformed")
+    if not sep or not body or not mac or len(token) > 1000 or not token.isascii():
+        raise InvalidToken("malformed")  # (compare_digest refuses non-ASCII text: never reach it)
     if not hmac.compare_digest(mac, _mac(secret, body)):
         raise InvalidToken("forged")
     try:
