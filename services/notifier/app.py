@@ -30,6 +30,10 @@ app = faust.App(
     # for them: what they leave unacknowledged is redelivered, and the claims make that safe.
     stream_wait_empty=False,
     broker_commit_interval=1.0,
+    # A dead worker's partitions wait for its session to time out before another worker takes them;
+    # faust's 60 s default is half an offer's life, so detect a dead worker sooner.
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=3.0,
     broker_max_poll_records=500,
     producer_acks=-1,
 )

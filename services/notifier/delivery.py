@@ -33,6 +33,7 @@ from services.notifier.templates import render
 log = logging.getLogger(__name__)
 
 BUSY_POLL_S = 0.25
+OUTCOME_GRACE_S = 5.0
 TIMEOUT_GRACE_S = 0.5
 """the adapter's own timeouts fire first; this outer guard only catches a provider that trickles"""
 
@@ -236,7 +237,7 @@ class Deliverer:
                 break
             waited = True  # another worker is sending this very hop: wait for it (bounded by its lease)
             await self._sleep(BUSY_POLL_S)
-        if waited and claim.verdict != Verdict.MINE and await self._claims.outcome(nid):
+        if waited and claim.verdict != Verdict.MINE and await self._reported_soon(nid):
             return Failed("handled by another worker", 0, superseded=True)
         if claim.verdict == Verdict.SENT:
             finished = (
@@ -257,6 +258,15 @@ class Deliverer:
             return await self._attempts(route, channel, outgoing, token, deadline)
         finally:
             self._held.pop((nid, hop, token), None)
+
+    async def _reported_soon(self, notification_id: str) -> bool:
+        """After waiting on another worker's claim: does that worker report the outcome? (It does so
+        right after the claim resolves, unless it died in between.) Avoids reporting twice."""
+        for _ in range(int(OUTCOME_GRACE_S / BUSY_POLL_S)):
+            if await self._claims.outcome(notification_id):
+                return True
+            await self._sleep(BUSY_POLL_S)
+        return bool(await self._claims.outcome(notification_id))
 
     async def _attempts(
         self, route: Route, channel: Channel, outgoing: Outgoing, token: str, deadline: datetime

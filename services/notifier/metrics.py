@@ -7,8 +7,9 @@ from prometheus_client import Counter, Gauge, Histogram
 NOTIFICATIONS = Counter(
     "sigap_notifier_notifications_total",
     "Notification requests handled, by outcome",
-    ["outcome"],  # delivered | failed | expired | duplicate | dead_letter
+    ["outcome"],  # delivered | failed | expired | duplicate | poison | abandoned
 )
+DEAD_LETTERS = Counter("sigap_notifier_dead_letters_total", "Records sent to the dead-letter topic")
 ATTEMPTS = Counter(
     "sigap_notifier_attempts_total",
     "Hand-off attempts to providers, by channel and result (ok or an error code)",

@@ -81,7 +81,7 @@ class KafkaReports:
             event_type=NotificationRequested.EVENT_TYPE,
         )
         await publish(self._producer, self._dead_letters, cast(Envelope[Payload], letter))
-        metrics.NOTIFICATIONS.labels("dead_letter").inc()
+        metrics.DEAD_LETTERS.inc()
 
 
 class Notifier:
@@ -164,13 +164,13 @@ class Notifier:
     async def _handle(self, raw: bytes | None, record: Record, ack: Ack) -> None:
         try:
             event = await self._decode(raw, record)
-            if event is not None:
-                outcome = await self._deliver(event, record)
-                metrics.NOTIFICATIONS.labels(outcome).inc()
+            outcome = "poison" if event is None else await self._deliver(event, record)
+            metrics.NOTIFICATIONS.labels(outcome).inc()
         except asyncio.CancelledError:
             raise  # stopping: not acknowledged, so the record is redelivered
         except Exception as exc:
             log.exception("notification record %s/%s failed unexpectedly", record.partition, record.offset)
+            metrics.NOTIFICATIONS.labels("abandoned").inc()
             with contextlib.suppress(Exception):
                 assert self._reports is not None  # noqa: S101
                 await self._reports.dead_letter(record, f"unexpected error: {exc!r}"[:4000])
@@ -207,7 +207,7 @@ class Notifier:
     async def _dead_letter(self, letter: Envelope[Payload]) -> None:
         assert self._producer is not None  # noqa: S101
         await publish(self._producer, self.settings.topic(DEAD_LETTERS), letter)
-        metrics.NOTIFICATIONS.labels("dead_letter").inc()
+        metrics.DEAD_LETTERS.inc()
 
     async def _deliver(self, event: Envelope[NotificationRequested], record: Record) -> str:
         """Deliver, waiting out an outage of Redis or Kafka (delivery is idempotent, so starting over
@@ -225,7 +225,7 @@ class Notifier:
                 if datetime.now(UTC) >= give_up_at:
                     log.error("notification %s abandoned: %s", request.notification_id, exc)
                     await self._reports.dead_letter(record, f"infrastructure unavailable: {exc}"[:4000])
-                    return "dead_letter"
+                    return "abandoned"
                 log.warning("notification %s: %s; retrying in %.1fs", request.notification_id, exc, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 10.0)

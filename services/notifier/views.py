@@ -37,4 +37,5 @@ def register(app: Any, notifier: Notifier) -> None:
 
     @app.page("/metrics")  # type: ignore[untyped-decorator]
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset in `content_type`; Prometheus' type carries one, so send it as a header
+        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -178,10 +178,12 @@ class ProviderServers:
                 if (provider is None or r.provider == provider) and (address is None or r.address == address)
             ]
 
-    @property
-    def shape_errors(self) -> list[str]:
+    def take_shape_errors(self) -> list[str]:
+        """Malformed requests seen since the last call (a test that sends wrong credentials on purpose
+        takes its own; the others assert there were none)."""
         with self.state.lock:
-            return list(self.state.shape_errors)
+            errors, self.state.shape_errors = self.state.shape_errors, []
+            return errors
 
     def wait_for(
         self, provider: str, address: str, count: int = 1, timeout_s: float = 30.0
@@ -218,10 +220,18 @@ class ProviderServers:
         if self._smtp is not None:
             self._smtp.stop()
         if self._loop is not None and self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(15)
+            asyncio.run_coroutine_threadsafe(self._shutdown(self._runner), self._loop).result(15)
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(15)
+
+    @staticmethod
+    async def _shutdown(runner: web.AppRunner) -> None:
+        await runner.cleanup()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:  # handlers still "hanging"
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()

@@ -1,0 +1,77 @@
+"""`make up` enables only the outbox: then every notification lands there, whatever channels the
+volunteer lists, shown as the volunteer's first channel would carry it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from schemas.api import OutboxMessage
+from schemas.events import NotificationDelivered, NotificationFailed
+from services.common.readmodels import Keys
+from tests.integration.notifier.conftest import Stack
+from tests.unit.notifier.samples import request
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_notification_lands_in_the_outbox(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, {"SIGAP_CHANNELS": "outbox"}).start()
+    try:
+        lists = [
+            [("whatsapp", "081234567890"), ("sms", "081234567890")],
+            [("telegram", "5550123")],
+            [("sms", "085712345678")],
+            [("email", "relawan@example.id"), ("whatsapp", "081298765432")],
+        ]
+        kinds = ["offer", "withdrawal", "cancellation", "standby", "understaffed"]
+        sent = [
+            request(lists[i % len(lists)], kind=kinds[i % len(kinds)], volunteer_id=f"vol-{i % 7}")
+            for i in range(40)
+        ]
+        for req in sent:
+            stack.bus.request(req)
+        for req in sent:
+            outcome = stack.bus.outcome(req.notification_id)
+            assert isinstance(outcome, NotificationDelivered) and outcome.channel == "outbox"
+            assert outcome.provider_message_id == req.notification_id
+
+        keys = Keys(stack.redis_prefix)
+        stored = {
+            m.notification_id: m
+            for m in (
+                OutboxMessage.model_validate_json(raw) for raw in stack.redis.lrange(keys.outbox, 0, -1)
+            )
+        }
+        assert set(stored) == {r.notification_id for r in sent}
+        for req in sent:
+            message = stored[req.notification_id]
+            first = req.recipient.channels[0]
+            assert (message.channel, message.address) == (first.type, first.address)
+            assert message.kind == req.kind and message.volunteer_id == req.recipient.volunteer_id
+            assert "Kel. Ngronggo" in message.text
+            if first.type == "sms":
+                assert "openstreetmap" not in message.text  # the SMS variant
+        per_volunteer = stack.redis.lrange(keys.volunteer_outbox("vol-3"), 0, -1)
+        assert len(per_volunteer) == sum(1 for r in sent if r.recipient.volunteer_id == "vol-3")
+        newest = OutboxMessage.model_validate_json(stack.redis.lindex(keys.outbox, 0) or "")
+        assert all(newest.stored_at >= m.stored_at for m in stored.values())
+        assert stack.metric("sigap_notifier_handoff_seconds_count", channel="outbox") == len(sent)
+    finally:
+        stack.stop()
+
+
+def test_a_volunteer_without_enabled_channels_is_reported(tmp_path: Path) -> None:
+    """With real channels enabled, a volunteer reachable on none of them is a failure, not silence."""
+    stack = Stack(tmp_path, {"SIGAP_CHANNELS": "email", "SIGAP_SMTP_PORT": "2525"}).start()
+    try:
+        req = request([("telegram", "5550199")], notification_id=uuid.uuid4().hex)
+        stack.bus.request(req)
+        outcome = stack.bus.outcome(req.notification_id)
+        assert isinstance(outcome, NotificationFailed)
+        assert "none of the recipient's channels (telegram) is enabled" in outcome.reason
+        assert stack.bus.wait(stack.bus.dead_letters, message="the dead letter")
+    finally:
+        stack.stop()
