@@ -111,7 +111,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={500: {"model": ErrorBody, "description": "unexpected error (logged)"}},
+        responses={
+            **errors.MALFORMED,
+            500: {"model": ErrorBody, "description": "unexpected error (logged)"},
+        },
     )
     app.state.gateway = gateway
     errors.install(app)

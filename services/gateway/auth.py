@@ -50,6 +50,11 @@ class Principal:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of two texts (any characters: `hmac.compare_digest` refuses non-ASCII str)."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
 def _mac(secret: bytes, text: str, size: int = 32) -> str:
     return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()[:size]
 
@@ -87,7 +92,7 @@ class Authenticator:
         if not cookie or len(cookie) > 200:
             return None
         body, _, mac = cookie.rpartition(".")
-        if not body or not hmac.compare_digest(mac, _mac(self._secret, "session:" + body)):
+        if not body or not same(mac, _mac(self._secret, "session:" + body)):
             return None
         kid, _, rest = body.partition(".")
         issued_text, _, _ = rest.partition(".")
@@ -110,7 +115,7 @@ class Authenticator:
         session = request.cookies.get(SESSION_COOKIE, "")
         if not submitted or not cookie or not session:
             return False
-        return hmac.compare_digest(submitted, cookie) and hmac.compare_digest(
+        return same(submitted, cookie) and same(
             submitted, self.csrf_for(session)
         )
 
@@ -118,9 +123,9 @@ class Authenticator:
         """Before sign-in there is no session: the token is a nonce cookie and its MAC."""
         cookie = request.cookies.get(CSRF_COOKIE, "")
         nonce, _, mac = cookie.partition(".")
-        if not submitted or not nonce or not hmac.compare_digest(submitted, cookie):
+        if not submitted or not nonce or not same(submitted, cookie):
             return False
-        return hmac.compare_digest(mac, _mac(self._secret, "login:" + nonce))
+        return same(mac, _mac(self._secret, "login:" + nonce))
 
     def new_login_csrf(self) -> str:
         nonce = secrets.token_hex(12)

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from schemas.api import ErrorBody, ErrorDetail
 
@@ -82,7 +83,8 @@ _CODES = {
     503: "unavailable",
 }
 
-_HTML_PREFIXES = ("/r/", "/v/", "/board")
+_PAGE_PREFIXES = ("/r/", "/v/")  # a volunteer's phone: always a page
+_HTML_PREFIXES = ("/board",)  # the board's fetch calls want JSON, its pages HTML
 
 
 def error_json(
@@ -121,7 +123,10 @@ def validation_error(errors: Sequence[Any]) -> ApiError:
 
 
 def _wants_html(request: Request) -> bool:
-    return request.url.path.startswith(_HTML_PREFIXES) and "text/html" in request.headers.get("accept", "")
+    path = request.url.path
+    if path.startswith(_PAGE_PREFIXES):
+        return True
+    return path.startswith(_HTML_PREFIXES) and "text/html" in request.headers.get("accept", "")
 
 
 def _html_error(request: Request, status: int, message: str) -> Response:
@@ -151,10 +156,26 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     message = str(exc.detail) if exc.detail else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":
         message = f"no such path: {request.url.path}"
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     if _wants_html(request):
-        return _html_error(request, exc.status_code, message)
-    headers = dict(exc.headers) if exc.headers else None
-    return error_json(exc.status_code, code, message, headers=headers)
+        page = _html_error(request, exc.status_code, message)
+        page.headers.update(headers)
+        return page
+    return error_json(exc.status_code, code, message, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
@@ -176,6 +197,7 @@ def _doc(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
+MALFORMED: dict[int | str, dict[str, Any]] = {400: _doc("a request body that cannot be parsed")}
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: _doc("missing or unknown API key"),
     403: _doc("the key's role is too low"),
@@ -185,6 +207,18 @@ VALIDATION_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _doc("no such resource")}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: _doc("the resource is not in a state that allows this")}
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"text/html": {}}}
+    for status, description in (
+        (400, "a forged, malformed or mismatched link, or an unknown action"),
+        (403, "the form's CSRF field is missing or wrong"),
+        (404, "the offer or volunteer is not known"),
+        (409, "the offer is no longer in a state that allows this answer"),
+        (410, "the link has expired or was revoked"),
+        (422, "a field of the form is invalid"),
+        (503, "Kafka or Redis did not answer; try again"),
+    )
+}
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: _doc("Kafka or Redis did not answer; retry (see Retry-After)")
 }

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter
 POLLS = Counter("sigap_bmkg_polls", "BMKG feed polls by result (ok, not_modified, error)", ["feed", "result"])
 POLL_ERRORS = Counter(
     "sigap_bmkg_poll_errors",
-    "BMKG feed errors by kind (http, network, too_large, parse, kafka, redis, other)",
+    "BMKG feed errors by kind (http, network, too_large, parse, foreign_link, kafka, redis, other)",
     ["feed", "kind"],
 )
 DOCUMENTS = Counter(

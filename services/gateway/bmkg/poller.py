@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -224,11 +225,15 @@ class FeedPoller:
 
 
 class NowcastPoller(FeedPoller):
-    """The nowcast RSS list, then each CAP document it points to that this poller has not handled."""
+    """The nowcast RSS list, then each CAP document it points to that this poller has not handled.
+
+    Only links on the list's own host are followed (BMKG serves both from www.bmkg.go.id): a tampered
+    list must not make the gateway fetch addresses inside the office network."""
 
     def __init__(self, name: str, url: str, config: PollerConfig) -> None:
         super().__init__(name, url, config)
         self.done: set[tuple[str, str]] = set()  # (guid, url) handled: fetched once per process
+        self.host = urlsplit(url).hostname
 
     async def handle(self, body: bytes) -> None:
         feed = await asyncio.to_thread(parse_rss, body, max_bytes=self.max_bytes)
@@ -239,6 +244,11 @@ class NowcastPoller(FeedPoller):
         for item in feed.items:
             key = (item.guid, item.url)
             if key in self.done:
+                continue
+            if urlsplit(item.url).hostname != self.host:
+                POLL_ERRORS.labels(self.name, "foreign_link").inc()
+                log.warning("BMKG %s: %s skipped: not on the list's host %s", self.name, item.url, self.host)
+                self.done.add(key)
                 continue
             try:
                 document = await fetch(self.client, item.url, max_bytes=self.max_bytes)

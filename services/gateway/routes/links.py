@@ -17,21 +17,22 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from schemas.api import DutyChange
 from schemas.vocabulary import AssignmentStatus, IncidentStatus
 from services.common.links import InvalidToken, LinkClaims, response_url, sign, verify
 from services.gateway import commands
+from services.gateway.auth import same
 from services.gateway.context import Gateway, GatewayDep
-from services.gateway.errors import ApiError
+from services.gateway.errors import PAGE_ERRORS, ApiError
 from services.gateway.pages import error_page, render
 from services.gateway.reads import OfferRef, volunteer_view
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["volunteer pages"])
+router = APIRouter(tags=["volunteer pages"], responses=PAGE_ERRORS)
 
 DOUBLE_SUBMIT_WINDOW_S = 300
 
@@ -124,7 +125,7 @@ def _claims(gw: Gateway, token: str, kind: Literal["offer", "self"]) -> LinkClai
 
 
 def _check_csrf(gw: Gateway, token: str, submitted: str) -> None:
-    if not submitted or not hmac.compare_digest(submitted, page_csrf(gw, token)):
+    if not submitted or not same(submitted, page_csrf(gw, token)):
         raise PageError(403, "Formulir tidak sah. Buka kembali tautan dari pesan Anda lalu coba lagi.")
 
 
@@ -194,7 +195,7 @@ async def _offer_context(gw: Gateway, token: str, ref: OfferRef, done: str | Non
 
 
 @router.get(
-    "/r/{token}", summary="The volunteer's offer page (never changes anything)", response_class=Response
+    "/r/{token}", summary="The volunteer's offer page (never changes anything)", response_class=HTMLResponse
 )
 async def offer_page(request: Request, token: str, gw: GatewayDep, done: str | None = None) -> Response:
     claims = _claims(gw, token, "offer")
@@ -202,7 +203,13 @@ async def offer_page(request: Request, token: str, gw: GatewayDep, done: str | N
     return render(request, "offer.html", await _offer_context(gw, token, ref, done))
 
 
-@router.post("/r/{token}", summary="Answer an offer or report progress", response_class=Response)
+@router.post(
+    "/r/{token}",
+    summary="Answer an offer or report progress",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={303: {"description": "done: back to the page (GET)"}},
+)
 async def offer_action(
     *,
     request: Request,
@@ -263,7 +270,7 @@ async def _self_entry(gw: Gateway, claims: LinkClaims) -> Any:
 @router.get(
     "/v/{token}",
     summary="The volunteer's self-service page (never changes anything)",
-    response_class=Response,
+    response_class=HTMLResponse,
 )
 async def self_page(request: Request, token: str, gw: GatewayDep, done: str | None = None) -> Response:
     claims = _claims(gw, token, "self")
@@ -294,7 +301,13 @@ async def self_page(request: Request, token: str, gw: GatewayDep, done: str | No
     return render(request, "self.html", context)
 
 
-@router.post("/v/{token}", summary="Go on or off duty, share the current location", response_class=Response)
+@router.post(
+    "/v/{token}",
+    summary="Go on or off duty, share the current location",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={303: {"description": "done: back to the page (GET)"}},
+)
 async def self_action(
     *,
     request: Request,

@@ -160,6 +160,9 @@ async def test_forged_expired_and_mismatched_links(gw: Gw) -> None:
 
     no_csrf = await gw.client.post(f"/r/{token}", data={"action": "accept"})
     assert no_csrf.status_code == 403
+    odd_csrf = await gw.client.post(f"/r/{token}", data={"action": "accept", "csrf": "ñ" * 32})
+    assert odd_csrf.status_code == 403
+    assert (await gw.client.get("/r/ab.cdé")).status_code == 400
     wrong_action = await gw.client.post(
         f"/r/{token}", data={"action": "explode", "csrf": await _csrf(gw, f"/r/{token}")}
     )

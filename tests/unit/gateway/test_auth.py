@@ -54,6 +54,8 @@ def test_double_submit_csrf_is_bound_to_the_session() -> None:
     assert a.csrf_ok(good, token)  # type: ignore[arg-type]
     assert not a.csrf_ok(good, "x" + token[1:])  # type: ignore[arg-type]
     assert not a.csrf_ok(good, None)  # type: ignore[arg-type]
+    assert not a.csrf_ok(good, "é" * 32)  # type: ignore[arg-type]  # non-ASCII: refused, not a crash
+    assert a.by_session("é.1.x." + "0" * 32, NOW) is None
     # an attacker who plants their own csrf cookie still cannot match the victim's session
     planted = _request({SESSION_COOKIE: session, CSRF_COOKIE: "planted"})
     assert not a.csrf_ok(planted, "planted")  # type: ignore[arg-type]
