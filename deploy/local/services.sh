@@ -52,6 +52,9 @@ http_up() {
   [[ -n "$code" && "$code" != 000 ]]
 }
 
+# http_ok URL -> 0 when it answers 200
+http_ok() { [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true)" == 200 ]]; }
+
 # start_service NAME HEALTH_URL ENV... -- ARGS...
 start_service() {
   local name="$1" url="$2"; shift 2
@@ -78,7 +81,7 @@ start_service() {
 wait_healthy() {  # wait_healthy NAME URL
   local name="$1" url="$2" t0
   t0="$(now)"
-  while ! http_up "$url"; do
+  while ! http_ok "$url"; do
     if ! running "$name"; then
       warn "$name exited during start; last lines of $RUN_DIR/$name.log:"
       tail -n 30 "$RUN_DIR/$name.log" >&2 || true
@@ -126,7 +129,7 @@ cmd_start() {
       port="$(dispatcher_port "$i")"
       # each worker keeps its faust state apart (two workers must not share a data directory)
       mkdir -p "$SIGAP_DATA_DIR/dispatcher-$i/faust"
-      start_service "dispatcher-$i" "http://127.0.0.1:$port/" \
+      start_service "dispatcher-$i" "http://127.0.0.1:$port/healthz" \
         "SIGAP_DISPATCHER_PORT=$port" "SIGAP_DATA_DIR=$SIGAP_DATA_DIR/dispatcher-$i" -- \
         -m services.dispatcher worker -l info
     done
@@ -135,7 +138,7 @@ cmd_start() {
   fi
   if has_module services.notifier; then
     mkdir -p "$SIGAP_DATA_DIR/notifier/faust"
-    start_service notifier "http://127.0.0.1:$NOTIFIER_PORT/" \
+    start_service notifier "http://127.0.0.1:$NOTIFIER_PORT/healthz" \
       "SIGAP_NOTIFIER_PORT=$NOTIFIER_PORT" "SIGAP_DATA_DIR=$SIGAP_DATA_DIR/notifier" -- \
       -m services.notifier worker -l info
   else
@@ -146,11 +149,11 @@ cmd_start() {
 
   if has_module services.dispatcher; then
     for i in $(seq 1 "$WORKERS"); do
-      wait_healthy "dispatcher-$i" "http://127.0.0.1:$(dispatcher_port "$i")/" || failed=1
+      wait_healthy "dispatcher-$i" "http://127.0.0.1:$(dispatcher_port "$i")/healthz" || failed=1
     done
   fi
   if has_module services.notifier; then
-    wait_healthy notifier "http://127.0.0.1:$NOTIFIER_PORT/" || failed=1
+    wait_healthy notifier "http://127.0.0.1:$NOTIFIER_PORT/healthz" || failed=1
   fi
   wait_healthy gateway "http://$HTTP_HOST:$HTTP_PORT/healthz" || failed=1
   for name in "${skipped[@]}"; do
