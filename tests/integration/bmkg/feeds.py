@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.envelope import Envelope, decode_event
 from schemas.events import Payload
@@ -93,24 +93,38 @@ async def wait_for(condition: Callable[[], object], timeout_s: float = 20.0, wha
 
 
 class TopicReader:
-    """Reads the test's topic from the beginning; decodes with the strict decoder."""
+    """Reads every partition of the test's topic from the beginning; decodes with the strict decoder.
+
+    Partitions are assigned explicitly once the broker's metadata lists the topic: a subscription made
+    before a just-created topic is in the client's metadata may wait for the next refresh (minutes)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
         self.consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+            bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", metadata_max_age_ms=1000
         )
         self.events: list[Envelope[Payload]] = []
         self.keys: list[bytes | None] = []
 
-    async def start(self) -> TopicReader:
+    async def start(self, timeout_s: float = 30.0) -> TopicReader:
         await self.consumer.start()
+        deadline = time.monotonic() + timeout_s
+        while not (partitions := self.consumer.partitions_for_topic(self.topic)):
+            if time.monotonic() > deadline:
+                await self.consumer.stop()
+                raise TimeoutError(f"topic {self.topic} not in the broker's metadata after {timeout_s}s")
+            await self.consumer.topics()  # a metadata request
+            await asyncio.sleep(0.1)
+        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(assigned)
+        await self.consumer.seek_to_beginning(*assigned)
         return self
 
     async def stop(self) -> None:
         await self.consumer.stop()
 
     async def _drain(self, timeout_ms: int) -> None:
-        batches = await self.consumer.getmany(timeout_ms=timeout_ms)
+        batches = await asyncio.wait_for(self.consumer.getmany(timeout_ms=timeout_ms), timeout_ms / 1000 + 10)
         for records in batches.values():
             for record in records:
                 self.events.append(decode_event(record.value))

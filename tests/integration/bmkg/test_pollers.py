@@ -104,12 +104,16 @@ async def test_kediri_warning_is_published_once_and_polls_are_conditional(
     ident = KEDIRI_ID + suffix
     server.put("/alerts/kediri_alert.xml", shifted(KEDIRI, now, identifier_suffix=suffix))
     server.put("/alerts/gorontalo_alert.xml", read(GORONTALO))  # elsewhere (and long expired)
-    server.put(
-        "/rss.xml",
-        rss(server, [("gorontalo", "/alerts/gorontalo_alert.xml"), (ident, "/alerts/kediri_alert.xml")]),
+    listing = rss(server, [("gorontalo", "/alerts/gorontalo_alert.xml"), (ident, "/alerts/kediri_alert.xml")])
+    # a link to another host (here: the same server under another name) is never followed
+    foreign = server.url("/alerts/kediri_alert.xml").replace("127.0.0.1", "localhost")
+    listing = listing.replace(
+        b"</channel>", f"<item><guid>x</guid><link>{foreign}</link></item></channel>".encode()
     )
+    server.put("/rss.xml", listing)
     settings = poll_settings(topics, server, nowcast=server.url("/rss.xml"))
     ignored_before = metric("sigap_bmkg_documents_total", origin="nowcast", outcome="ignored")
+    foreign_before = metric("sigap_bmkg_poll_errors_total", feed="nowcast", kind="foreign_link")
 
     pollers = await start_pollers(settings, producer, redis)
     try:
@@ -132,6 +136,7 @@ async def test_kediri_warning_is_published_once_and_polls_are_conditional(
     assert rss_requests[0].if_none_match is None
     assert all(r.if_none_match and r.if_modified_since for r in rss_requests[1:])
     assert len(server.requests("/alerts/kediri_alert.xml")) == 1  # each document fetched once
+    assert metric("sigap_bmkg_poll_errors_total", feed="nowcast", kind="foreign_link") == foreign_before + 1
     assert len(server.requests("/alerts/gorontalo_alert.xml")) == 1
     assert metric("sigap_bmkg_documents_total", origin="nowcast", outcome="ignored") == ignored_before + 1
     assert await redis.exists(BmkgKeys(topics.redis_prefix).seen(f"{ident}:Alert"))
