@@ -162,3 +162,58 @@ async def test_admin_sees_the_outbox_page_and_can_sign_out(gw: Gw) -> None:
         out = await client.post("/board/logout", data={"csrf": client.cookies["sigap_csrf"]})
         assert out.headers["location"] == "/board/login"
         assert (await client.get("/board")).status_code == 303
+
+
+async def test_weather_banner_posts_its_draft_incident_once(gw: Gw) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from schemas.api import IncidentCreate, WeatherAlertView
+    from schemas.reference import kelurahan
+
+    home = kelurahan(MANISRENGGO)
+    now = datetime.now(UTC)
+    alert = WeatherAlertView(
+        alert_id="2.49.0.1.360.0.2026.11.28.kediri",
+        kind="cap",
+        event="Hujan lebat disertai petir",
+        headline="Peringatan dini cuaca Jawa Timur",
+        severity="Severe",
+        urgency="Immediate",
+        sent=now,
+        expires=now + timedelta(hours=2),
+        affected_kelurahan=[MANISRENGGO],
+        affected_kecamatan=["Kota"],
+        status="active",
+        draft_incident=IncidentCreate.model_validate(
+            {
+                "type": "extreme_weather",
+                "severity": "severe",
+                "title": "Siaga hujan lebat Manisrenggo",
+                "location": {"lat": home.lat, "lon": home.lon},
+            }
+        ),
+    )
+    await gw.redis.set(gw.keys.alert(alert.alert_id), alert.model_dump_json())
+    await gw.redis.zadd(gw.keys.active_alerts, {alert.alert_id: alert.expires.timestamp()})  # type: ignore[union-attr]
+    async with signed_in(gw) as client:
+        board = await client.get("/board")
+        assert "Hujan lebat disertai petir" in board.text
+        assert "Manisrenggo" in board.text
+        action = f"/board/alerts/{alert.alert_id}/draft"
+        assert action in board.text
+        csrf = client.cookies["sigap_csrf"]
+        first = await client.post(action, data={"csrf": csrf}, headers={"X-Requested-With": "fetch"})
+        second = await client.post(action, data={"csrf": csrf}, headers={"X-Requested-With": "fetch"})
+        assert first.json()["ok"] and second.json()["ok"]
+        assert "sudah pernah" in second.json()["message"]
+        missing = await client.post(
+            "/board/alerts/nope/draft", data={"csrf": csrf}, headers={"X-Requested-With": "fetch"}
+        )
+        assert missing.status_code == 404
+
+    records = await read_topic(gw.settings, INCIDENTS, expect=1)
+    assert len(records) == 1  # one click or two: one incident
+    draft = events_of(records)[0].payload
+    assert isinstance(draft, IncidentReported)
+    assert draft.from_alert_id == alert.alert_id
+    assert draft.title == "Siaga hujan lebat Manisrenggo"
