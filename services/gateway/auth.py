@@ -115,9 +115,7 @@ class Authenticator:
         session = request.cookies.get(SESSION_COOKIE, "")
         if not submitted or not cookie or not session:
             return False
-        return same(submitted, cookie) and same(
-            submitted, self.csrf_for(session)
-        )
+        return same(submitted, cookie) and same(submitted, self.csrf_for(session))
 
     def login_csrf_ok(self, request: Request, submitted: str | None) -> bool:
         """Before sign-in there is no session: the token is a nonce cookie and its MAC."""
