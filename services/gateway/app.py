@@ -25,6 +25,7 @@ from services.gateway.auth import Authenticator, LoginThrottle
 from services.gateway.changes import ChangeHub
 from services.gateway.context import Gateway
 from services.gateway.idempotency import IdempotencyStore
+from services.gateway.limits import BodyLimit
 from services.gateway.metrics import Metrics, MetricsMiddleware
 from services.gateway.pages import STATIC, make_templates
 from services.gateway.publisher import EventPublisher
@@ -32,6 +33,8 @@ from services.gateway.reads import ReadModels
 from services.gateway.routes import board, health, incidents, links, offers, outbox, stream, volunteers
 
 log = logging.getLogger(__name__)
+
+MAX_BODY = 2 * 1024 * 1024
 
 DESCRIPTION = """The HTTP edge of Sigap, the volunteer dispatch service of Dinas Sosial Kota Kediri.
 
@@ -120,6 +123,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     errors.install(app)
     app.add_exception_handler(links.PageError, links.on_page_error)
     app.add_exception_handler(board.SignInRequired, board.on_sign_in_required)
+    # the largest body is a BMKG CAP document; everything else is far smaller
+    app.add_middleware(BodyLimit, max_bytes=max(MAX_BODY, settings.bmkg_max_document_bytes + 65536))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     for module in (incidents, offers, volunteers, outbox, stream, health, links, board):

@@ -44,6 +44,7 @@ BOARD_CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 NEED_ROWS = 4
+MAP_VOLUNTEERS = 2000  # the map shows the first 2000 of the roster; a city's worth of dots is plenty
 
 
 class SignInRequired(Exception):
@@ -251,7 +252,7 @@ async def map_data(request: Request, gw: GatewayDep) -> JSONResponse:
             "lat": v.location.lat,
             "lon": v.location.lon,
         }
-        for v in await gw.reads.volunteers(limit=5000)
+        for v in await gw.reads.volunteers(limit=MAP_VOLUNTEERS)
         if v.location is not None
     ]
     return JSONResponse(

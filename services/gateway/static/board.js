@@ -71,7 +71,14 @@
         refreshing = false;
         if (again) { again = false; schedule(); }
       });
-    map.refresh();
+    refreshMap();
+  }
+  // The map reads the roster: at most every 10 s, however busy the stream is.
+  var lastMap = 0, mapTimer = null;
+  function refreshMap() {
+    var wait = 10000 - (Date.now() - lastMap);
+    if (wait <= 0) { lastMap = Date.now(); map.refresh(); return; }
+    if (!mapTimer) mapTimer = setTimeout(function () { mapTimer = null; refreshMap(); }, wait);
   }
   function schedule() {
     clearTimeout(timer);

@@ -206,6 +206,15 @@ async def test_cancel_and_close(gw: Gw) -> None:
     assert isinstance(kinds[IncidentClosed], IncidentClosed)
 
 
+async def test_an_oversized_body_is_refused_unread(gw: Gw) -> None:
+    huge = b'{"title": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    response = await gw.client.post(
+        "/api/v1/incidents", content=huge, headers={**OPERATOR, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
 async def test_roles_allow_upwards(gw: Gw) -> None:
     for headers in (OPERATOR, COORDINATOR, ADMIN):
         assert (await gw.client.get("/api/v1/incidents", headers=headers)).status_code == 200

@@ -162,6 +162,8 @@ async def test_list_and_show_volunteers_with_status(gw: Gw) -> None:
 
     everyone = (await gw.client.get("/api/v1/volunteers", headers=OPERATOR)).json()["items"]
     assert [v["id"] for v in everyone] == ["V-001", "V-002", "V-003"]
+    page = await gw.client.get("/api/v1/volunteers", params={"limit": 1, "offset": 1}, headers=OPERATOR)
+    assert [v["id"] for v in page.json()["items"]] == ["V-002"]
     trc = (await gw.client.get("/api/v1/volunteers", params={"unit": "trc"}, headers=OPERATOR)).json()[
         "items"
     ]
