@@ -4,7 +4,10 @@ incident reads `staffed` on the API. All three services run as processes on the 
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from tests.e2e.stack import (
     start_stack,
     volunteer,
 )
+from tests.support.procs import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -101,3 +105,48 @@ async def test_post_offer_accept_staffed(stack: Stack) -> None:
         volunteer_view = (await client.get("/api/v1/volunteers/V-002", headers=OPERATOR)).json()
         assert volunteer_view["status"] == "assigned"
         assert volunteer_view["active_incident_id"] == incident_id
+
+
+async def test_make_demo_flow(stack: Stack) -> None:
+    """What `make up` + `make demo` do: load the demo roster, post the Manisrenggo flood (its run card),
+    and follow it until staffed, answering offers through their links (one decline, the rest accept)."""
+    env = {
+        **os.environ,
+        **stack.env,
+        "SIGAP_API_URL": stack.url,
+        "SIGAP_API_KEY": "dev-operator-key",
+        "SIGAP_ADMIN_KEY": "dev-admin-key",
+    }
+
+    async def sigap(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.cli",
+            *args,
+            env=env,
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        return proc.returncode or 0, out.decode()
+
+    code, out = await sigap("demo-roster", "load")
+    assert code == 0, out
+    assert "130 volunteers sent" in out
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as client:
+
+        async def roster_loaded() -> bool:
+            items = (await client.get("/api/v1/volunteers", headers=OPERATOR, params={"limit": 500})).json()
+            return len(items["items"]) == 130
+
+        await eventually(roster_loaded, "the demo roster in the read model", stack)
+    code, out = await sigap("demo-roster", "load")
+    assert "already loaded" in out
+    code, out = await sigap("demo", "--timeout", "60")
+    assert code == 0, out + stack.logs()
+    assert "Kel. Manisrenggo" in out
+    assert "→ status staffed" in out
+    assert "taps “Tolak”" in out and "taps “Terima”" in out
+    assert out.count("/r/") >= 8  # 7 offers of the flood/severe run card, plus the one after the decline

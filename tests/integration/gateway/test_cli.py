@@ -230,3 +230,25 @@ async def test_replay_dead_letters_sends_fixed_records_back(gw: Gw) -> None:
     assert len(replayed) == 1
     assert replayed[0].key == b"INC-DL"
     assert replayed[0].value == original.to_json()  # the same bytes, so consumers dedupe by event id
+
+
+async def test_roster_rebuild_materialises_the_topic_into_redis(gw: Gw) -> None:
+    producer = new_producer(gw.settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        await publish(
+            producer,
+            gw.topic(VOLUNTEERS),
+            make_event(VolunteerRegistered(profile=profile("V-777")), source="t"),
+        )
+    finally:
+        await producer.stop()
+    assert not await gw.redis.sismember(gw.keys.volunteers, "V-777")
+    code, out, err = await sigap(gw, "roster", "rebuild")
+    assert code == 0, err
+    assert "roster rebuilt" in out
+    assert await gw.redis.sismember(gw.keys.volunteers, "V-777")
+    shown = await gw.client.get(
+        "/api/v1/volunteers/V-777", headers={"Authorization": "Bearer dev-operator-key"}
+    )
+    assert shown.json()["name"] == "Siti Rahayu"
