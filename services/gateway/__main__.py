@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import uvicorn
 
 from services.common.config import get_settings
 from services.gateway.app import create_app
-
-_TOKEN_PATH = re.compile(r"(/[rv]/)([A-Za-z0-9_\-]{6})[A-Za-z0-9_.\-]*")
+from services.gateway.errors import redact
 
 
 class RedactTokens(logging.Filter):
@@ -18,9 +16,7 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_PATH.sub(r"\1\2…", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         return True
 
 

@@ -8,6 +8,7 @@ that body. The HTML pages (`/r/`, `/v/`, `/board`) answer an HTML page instead o
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -178,8 +179,16 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+_TOKEN_PATH = re.compile(r"(/[rv]/)([A-Za-z0-9_\-]{6})[^/?#\s\"]*")
+
+
+def redact(text: str) -> str:
+    """Link paths shown as `/r/abcdef…`: a whole token is a key to someone's offer; never log one."""
+    return _TOKEN_PATH.sub(r"\1\2…", text)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unhandled error on %s %s", request.method, redact(request.url.path), exc_info=exc)
     message = "internal error; it has been logged"
     if _wants_html(request):
         return _html_error(request, 500, message)
