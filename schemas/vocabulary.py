@@ -10,7 +10,7 @@ class _Labelled(StrEnum):
 
     @property
     def label(self) -> str:
-        return _LABELS_ID[self]
+        return _SAME_VALUE_LABELS.get((type(self).__name__, self.value)) or _LABELS_ID[self]
 
     @property
     def label_en(self) -> str:
@@ -186,4 +186,11 @@ _LABELS_ID: dict[StrEnum, str] = {
     NotificationKind.CANCELLATION: "Pembatalan kejadian",
     NotificationKind.STANDBY: "Pemberitahuan siaga",
     NotificationKind.UNDERSTAFFED: "Peringatan kurang personel",
+}
+
+# A StrEnum member hashes and compares as its string, so members of two enums with the same value
+# (`offered`, `understaffed`) share one key above and the later label wins; these keep theirs.
+_SAME_VALUE_LABELS: dict[tuple[str, str], str] = {
+    ("AssignmentStatus", "offered"): "Ditawarkan",
+    ("IncidentStatus", "understaffed"): "Kurang personel",
 }

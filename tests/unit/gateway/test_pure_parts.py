@@ -98,3 +98,13 @@ def test_access_log_never_shows_a_whole_token() -> None:
     assert isinstance(record.args, tuple)
     assert token not in record.args[2]
     assert record.args[2].startswith("/r/eyJrIj…")
+
+
+def test_status_labels_the_board_shows_are_their_own() -> None:
+    from schemas.vocabulary import AssignmentStatus, IncidentStatus, NotificationKind
+
+    # `offered` and `understaffed` are values of two enums each; each keeps its own label
+    assert AssignmentStatus.OFFERED.label == "Ditawarkan"
+    assert VolunteerStatus.OFFERED.label == "Sedang ditawari tugas"
+    assert IncidentStatus.UNDERSTAFFED.label == "Kurang personel"
+    assert NotificationKind.UNDERSTAFFED.label == "Peringatan kurang personel"
