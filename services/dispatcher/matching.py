@@ -32,7 +32,8 @@ async def find_and_reserve(
     seen: set[str] = set(command.exclude)
 
     # A redelivered event meets the reservations it already made under the same offer ids.
-    for offer_id in list(pending):
+    reused = pending if await roster.redis.exists(*(roster.keys.offer(o) for o in pending)) else []
+    for offer_id in list(reused):
         offer = await roster.offer(offer_id)
         volunteer_id = offer["volunteer_id"]
         if offer["status"] != "offered" or offer["incident_id"] != command.incident_id or not volunteer_id:
@@ -55,12 +56,12 @@ async def find_and_reserve(
     for radius in runcards.rings(max_radius_km):
         if not pending:
             break
-        count = min(max(4 * len(pending) + 16, 32), MAX_COUNT)
+        count = min(2 * len(pending) + 6, MAX_COUNT)
         while pending:
-            ids = await roster.search(need.unit, need.skill, command.location, radius, count)
-            fresh = [vid for vid in ids if vid not in seen]
-            seen.update(fresh)
-            candidates = await roster.candidates(fresh, command.location)
+            candidates, found_in_ring = await roster.nearest(
+                need.unit, need.skill, command.location, radius, count=count, skip=sorted(seen)
+            )
+            seen.update(c.volunteer_id for c in candidates)
             examined += len(candidates)
             eligible = []
             for candidate in candidates:
@@ -94,7 +95,7 @@ async def find_and_reserve(
                     )
                 else:
                     skipped["taken by another incident"] += 1
-            if len(ids) < count or count >= MAX_COUNT:
+            if found_in_ring < count or count >= MAX_COUNT:
                 break  # this ring is exhausted (or we looked at enough of it): widen
             count = min(count * 4, MAX_COUNT)
 

@@ -85,6 +85,16 @@ class RosterKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileChange:
+    """One roster event: the whole profile, when it happened, and a duty change's own fields."""
+
+    profile: VolunteerProfile
+    event_at: datetime
+    on_duty: bool | None = None
+    location: GeoPoint | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Hold:
     """A volunteer's status as the roster has it."""
 
@@ -109,6 +119,7 @@ class Roster:
                 "free",
                 "claim_due",
                 "wake_rested",
+                "search",
             )
         }
 
@@ -134,32 +145,47 @@ class Roster:
     ) -> int:
         """Apply a profile (registered / updated / duty changed). 1 when the volunteer just became
         available, 0 otherwise, -1 when the event was older than what the roster already has."""
-        duty = profile.on_duty if on_duty is None else on_duty
-        if on_duty is not None or location is not None:
-            profile = profile.model_copy(update={"on_duty": duty, "location": location or profile.location})
+        return (await self.apply_many([ProfileChange(profile, event_at, on_duty, location)], now))[0]
+
+    async def apply_many(self, changes: Sequence[ProfileChange], now: datetime) -> list[int]:
+        """Apply several profiles in one round trip (each still one atomic script)."""
+        if not changes:
+            return []
+        script = self._scripts["apply_profile"]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for change in changes:
+                keys, args = self._apply_args(change, now)
+                await script(keys=keys, args=args, client=pipe)
+            results = await pipe.execute()
+        return [int(r) for r in results]
+
+    def _apply_args(self, change: ProfileChange, now: datetime) -> tuple[list[str], list[Any]]:
+        profile = change.profile
+        duty = profile.on_duty if change.on_duty is None else change.on_duty
+        if change.on_duty is not None or change.location is not None:
+            profile = profile.model_copy(
+                update={"on_duty": duty, "location": change.location or profile.location}
+            )
         where = profile.location
         if where is None:
             home = reference.kelurahan(profile.home_kelurahan_code)
             where = GeoPoint(lat=home.lat, lon=home.lon)
         kel_keys = [self.own.kelurahan(profile.unit, code) for code in sorted(kelurahan_of(profile))]
-        result = await self._run(
-            "apply_profile",
-            [self.keys.volunteer(profile.volunteer_id), self.keys.volunteers, self.own.resting],
-            [
-                profile.volunteer_id,
-                profile.model_dump_json(),
-                "1" if duty and profile.active else "0",
-                repr(where.lat),
-                repr(where.lon),
-                profile.unit.value,
-                ",".join(self.geo_keys(profile)),
-                ",".join(kel_keys),
-                event_at.timestamp(),
-                now.timestamp(),
-                *self._notice(profile.volunteer_id),
-            ],
-        )
-        return int(result)
+        keys = [self.keys.volunteer(profile.volunteer_id), self.keys.volunteers, self.own.resting]
+        args = [
+            profile.volunteer_id,
+            profile.model_dump_json(),
+            "1" if duty and profile.active else "0",
+            repr(where.lat),
+            repr(where.lon),
+            profile.unit.value,
+            ",".join(self.geo_keys(profile)),
+            ",".join(kel_keys),
+            change.event_at.timestamp(),
+            now.timestamp(),
+            *self._notice(profile.volunteer_id),
+        ]
+        return keys, args
 
     async def remove(self, volunteer_id: str) -> None:
         await self._run(
@@ -283,6 +309,33 @@ class Roster:
             count=count,
         )
         return [str(v) for v in found]
+
+    async def nearest(
+        self,
+        unit: Unit,
+        skill: Skill | None,
+        where: GeoPoint,
+        radius_km: float,
+        *,
+        count: int,
+        skip: Iterable[str] = (),
+    ) -> tuple[list[Candidate], int]:
+        """One ring: up to `count` nearest available volunteers of the unit (and skill) within the
+        radius, read for ranking in the same round trip (`search.lua`), leaving out `skip`. Also
+        returns how many the geo search found, so the caller knows whether the ring is exhausted."""
+        flat = await self._run(
+            "search",
+            [self.own.geo(unit, skill)],
+            [repr(where.lon), repr(where.lat), radius_km, count, self.keys.volunteer(""), *skip],
+        )
+        found = int(str(flat[-1]).lstrip("#"))
+        out: list[Candidate] = []
+        for i in range(0, len(flat) - 1, 10):
+            row = [v or None for v in flat[i + 1 : i + 10]]
+            candidate = _candidate(str(flat[i]), row, where)
+            if candidate is not None:
+                out.append(candidate)
+        return out, found
 
     async def candidates(self, volunteer_ids: Sequence[str], where: GeoPoint) -> list[Candidate]:
         """The volunteers as ranking sees them; distance is great-circle from `where`."""

@@ -19,43 +19,58 @@ from schemas.events import Payload, VolunteerDutyChanged, VolunteerRegistered, V
 from services.common.config import Settings
 from services.common.redis import new_redis
 from services.common.topics import VOLUNTEERS
-from services.dispatcher.roster import Roster
+from services.dispatcher.roster import ProfileChange, Roster
 
 log = logging.getLogger(__name__)
 
 
-async def apply_volunteer_event(roster: Roster, event: Envelope[Payload], now: datetime) -> bool:
-    """Apply one roster event; True when the volunteer just became available (retry understaffed)."""
+def profile_change(event: Envelope[Payload]) -> ProfileChange | None:
+    """The roster change a `volunteers` event carries; None for any other event type."""
     payload = event.payload
     if isinstance(payload, VolunteerDutyChanged):
-        result = await roster.apply(
-            payload.profile,
-            event_at=event.occurred_at,
-            now=now,
-            on_duty=payload.on_duty,
-            location=payload.location,
-        )
-    elif isinstance(payload, VolunteerRegistered | VolunteerUpdated):
-        result = await roster.apply(payload.profile, event_at=event.occurred_at, now=now)
-    else:
+        return ProfileChange(payload.profile, event.occurred_at, payload.on_duty, payload.location)
+    if isinstance(payload, VolunteerRegistered | VolunteerUpdated):
+        return ProfileChange(payload.profile, event.occurred_at)
+    return None
+
+
+async def apply_volunteer_event(roster: Roster, event: Envelope[Payload], now: datetime) -> bool:
+    """Apply one roster event; True when the volunteer just became available (retry understaffed)."""
+    change = profile_change(event)
+    if change is None:
         log.warning("%s on the volunteers topic is not a roster event; ignored", event.event_type)
         return False
-    if result < 0:
-        log.info(
-            "volunteer %s: event %s is older than the roster's; skipped",
-            payload.profile.volunteer_id,
-            event.event_id,
-        )
-    return result == 1
+    return (await roster.apply_many([change], now))[0] == 1
 
 
-async def apply_record(roster: Roster, key: bytes | None, value: bytes | None, now: datetime) -> bool:
-    """Apply one record of the topic: a tombstone (no value) removes the volunteer named by the key."""
-    if value is None:
-        if key:
-            await roster.remove(key.decode("utf-8", "replace"))
-        return False
-    return await apply_volunteer_event(roster, decode_event(value), now)
+async def apply_records(
+    roster: Roster, records: list[tuple[bytes | None, bytes | None]], now: datetime
+) -> tuple[int, int, list[tuple[int, str]]]:
+    """Apply a batch of `(key, value)` records of the topic in one round trip. A tombstone (no
+    value) removes the volunteer named by the key. Returns (applied, became available, invalid
+    records as (index, reason))."""
+    changes: list[ProfileChange] = []
+    invalid: list[tuple[int, str]] = []
+    for index, (key, value) in enumerate(records):
+        if value is None:
+            if changes:  # keep the topic's order around a removal
+                await roster.apply_many(changes, now)
+                changes = []
+            if key:
+                await roster.remove(key.decode("utf-8", "replace"))
+            continue
+        try:
+            change = profile_change(decode_event(value))
+        except InvalidEvent as exc:
+            invalid.append((index, exc.reason))
+            continue
+        if change is None:
+            invalid.append((index, "not a roster event (volunteer.registered, .updated or .duty_changed)"))
+            continue
+        changes.append(change)
+    results = await roster.apply_many(changes, now)
+    applied = len(records) - len(invalid)
+    return applied, sum(1 for r in results if r == 1), invalid
 
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
@@ -95,23 +110,22 @@ async def rebuild_roster(settings: Settings, timeout_s: float = 120.0) -> int:
         while remaining:
             if (datetime.now(UTC) - started).total_seconds() > timeout_s:
                 raise TimeoutError(f"roster rebuild did not reach the end of {topic} in {timeout_s:.0f} s")
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=2000)
             for tp, records in batches.items():
-                for record in records:
-                    if record.offset >= end[tp]:
-                        continue
-                    try:
-                        await apply_record(roster, record.key, record.value, datetime.now(UTC))
-                        applied += 1
-                    except InvalidEvent as exc:
-                        skipped += 1
-                        log.warning(
-                            "%s[%d]@%d is not a valid roster event: %s",
-                            topic,
-                            tp.partition,
-                            record.offset,
-                            exc.reason,
-                        )
+                wanted = [r for r in records if r.offset < end[tp]]
+                done, _, invalid = await apply_records(
+                    roster, [(r.key, r.value) for r in wanted], datetime.now(UTC)
+                )
+                applied += done
+                skipped += len(invalid)
+                for index, reason in invalid:
+                    log.warning(
+                        "%s[%d]@%d is not a valid roster event: %s",
+                        topic,
+                        tp.partition,
+                        wanted[index].offset,
+                        reason,
+                    )
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
