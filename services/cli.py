@@ -89,11 +89,20 @@ class Api:
             base_url=url.rstrip("/"), timeout=30.0, headers={"Authorization": f"Bearer {key}"}
         )
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            fail(f"cannot reach the gateway at {self.client.base_url}: {exc}")
+    def call(self, method: str, path: str, *, retries: int = 0, **kwargs: Any) -> Any:
+        """One API call; `retries` repeats a safe or idempotent one after a 503 or a network error."""
+        for attempt in range(retries + 1):
+            try:
+                response = self.client.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                if attempt == retries:
+                    fail(f"cannot reach the gateway at {self.client.base_url}: {exc}")
+                err(f"  gateway unreachable ({exc}); retrying…")
+            else:
+                if response.status_code != 503 or attempt == retries:
+                    break
+                err("  the gateway answered 503 (broker or store busy); retrying…")
+            time.sleep(2.0 * (attempt + 1))
         if response.status_code >= 400:
             try:
                 error = response.json()["error"]
@@ -204,7 +213,10 @@ def cmd_incident_post(args: argparse.Namespace) -> int:
     if args.need:
         body["needs"] = [_need(n) for n in args.need]
     key = args.idempotency_key or uuid.uuid4().hex
-    answer = _api(args).call("POST", "/api/v1/incidents", json=body, headers={"Idempotency-Key": key})
+    # the Idempotency-Key makes the retries safe: one incident however many attempts reach the broker
+    answer = _api(args).call(
+        "POST", "/api/v1/incidents", json=body, headers={"Idempotency-Key": key}, retries=3
+    )
     print(answer["id"])
     return 0
 
