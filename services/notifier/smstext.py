@@ -68,6 +68,8 @@ def split(text: str) -> list[str]:
     if length(text) <= SINGLE[encoding]:
         return [text] if text else []
     limit = PER_PART[encoding]
+    if all(_cost(c, encoding) == 1 for c in text):  # the common case: one unit per character
+        return [text[i : i + limit] for i in range(0, len(text), limit)]
     parts: list[str] = []
     current: list[str] = []
     used = 0
@@ -84,6 +86,12 @@ def split(text: str) -> list[str]:
 
 
 def segments(text: str) -> int:
+    encoding = encoding_of(text)
+    units = sum(_cost(c, encoding) for c in text)
+    if units <= SINGLE[encoding]:
+        return 1 if text else 0
+    if units == len(text):
+        return -(-units // PER_PART[encoding])
     return len(split(text))
 
 

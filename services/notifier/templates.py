@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 
 from schemas.events import MessageContext, NotificationRequested
 from schemas.reference import Kelurahan, kelurahan, map_link, nearest_kelurahan
@@ -46,15 +47,15 @@ _WITHDRAWN_BECAUSE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rendered:
     """One notification, rendered for every channel shape."""
 
     subject: str
     text: str
     """chat-sized text (WhatsApp, Telegram, outbox)"""
-    sms: str
-    """the SMS variant, fitted into the configured number of parts"""
+    sms_pieces: tuple[Piece, ...]
+    sms_max_parts: int
     email: str
     """plain-text e-mail body"""
     slots: tuple[str, str, str, str, str]
@@ -62,6 +63,11 @@ class Rendered:
     button: str | None
     """label of the button that opens `response_url` (Telegram)"""
     response_url: str | None
+
+    @cached_property
+    def sms(self) -> str:
+        """The SMS variant, fitted into the configured number of parts (made only when needed)."""
+        return smstext.fit(self.sms_pieces, self.sms_max_parts)
 
     def for_channel(self, channel: ChannelType) -> str:
         if channel == ChannelType.SMS:
@@ -304,7 +310,8 @@ def render(request: NotificationRequested, *, sms_max_parts: int = 3) -> Rendere
     return Rendered(
         subject=f"[SIGAP] {draft.subject}{what}{place}"[:200],
         text=text,
-        sms=smstext.fit(sms_pieces, sms_max_parts),
+        sms_pieces=tuple(sms_pieces),
+        sms_max_parts=sms_max_parts,
         email=f"{text}\n\n-- \n{footer}\n",
         slots=(
             f"{draft.title} - {facts.what}" if facts.what else draft.title,

@@ -142,6 +142,7 @@ class Stack:
             "SIGAP_TOPIC_PREFIX": self.prefix,
             "SIGAP_REDIS_PREFIX": self.redis_prefix,
             "SIGAP_NOTIFIER_PORT": str(self.port),
+            "SIGAP_DATA_DIR": str(tmp / "data"),
             **env,
         }
         self.log = tmp / f"notifier-{self.prefix}log"

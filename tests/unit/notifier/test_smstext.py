@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from services.notifier import smstext
 from services.notifier.smstext import Piece
 
@@ -74,3 +77,13 @@ def test_fit_shortens_the_headline_but_never_the_link() -> None:
     assert text.endswith(link)
     assert text.startswith("HHHH") and "..." in text
     assert smstext.segments(text) == 1
+
+
+@given(st.text(alphabet=st.sampled_from("ab €[ĕ🌊\n"), max_size=700))
+def test_segment_count_matches_the_split(text: str) -> None:
+    parts = smstext.split(text)
+    assert "".join(parts) == text
+    assert smstext.segments(text) == len(parts)
+    encoding = smstext.encoding_of(text)
+    limit = smstext.SINGLE[encoding] if len(parts) == 1 else smstext.PER_PART[encoding]
+    assert all(sum(smstext._cost(c, encoding) for c in p) <= limit for p in parts)
