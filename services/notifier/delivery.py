@@ -337,4 +337,8 @@ class Deliverer:
                 await self._claims.finish_failed(nid, hop, token, decision.reason, calls)
                 by_deadline = decision.by_deadline or isinstance(failure, DeadlinePassed)
                 return Failed(decision.reason, calls, deadline=by_deadline)
-            await self._sleep(decision.delay_s)
+            try:
+                await self._sleep(decision.delay_s)
+            except asyncio.CancelledError:  # stopping between attempts: nothing is in the provider's hands
+                await self._claims.release(nid, hop, token)
+                raise

@@ -44,3 +44,29 @@ def test_killed_mid_send_then_restarted(tmp_path: Path, providers: p.ProviderSer
         assert len(stack.bus.about(req.notification_id)) == 1
     finally:
         stack.stop()
+
+
+def test_stopped_between_attempts_then_restarted(tmp_path: Path, providers: p.ProviderServers) -> None:
+    """A worker stopped (SIGTERM) while it waits out a Retry-After gives its claim back: the restarted
+    worker retries the same channel rather than treating it as maybe sent."""
+    env = {**providers.env(), "SIGAP_CHANNELS": "whatsapp,telegram", "SIGAP_NOTIFIER_CLAIM_MARGIN_S": "1"}
+    stack = Stack(tmp_path, env).start()
+    try:
+        local = "0812" + str(uuid.uuid4().int)[:8]
+        wa, tg = "62" + local[1:], str(uuid.uuid4().int)[:10]
+        providers.program("whatsapp", wa, p.rate_limited(60))
+        req = request([("whatsapp", local), ("telegram", tg)], deadline_in_s=240)
+        stack.bus.request(req)
+        providers.wait_for("whatsapp", wa)
+        assert stack.proc is not None
+        stack.proc.stop()
+        assert stack.bus.about(req.notification_id) == []
+
+        stack.start_worker()
+        outcome = stack.bus.outcome(req.notification_id, timeout_s=60)
+        assert isinstance(outcome, NotificationDelivered), outcome
+        assert outcome.channel == "whatsapp"
+        assert len(providers.requests("whatsapp", wa)) == 2
+        assert providers.requests("telegram", tg) == []
+    finally:
+        stack.stop()
