@@ -20,19 +20,25 @@ from services.dispatcher import metrics
 from services.dispatcher.app import app, own, settings, topics
 from services.dispatcher.incident import HANDLED_EVENT_TYPES
 from services.dispatcher.runtime import Runtime, get_runtime
-from services.dispatcher.store import StaleState
 from services.dispatcher.volunteers import apply_records
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "dispatcher"
-RETRIABLE: tuple[type[BaseException], ...] = (
+_TRANSIENT: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
-    StaleState,
     ConnectionError,
     asyncio.TimeoutError,
 )
+
+
+def retriable(exc: BaseException) -> bool:
+    """Redis or the broker away for a moment, a rebalance in flight: try again. aiokafka's errors and
+    our own (`StaleState`) say so with a `retriable` flag."""
+    return isinstance(exc, _TRANSIENT) or bool(getattr(exc, "retriable", False))
+
+
 MAX_BACKOFF_S = 10.0
 
 
@@ -101,16 +107,16 @@ async def process(
         try:
             await handle(envelope)
             return
-        except RETRIABLE as exc:
+        except Exception as exc:
+            if not retriable(exc):
+                metrics.ERRORS.labels("fatal").inc()
+                log.exception("%s %s failed; dead-lettered", envelope.event_type, envelope.event_id)
+                await dead_letter(message, f"processing failed: {exc!r}"[:4000], envelope.event_type)
+                return
             metrics.ERRORS.labels("retriable").inc()
             log.warning("retrying %s %s in %.1f s: %r", envelope.event_type, envelope.event_id, backoff, exc)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
-        except Exception as exc:
-            metrics.ERRORS.labels("fatal").inc()
-            log.exception("%s %s failed; dead-lettered", envelope.event_type, envelope.event_id)
-            await dead_letter(message, f"processing failed: {exc!r}"[:4000], envelope.event_type)
-            return
 
 
 @app.agent(topics.incident_events)
@@ -129,24 +135,43 @@ async def roster(stream: Any) -> None:
     """The roster feed, in batches of up to 500 (one Redis round trip each): profiles into Redis; a
     volunteer coming on duty retries understaffed incidents."""
     async for events in stream.take_events(500, within=0.05):
-        messages = [event.message for event in events]
-        backoff = 0.2
-        while True:
-            try:
-                _, available, invalid = await apply_records(
-                    runtime().roster, [(m.key, m.value) for m in messages], now()
-                )
-                break
-            except RETRIABLE as exc:
-                log.warning("roster batch: retrying in %.1f s: %r", backoff, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-        for index, reason in invalid:
-            envelope, _ = decode(messages[index])
-            await dead_letter(messages[index], reason, envelope.event_type if envelope else None)
-        metrics.EVENTS.labels(settings.topic("volunteers"), "volunteer.*").inc(len(messages) - len(invalid))
-        if available:
-            await runtime().dispatch.request_retries(f"{available} volunteers came on duty", now())
+        await apply_roster_batch([event.message for event in events])
+
+
+async def _apply_one(message: Any) -> None:
+    if message.value is None:  # a tombstone: the volunteer left the roster
+        await runtime().roster.remove(message.key.decode("utf-8", "replace") if message.key else "")
+        return
+
+    async def apply(_: Envelope[Payload]) -> None:
+        await apply_records(runtime().roster, [(message.key, message.value)], now())
+
+    await process(message, apply)
+
+
+async def apply_roster_batch(messages: list[Any]) -> None:
+    backoff = 0.2
+    while True:
+        try:
+            _, available, invalid = await apply_records(
+                runtime().roster, [(m.key, m.value) for m in messages], now()
+            )
+            break
+        except Exception as exc:
+            if not retriable(exc):
+                log.exception("roster batch failed; applying its records one by one")
+                for message in messages:
+                    await _apply_one(message)
+                return
+            log.warning("roster batch: retrying in %.1f s: %r", backoff, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+    for index, reason in invalid:
+        envelope, _ = decode(messages[index])
+        await dead_letter(messages[index], reason, envelope.event_type if envelope else None)
+    metrics.EVENTS.labels(settings.topic("volunteers"), "volunteer.*").inc(len(messages) - len(invalid))
+    if available:
+        await runtime().dispatch.request_retries(f"{available} volunteers came on duty", now())
 
 
 @app.agent(topics.weather_alerts)

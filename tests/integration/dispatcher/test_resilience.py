@@ -10,6 +10,7 @@ import random
 from collections import defaultdict
 from datetime import datetime
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -45,7 +46,7 @@ async def test_poison_records_become_dead_letters_and_the_stream_goes_on(
     bus: Bus, workers: Workers, roster: Roster
 ) -> None:
     await bus.register(volunteer("a", 1))
-    workers.start()
+    worker = workers.start()
     await roster.ready(1)
     good = make_event(incident("INC-OK", [Need(unit=TAGANA, count=1)]), source="test")
     bad_payload = json.loads(good.to_json())
@@ -72,6 +73,11 @@ async def test_poison_records_become_dead_letters_and_the_stream_goes_on(
         if isinstance(d, DeadLetter)
     )
     assert offers(bus)[0][:2] == ("INC-OK", "a")
+    metrics = httpx.get(f"http://127.0.0.1:{worker.port}/metrics").text  # type: ignore[attr-defined]
+    incidents_topic = bus.settings.topic("incidents")
+    assert f'sigap_dispatcher_dead_letters_total{{topic="{incidents_topic}"}} 3.0' in metrics
+    assert "sigap_dispatcher_offers_total 1.0" in metrics
+    assert "sigap_dispatcher_match_seconds_count 1.0" in metrics
 
 
 async def test_the_roster_is_rebuilt_from_the_compacted_topic(

@@ -15,11 +15,12 @@ from schemas.events import (
     IncidentClosed,
     IncidentStatusChanged,
     Need,
+    NotificationDelivered,
     OfferAccepted,
     OfferDeclined,
     VolunteerDutyChanged,
 )
-from schemas.vocabulary import IncidentStatus, NotificationKind, Skill, Unit
+from schemas.vocabulary import ChannelType, IncidentStatus, NotificationKind, Skill, Unit
 from services.common import links
 from tests.integration.dispatcher.conftest import (
     HERE,
@@ -233,6 +234,15 @@ async def test_cancel_withdraws_and_releases_and_tells_everyone(
     assert await roster.status(second) == "available"
 
 
+async def _delivered(roster: Roster, incident_id: str) -> bool:
+    view = await roster.incident(incident_id)
+    return (
+        view is not None
+        and view.assignments[0].delivered_at is not None
+        and "delivered" in [t.event for t in view.timeline]
+    )
+
+
 async def _is(roster: Roster, vid: str, status: str) -> bool:
     return await roster.status(vid) == status
 
@@ -274,6 +284,18 @@ async def test_every_step_is_recorded_and_the_fairness_order_applies(
     await roster.ready(2)
     await bus.send("incidents", incident("INC-1", one))
     await eventually(lambda: offered_to(bus, "INC-1") == ["twin-a"], what="twin-a first (id order)")
+    offer_id = offer_of(bus, "INC-1", "twin-a")
+    delivered = NotificationDelivered(
+        notification_id="nt-1",
+        channel=ChannelType.OUTBOX,
+        attempts=1,
+        latency_ms=40.0,
+        incident_id="INC-1",
+        offer_id=offer_id,
+        volunteer_id="twin-a",
+    )
+    await bus.send("deliveries", delivered)  # the notifier's report, forwarded in the incident's order
+    await eventually(lambda: _delivered(roster, "INC-1"), what="delivery on the timeline")
     await answer(bus, OfferAccepted, "INC-1", "twin-a")
     for step in ("en_route", "on_scene", "released"):
         await answer(bus, AssignmentStatusChanged, "INC-1", "twin-a", status=step)
@@ -305,6 +327,7 @@ async def test_every_step_is_recorded_and_the_fairness_order_applies(
         "dispatching",
         "matched",
         "offered",
+        "delivered",
         "accepted",
         "staffed",
         "en_route",
