@@ -43,6 +43,15 @@ async def apply_volunteer_event(roster: Roster, event: Envelope[Payload], now: d
     return (await roster.apply_many([change], now))[0] == 1
 
 
+async def apply_record(roster: Roster, key: bytes | None, value: bytes | None, now: datetime) -> bool:
+    """Apply one record of the topic; True when the volunteer just became available. Raises
+    `InvalidEvent` for a record that is not a roster event."""
+    _, available, invalid = await apply_records(roster, [(key, value)], now)
+    if invalid:
+        raise InvalidEvent(invalid[0][1])
+    return available == 1
+
+
 async def apply_records(
     roster: Roster, records: list[tuple[bytes | None, bytes | None]], now: datetime
 ) -> tuple[int, int, list[tuple[int, str]]]:
