@@ -26,8 +26,6 @@ from services.dispatcher.projection import incident_view
 log = logging.getLogger(__name__)
 
 RETRY_FLAG_TTL_S = 120
-ENDED_STATE_TTL_S = 90 * 24 * 3600
-"""How long a closed or cancelled incident's internal state is kept (its read model stays)."""
 STANDBY_MEMORY_S = 14 * 24 * 3600
 NO_EXPIRY_SCORE = "+inf"
 
@@ -86,7 +84,6 @@ class IncidentStore:
                 "1" if state.status.is_open else "0",
                 self.keys.changes,
                 change_notice("incident", state.incident_id),
-                ENDED_STATE_TTL_S,
             ],
         )
         if int(result) < 0:

@@ -1,8 +1,9 @@
 -- Save an incident's state and its read model together, only if nobody saved a newer version
 -- meanwhile (the partition's owner is the only writer; this catches a zombie after a rebalance).
+-- An ended incident's state is kept: a replayed report of it must still be recognised.
 -- KEYS[1] state hash   KEYS[2] incident:{id}   KEYS[3] incidents:open   KEYS[4] incidents:all
 -- ARGV: 1 expected version, 2 state JSON, 3 view JSON, 4 incident id, 5 reported at (unix s),
---       6 '1' when open, 7 changes channel, 8 change notice, 9 seconds to keep an ended incident's state
+--       6 '1' when open, 7 changes channel, 8 change notice
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then
   return -1
@@ -14,8 +15,6 @@ if ARGV[6] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
 else
   redis.call('ZREM', KEYS[3], ARGV[4])
-  -- late answers to an ended incident change nothing; after a while they need no state at all
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[9]))
 end
 redis.call('PUBLISH', ARGV[7], ARGV[8])
 return version + 1

@@ -1,0 +1,126 @@
+"""The Redis roster's atomic scripts against the real Redis (no worker): rule 4 holds by itself."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from schemas.events import Need
+from schemas.vocabulary import AssignmentStatus, Skill, Unit
+from services.common.config import Settings
+from services.dispatcher.commands import FindCandidates
+from services.dispatcher.matching import find_and_reserve
+from services.dispatcher.roster import Roster
+from services.dispatcher.runcards import load_runcards
+from services.dispatcher.settings import DEFAULT_RUNCARDS
+from tests.integration.dispatcher.conftest import HERE, volunteer
+
+pytestmark = pytest.mark.integration
+NOW = datetime.now(UTC)
+LATER = NOW + timedelta(minutes=3)
+A = AssignmentStatus
+
+
+@pytest.fixture
+async def roster(redis: Redis, settings: Settings) -> Roster:
+    r = Roster(redis, settings.redis_prefix)
+    for vid, km in (("a", 1.0), ("b", 2.0)):
+        assert await r.apply(volunteer(vid, km), event_at=NOW, now=NOW) == 1
+    return r
+
+
+async def test_a_volunteer_holds_one_offer_at_a_time_and_reserving_is_idempotent(roster: Roster) -> None:
+    assert await roster.reserve("a", "o1", "INC-1", LATER, NOW)
+    assert await roster.reserve("a", "o1", "INC-1", LATER, NOW)  # the same offer again: fine
+    assert not await roster.reserve("a", "o2", "INC-2", LATER, NOW)  # another offer: refused
+    results = await asyncio.gather(
+        *(roster.reserve("b", f"race{i}", f"INC-{i}", LATER, NOW) for i in range(20))
+    )
+    assert results.count(True) == 1
+    hold = await roster.hold("a")
+    assert (hold.status, hold.incident_id, hold.offer_id) == ("offered", "INC-1", "o1")
+    offer = await roster.offer("o1")
+    assert (offer["incident_id"], offer["volunteer_id"], offer["status"]) == ("INC-1", "a", "offered")
+    assert datetime.fromisoformat(offer["expires_at"] or "") == LATER
+    # a held volunteer is no longer in the matching index
+    assert await roster.search(Unit.TAGANA, Skill.EVACUATION, HERE, 5, 10) == []
+
+
+async def test_freeing_ends_only_that_offer(roster: Roster) -> None:
+    await roster.reserve("a", "o1", "INC-1", LATER, NOW)
+    assert not await roster.free("a", "stale", A.EXPIRED, NOW)  # a stale expiry frees nobody
+    assert (await roster.hold("a")).offer_id == "o1"
+    assert await roster.free("a", "o1", A.DECLINED, NOW)
+    assert (await roster.hold("a")).status == "available"
+    assert (await roster.offer("o1"))["status"] == "declined"
+    assert await roster.search(Unit.TAGANA, Skill.EVACUATION, HERE, 5, 10) == ["a", "b"]
+
+
+async def test_accept_records_the_deployment_and_release_may_rest(roster: Roster, redis: Redis) -> None:
+    await roster.reserve("a", "o1", "INC-1", LATER, NOW)
+    assert await roster.confirm("a", "o1", NOW)
+    fields = await redis.hgetall(roster.keys.volunteer("a"))
+    assert fields["status"] == "assigned" and fields["last_deployed_at"].startswith(
+        NOW.strftime("%Y-%m-%dT%H")
+    )
+    assert await redis.zscore(roster.own.deadlines, "o1") is None
+    assert not await roster.free("a", "o1", A.RELEASED, NOW, resting_until=NOW + timedelta(hours=8))
+    assert (await roster.hold("a")).status == "resting"
+    assert await roster.wake_rested(NOW + timedelta(hours=1)) == []
+    assert await roster.wake_rested(NOW + timedelta(hours=9)) == ["a"]
+    assert (await roster.hold("a")).status == "available"
+
+
+async def test_due_offers_are_claimed_with_a_lease(roster: Roster) -> None:
+    await roster.reserve("a", "o1", "INC-1", NOW - timedelta(seconds=1), NOW)
+    await roster.reserve("b", "o2", "INC-2", LATER, NOW)
+    lease = timedelta(seconds=15)
+    assert await roster.claim_due_offers(NOW, lease) == [("o1", "INC-1", "a")]
+    assert await roster.claim_due_offers(NOW + timedelta(seconds=5), lease) == []  # leased to the first
+    assert await roster.claim_due_offers(NOW + timedelta(seconds=16), lease) == [("o1", "INC-1", "a")]
+    await roster.free("a", "o1", A.EXPIRED, NOW)
+    assert await roster.claim_due_offers(NOW + timedelta(hours=1), lease) == [("o2", "INC-2", "b")]
+
+
+async def test_profiles_apply_in_event_order_and_duty_moves_the_index(roster: Roster) -> None:
+    off = volunteer("a", 1.0, on_duty=False)
+    assert await roster.apply(off, event_at=NOW - timedelta(minutes=1), now=NOW) == -1  # older: skipped
+    assert (await roster.hold("a")).status == "available"
+    assert await roster.apply(off, event_at=NOW + timedelta(seconds=1), now=NOW) == 0
+    assert (await roster.hold("a")).status == "off_duty"
+    assert await roster.search(Unit.TAGANA, None, HERE, 5, 10) == ["b"]
+    # a busy volunteer keeps the hold through a profile change
+    await roster.reserve("b", "o9", "INC-9", LATER, NOW)
+    await roster.apply(
+        volunteer("b", 3.0, skills=(Skill.LOGISTICS,)), event_at=NOW + timedelta(seconds=2), now=NOW
+    )
+    assert (await roster.hold("b")).offer_id == "o9"
+    await roster.free("b", "o9", A.WITHDRAWN, NOW)
+    assert await roster.search(Unit.TAGANA, Skill.LOGISTICS, HERE, 5, 10) == ["b"]
+    assert await roster.search(Unit.TAGANA, Skill.EVACUATION, HERE, 5, 10) == []
+    await roster.remove("b")
+    assert await roster.search(Unit.TAGANA, None, HERE, 50, 10) == []
+
+
+async def test_matching_widens_the_rings_and_reports_exhaustion(roster: Roster) -> None:
+    runcards = load_runcards(DEFAULT_RUNCARDS)
+    for vid, km in (("c", 7.0), ("d", 15.0), ("e", 24.0)):
+        await roster.apply(volunteer(vid, km), event_at=NOW, now=NOW)
+    command = FindCandidates(
+        incident_id="INC-W",
+        need_index=0,
+        need=Need(unit=Unit.TAGANA, count=5),
+        location=HERE,
+        offer_ids=tuple(f"w{i}" for i in range(5)),
+        expires_at=LATER,
+        exclude=frozenset({"b"}),
+    )
+    found = await find_and_reserve(roster, command, NOW, runcards=runcards, max_radius_km=20.0)
+    assert [r.volunteer_id for r in found.reservations] == ["a", "c", "d"]  # b excluded, e beyond 20 km
+    assert [round(r.distance_km) for r in found.reservations] == [1, 7, 15]
+    assert found.exhausted and found.searched_km == 20.0
+    again = await find_and_reserve(roster, command, NOW, runcards=runcards, max_radius_km=20.0)
+    assert [r.offer_id for r in again.reservations] == ["w0", "w1", "w2"]  # a redelivery: same holds
