@@ -1,7 +1,16 @@
 """`python -m services.notifier worker -l info`."""
 
-from services.notifier.app import app
+import sys
+
+from services.notifier.errors import Misconfigured
 
 if __name__ == "__main__":
+    try:
+        from services.notifier.app import app
+    except (
+        ValueError,
+        Misconfigured,
+    ) as exc:  # invalid settings (pydantic's ValidationError is a ValueError)
+        sys.exit(f"notifier: cannot start: {exc}")
     app.conf.datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level itself
     app.main()

@@ -29,7 +29,7 @@ from services.common.kafka import new_producer, publish
 from services.common.redis import new_redis
 from services.common.topics import DEAD_LETTERS, DELIVERIES
 from services.notifier import metrics
-from services.notifier.channels import build_channels
+from services.notifier.channels import build_channels, check_channels
 from services.notifier.channels.http import new_client
 from services.notifier.claims import Claims
 from services.notifier.delivery import Deliverer, Record
@@ -90,6 +90,7 @@ class Notifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.config: NotifierConfig = notifier_config(settings)
+        check_channels(settings, settings.enabled_channels)
         self.redis: Redis | None = None
         self._http: httpx.AsyncClient | None = None
         self._producer: AIOKafkaProducer | None = None

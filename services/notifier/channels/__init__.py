@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 from redis.asyncio import Redis
@@ -16,14 +16,29 @@ from services.notifier.channels.sms import SmsChannel
 from services.notifier.channels.telegram import TelegramChannel
 from services.notifier.channels.whatsapp import WhatsAppChannel
 
-__all__ = ["Channel", "Outgoing", "build_channels", "mask"]
+__all__ = ["Channel", "Outgoing", "build_channels", "check_channels", "mask"]
+
+_CHECKS: dict[ChannelType, Callable[[Settings], None]] = {
+    ChannelType.WHATSAPP: WhatsAppChannel.check,
+    ChannelType.TELEGRAM: TelegramChannel.check,
+    ChannelType.SMS: SmsChannel.check,
+    ChannelType.EMAIL: EmailChannel.check,
+    ChannelType.OUTBOX: OutboxChannel.check,
+}
+
+
+def check_channels(settings: Settings, enabled: Sequence[ChannelType]) -> None:
+    """Misconfigured when an enabled channel lacks its settings: a notifier that cannot send on a
+    channel it was told to use must refuse to start, not fail at 2 a.m. on the first offer."""
+    for channel in enabled:
+        _CHECKS[channel](settings)
 
 
 def build_channels(
     settings: Settings, enabled: Sequence[ChannelType], http: httpx.AsyncClient, redis: Redis
 ) -> dict[ChannelType, Channel]:
-    """The adapters of the enabled channels; Misconfigured when one of them lacks its settings (a
-    notifier that cannot send on a channel it was told to use must not start quietly)."""
+    """The adapters of the enabled channels (see `check_channels`)."""
+    check_channels(settings, enabled)
     made: dict[ChannelType, Channel] = {}
     for channel in enabled:
         adapter: Channel
@@ -37,6 +52,5 @@ def build_channels(
             adapter = EmailChannel(settings)
         else:
             adapter = OutboxChannel(settings, redis)
-        adapter.check_configured()
         made[channel] = adapter
     return made

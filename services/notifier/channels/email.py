@@ -51,7 +51,10 @@ class EmailChannel:
         self._settings = settings
 
     def check_configured(self) -> None:
-        s = self._settings
+        self.check(self._settings)
+
+    @staticmethod
+    def check(s: Settings) -> None:
         if not (s.smtp_host and s.smtp_port and s.smtp_from):
             raise Misconfigured("email needs SIGAP_SMTP_HOST, SIGAP_SMTP_PORT and SIGAP_SMTP_FROM")
 

@@ -37,6 +37,10 @@ class OutboxChannel:
         self._store = load(redis, "outbox_store")
 
     def check_configured(self) -> None:
+        self.check(self._settings)
+
+    @staticmethod
+    def check(s: Settings) -> None:
         """Needs nothing beyond Redis."""
 
     def document(self, message: Outgoing, stored_at: datetime) -> OutboxMessage:

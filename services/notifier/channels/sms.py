@@ -56,7 +56,10 @@ class SmsChannel:
         self._client = client
 
     def check_configured(self) -> None:
-        s = self._settings
+        self.check(self._settings)
+
+    @staticmethod
+    def check(s: Settings) -> None:
         if s.sms_provider not in PROVIDERS:
             raise Misconfigured(
                 f"SIGAP_SMS_PROVIDER is one of {', '.join(PROVIDERS)}, not {s.sms_provider!r}"

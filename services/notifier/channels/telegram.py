@@ -47,7 +47,11 @@ class TelegramChannel:
         self._client = client
 
     def check_configured(self) -> None:
-        if not (self._settings.telegram_url and self._settings.telegram_bot_token):
+        self.check(self._settings)
+
+    @staticmethod
+    def check(s: Settings) -> None:
+        if not (s.telegram_url and s.telegram_bot_token):
             raise Misconfigured("telegram needs SIGAP_TELEGRAM_URL and SIGAP_TELEGRAM_BOT_TOKEN")
 
     def body(self, message: Outgoing) -> dict[str, Any]:

@@ -79,7 +79,14 @@ class WhatsAppChannel:
         self._templates = parse_templates(settings.whatsapp_template)
 
     def check_configured(self) -> None:
-        s = self._settings
+        self.check(self._settings)
+
+    @staticmethod
+    def check(s: Settings) -> None:
+        try:
+            parse_templates(s.whatsapp_template)
+        except ValueError as exc:
+            raise Misconfigured(str(exc)) from None
         if not (s.whatsapp_url and s.whatsapp_phone_number_id and s.whatsapp_token):
             raise Misconfigured(
                 "whatsapp needs SIGAP_WHATSAPP_URL, SIGAP_WHATSAPP_PHONE_NUMBER_ID and SIGAP_WHATSAPP_TOKEN"

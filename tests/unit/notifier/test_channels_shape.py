@@ -7,9 +7,10 @@ import pytest
 
 from schemas.vocabulary import ChannelType, NotificationKind
 from services.common.config import Settings
-from services.notifier.channels import Outgoing, mask
+from services.notifier.channels import Outgoing, check_channels, mask
 from services.notifier.channels.telegram import TelegramChannel
 from services.notifier.channels.whatsapp import WhatsAppChannel, parse_templates
+from services.notifier.errors import Misconfigured
 from services.notifier.limits import notifier_config, parse_per_channel
 from services.notifier.templates import render
 from tests.unit.notifier.samples import LINK, request
@@ -90,3 +91,22 @@ def test_per_channel_settings() -> None:
     assert config.lease_s(ChannelType.EMAIL) == 30 + config.claim_margin_s
     with pytest.raises(ValueError, match="CONCURRENCY"):
         notifier_config(Settings(notifier_concurrency="sms:0"))
+
+
+def test_an_enabled_channel_without_its_settings_refuses_to_start() -> None:
+    check_channels(Settings(channels="outbox"), [ChannelType.OUTBOX])
+    check_channels(Settings(whatsapp_phone_number_id="1", whatsapp_token="t"), [ChannelType.WHATSAPP])
+    for channel, message in [
+        (ChannelType.WHATSAPP, "SIGAP_WHATSAPP_TOKEN"),
+        (ChannelType.TELEGRAM, "SIGAP_TELEGRAM_BOT_TOKEN"),
+        (ChannelType.SMS, "SIGAP_SMS_URL"),
+    ]:
+        with pytest.raises(Misconfigured, match=message):
+            check_channels(Settings(), [channel])
+    with pytest.raises(Misconfigured, match="SIGAP_SMS_PROVIDER"):
+        check_channels(Settings(sms_provider="carrier-pigeon", sms_url="http://x"), [ChannelType.SMS])
+    with pytest.raises(Misconfigured, match="unknown kind"):
+        check_channels(
+            Settings(whatsapp_phone_number_id="1", whatsapp_token="t", whatsapp_template="invite:x"),
+            [ChannelType.WHATSAPP],
+        )
