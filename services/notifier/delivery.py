@@ -24,7 +24,7 @@ from schemas.vocabulary import ChannelType
 from services.notifier import metrics
 from services.notifier.channels import Channel, Outgoing, mask
 from services.notifier.claims import Claims, Verdict
-from services.notifier.errors import DeadlinePassed, DeliveryError, ProviderTimeout
+from services.notifier.errors import DeadlinePassed, DeliveryError, Misconfigured, ProviderTimeout
 from services.notifier.limits import NotifierConfig
 from services.notifier.plan import GiveUp, Route, after_failure, effective_deadline, routes_for
 from services.notifier.ratelimit import ChannelGate
@@ -317,7 +317,8 @@ class Deliverer:
             if calling:
                 metrics.ATTEMPTS.labels(route.channel.value, failure.code).inc()
                 metrics.PROVIDER_SECONDS.labels(route.channel.value).observe(time.monotonic() - started)
-            log.info(
+            log.log(
+                logging.ERROR if isinstance(failure, Misconfigured) else logging.INFO,  # ours to fix
                 "notification %s: %s attempt %d failed: %s",
                 nid,
                 route.channel.value,
