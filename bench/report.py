@@ -89,6 +89,7 @@ def _verdict(met: bool | None) -> str:
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     dirty = " (with uncommitted changes)" if m.get("dirty") else ""
+    plan = report.get("plan_detail") or {}
     lines = [
         f"# Sigap benchmark ({report['plan']} run)",
         "",
@@ -98,7 +99,10 @@ def markdown(report: dict[str, Any]) -> str:
         "- One Kafka broker and one Redis on the same machine, shared by the load generator and all services;"
         " one dispatcher worker, one notifier worker, one gateway process; channel: outbox.",
         "- Latency: from the `POST /api/v1/incidents` leaving the load generator to the first offer handed to"
-        " the outbox channel (`stored_at`); open-loop load, one Tagana volunteer per incident.",
+        " the outbox channel (`stored_at`); open-loop load, one Tagana volunteer per incident, each incident"
+        " closed once its offer is out.",
+        f"- Each fixed-rate stage lasts {_fmt(plan.get('stage_s'))} s; *Completed* counts incidents offered"
+        f" by {_fmt(plan.get('drain_s'))} s after the stage's end.",
         "",
         "## Latency at fixed rates",
         "",

@@ -188,8 +188,12 @@ class Bench:
             await phase.watcher.start()
             profilers = _start_profilers(phase.stack, phase.logs) if self.profile else []
             try:
-                await self._fixed_rates(phase)
+                # the highest fixed rate goes last: if the services cannot keep up with it, its backlog
+                # would otherwise spill into the sustained-rate search
+                rates = sorted(self.plan.rates)
+                await self._fixed_rates(phase, rates[:-1], warm_up=True)
                 await self._sustained(phase)
+                await self._fixed_rates(phase, rates[-1:], settle=False)
             finally:
                 for proc in profilers:
                     _stop_profiler(proc)
@@ -229,7 +233,9 @@ class Bench:
         }
         log.info("%s: roster materialised in %.1fs", label, total)
 
-    async def _fixed_rates(self, phase: Phase) -> None:
+    async def _fixed_rates(
+        self, phase: Phase, rates: list[float], *, warm_up: bool = False, settle: bool = True
+    ) -> None:
         stack, watcher, requests, count = phase.stack, phase.watcher, phase.requests, phase.count
         clients = [
             httpx.AsyncClient(
@@ -241,8 +247,10 @@ class Bench:
             for _ in range(self.plan.http_clients)
         ]
         try:
-            await self._warm_up(clients, watcher)
-            for i, rate in enumerate(self.plan.rates):
+            if warm_up:
+                await self._warm_up(clients, watcher)
+            for rate in rates:
+                i = self.plan.rates.index(rate)
                 log.info("roster %d: %g incidents/s for %gs", count, rate, self.plan.stage_s)
                 before, clock = await metrics.scrape(stack.metrics_urls), time.monotonic()
                 sends = await post_incidents(
@@ -260,7 +268,8 @@ class Bench:
                     k: dispatcher[k] for k in ("completed", "p50_ms", "p99_ms")
                 }
                 result["services"] = inside
-                result["after"] = await phase.settle(self.plan.settle_cap_s)
+                if settle:
+                    result["after"] = await phase.settle(self.plan.settle_cap_s)
                 self.report["runs"].append(result)
                 log.info(
                     "roster %d at %g/s: sent %d, completed %d, p50 %s ms, p99 %s ms",
@@ -354,6 +363,8 @@ class Bench:
                     break
 
     def _summarise(self) -> None:
+        self.report["runs"].sort(key=lambda r: (r["roster"], r["rate_per_s"]))
+        self.report["plan_detail"] = dataclasses.asdict(self.plan)
         by_roster = self.report["peak_rss_mb_by_roster"]
         peaks: dict[str, float | None] = {}
         for name in ("dispatcher", "notifier", "gateway"):
