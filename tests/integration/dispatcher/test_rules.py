@@ -363,7 +363,7 @@ async def test_a_long_deployment_earns_a_rest(bus: Bus, workers: Workers, roster
     await eventually(lambda: _is(roster, "a", "resting"), what="resting")
     fields = await roster.fields("a")
     resting_until = datetime.fromisoformat(fields["resting_until"])
-    assert timedelta(seconds=2) < resting_until - datetime.now(UTC) <= timedelta(seconds=4)
+    assert timedelta(0) < resting_until - datetime.now(UTC) <= timedelta(seconds=4)
     await bus.send("incidents", incident("INC-R2", one))
     await eventually(lambda: "understaffed" in statuses(bus, "INC-R2"), what="understaffed while resting")
     assert offered_to(bus, "INC-R2") == []
