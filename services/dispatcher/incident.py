@@ -527,7 +527,9 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
                 reason="cancelled" if cancelled else "closed",
             )
             _end_hold(step, a, withdrawn)
-            step.commands.append(Notify(NotificationKind.WITHDRAWAL, a.volunteer_id, a.offer_id, text))
+            step.commands.append(
+                Notify(NotificationKind.WITHDRAWAL, a.volunteer_id, a.offer_id, text or status.value)
+            )
             freed += 1
         elif a.status in HOLDING:
             a.status = A.RELEASED
@@ -542,7 +544,9 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
                 by=p.by,
             )
             _end_hold(step, a, released, _rest_until(step, a))
-            step.commands.append(Notify(NotificationKind.CANCELLATION, a.volunteer_id, a.offer_id, text))
+            step.commands.append(
+                Notify(NotificationKind.CANCELLATION, a.volunteer_id, a.offer_id, text or status.value)
+            )
             freed += 1
     for need in state.needs:
         need.exhausted = False

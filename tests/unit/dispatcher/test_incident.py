@@ -402,3 +402,14 @@ def test_never_overstaffed_and_never_two_holds(steps: list[tuple[str, int]]) -> 
         ]
         assert len(holding) == len(set(holding))  # rule 4
         assert sorted(holding) == sorted(world.holds)
+
+
+def test_without_a_reason_the_notices_say_how_the_incident_ended() -> None:
+    world = evac_world(1, 2)
+    state = world.run(None, ev(reported(needs=[TAGANA_EVAC])), T0)
+    state = world.run(state, ev(answer(OfferAccepted, state, "v0")), later(5))
+    world.run(state, ev(IncidentCancelled(incident_id="INC-1")), later(9))
+    assert {(c.kind, c.reason) for c in world.of_type(Notify)} == {
+        (NotificationKind.CANCELLATION, "cancelled"),
+        (NotificationKind.WITHDRAWAL, "cancelled"),
+    }
