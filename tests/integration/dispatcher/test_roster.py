@@ -124,3 +124,16 @@ async def test_matching_widens_the_rings_and_reports_exhaustion(roster: Roster) 
     assert found.exhausted and found.searched_km == 20.0
     again = await find_and_reserve(roster, command, NOW, runcards=runcards, max_radius_km=20.0)
     assert [r.offer_id for r in again.reservations] == ["w0", "w1", "w2"]  # a redelivery: same holds
+
+
+async def test_a_late_yes_takes_the_volunteer_back_only_when_free(roster: Roster, redis: Redis) -> None:
+    await roster.reserve("a", "o1", "INC-1", LATER, NOW)
+    await roster.free("a", "o1", A.DECLINED, NOW)
+    await roster.reserve("b", "o2", "INC-2", LATER, NOW)
+    assert not await roster.reclaim("b", "o3", "INC-1", NOW)  # b is held by another incident
+    assert await roster.reclaim("a", "o1", "INC-1", NOW)
+    assert await roster.reclaim("a", "o1", "INC-1", NOW)  # idempotent
+    fields = await redis.hgetall(roster.keys.volunteer("a"))
+    assert (fields["status"], fields["offer_id"], fields["incident_id"]) == ("assigned", "o1", "INC-1")
+    assert (await roster.offer("o1"))["status"] == "accepted"
+    assert await roster.search(Unit.TAGANA, None, HERE, 5, 10) == []
