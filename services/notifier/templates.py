@@ -211,25 +211,36 @@ def _withdrawal(request: NotificationRequested, f: _Facts) -> _Draft:
 
 
 def _cancellation(request: NotificationRequested, f: _Facts) -> _Draft:
+    """The assignment is over: the incident was cancelled, or closed (the work is done)."""
+    closed = request.context.extra.get("incident_status") == "closed"
     reason = request.context.reason
+    if reason in ("cancelled", "closed"):  # the dispatcher's default when the ops room gave no text
+        reason = ""
     task = f.pick("Tugas Anda", "Your duty") + (f" ({f.role})" if f.role else "")
-    cancelled = f.pick(f"{task} dibatalkan", f"{task} is cancelled") + (f": {reason}." if reason else ".")
+    if closed:
+        ended = f.pick(f"{task} selesai: kejadian ditutup", f"{task} is over: the incident is closed")
+        after = f.pick("Terima kasih atas bantuan Anda.", "Thank you for your help.")
+    else:
+        ended = f.pick(f"{task} dibatalkan", f"{task} is cancelled")
+        after = f.pick(
+            "Jika sudah berangkat, kembali dan lapor ke posko.",
+            "If you are on your way, return and report to the command post.",
+        )
+    ended += f": {reason}." if reason else "."
     return _Draft(
-        title=f.pick("KEJADIAN DIBATALKAN", "INCIDENT CANCELLED"),
-        subject=f.pick("Kejadian dibatalkan", "Incident cancelled"),
+        title=f.pick("KEJADIAN DITUTUP", "INCIDENT CLOSED")
+        if closed
+        else f.pick("KEJADIAN DIBATALKAN", "INCIDENT CANCELLED"),
+        subject=f.pick("Kejadian ditutup", "Incident closed")
+        if closed
+        else f.pick("Kejadian dibatalkan", "Incident cancelled"),
         lines=[
             Piece(f.what, 0),
             Piece(f.pick("Lokasi: ", "Where: ") + f.where if f.where else "", 2),
-            Piece(cancelled, 0),
-            Piece(
-                f.pick(
-                    "Jika sudah berangkat, kembali dan lapor ke posko.",
-                    "If you are on your way, return and report to the command post.",
-                ),
-                1,
-            ),
+            Piece(ended, 0),
+            Piece(after, 1),
         ],
-        detail=cancelled,
+        detail=ended,
         time="",
         button=None,
     )

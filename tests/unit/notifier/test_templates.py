@@ -214,3 +214,21 @@ def test_an_offer_without_a_deadline_or_link_still_renders() -> None:
     assert "Balas sebelum" not in r.text
     assert r.button is None
     assert r.slots[3] == "-" and r.slots[4] == "-"
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_closing_an_incident_thanks_the_volunteer_instead_of_cancelling(language: str) -> None:
+    r = rendered("cancellation", language, reason="closed", extra={"incident_status": "closed"})
+    if language == "id":
+        assert "Tugas Anda (Tagana - Penyelamatan di air) selesai: kejadian ditutup." in r.text
+        assert "Terima kasih" in r.text
+        assert "dibatalkan" not in r.text
+    else:
+        assert "Your duty (Tagana - Water rescue) is over: the incident is closed." in r.text
+        assert "cancelled" not in r.text
+    assert ": closed." not in r.text
+
+
+def test_the_dispatchers_default_reason_is_not_shown_raw() -> None:
+    r = rendered("cancellation", "id", reason="cancelled", extra={"incident_status": "cancelled"})
+    assert "Tugas Anda (Tagana - Penyelamatan di air) dibatalkan." in r.text
