@@ -44,7 +44,7 @@ from services.dispatcher.roster import Roster
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import IncidentStore
-from services.dispatcher.volunteers import apply_record
+from services.dispatcher.volunteers import apply_records
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +140,12 @@ async def run(
     try:
         roster = Roster(redis, settings.redis_prefix)
         now = utcnow()
+        batch: list[tuple[bytes | None, bytes | None]] = []
         for profile in bench_roster.generate(roster_size):
             event = make_event(VolunteerRegistered(profile=profile), source="bench")
-            await apply_record(roster, profile.volunteer_id.encode(), event.to_json(), now)
+            batch.append((profile.volunteer_id.encode(), event.to_json()))
+        for start in range(0, len(batch), 2000):
+            await apply_records(roster, batch[start : start + 2000], now)
         runcards = load_runcards(own.runcards_file)
         dispatch = Dispatch(
             roster=roster,
