@@ -72,6 +72,7 @@ class Timings:
 def instrument(dispatch: Dispatch, timings: Timings) -> None:
     roster, store = dispatch.roster, dispatch.incidents
     for name in (
+        "nearest",
         "search",
         "candidates",
         "reserve",
@@ -81,7 +82,8 @@ def instrument(dispatch: Dispatch, timings: Timings) -> None:
         "set_offer_status",
         "forget_deadline",
     ):
-        setattr(roster, name, timings.wrap(f"redis: roster.{name}", getattr(roster, name)))
+        if hasattr(roster, name):
+            setattr(roster, name, timings.wrap(f"redis: roster.{name}", getattr(roster, name)))
     for name in ("load", "save", "understaffed", "claim_retries"):
         setattr(store, name, timings.wrap(f"redis: incidents.{name}", getattr(store, name)))
     original_flush = outputs.Batch.flush
