@@ -186,22 +186,16 @@ class Bench:
             await self._load_roster(phase)
             await phase.requests.start()
             await phase.watcher.start()
-            profilers = _start_profilers(phase.stack, phase.logs) if self.profile else []
-            try:
-                # the highest fixed rate goes last: if the services cannot keep up with it, its backlog
-                # would otherwise spill into the sustained-rate search
-                rates = sorted(self.plan.rates)
-                await self._fixed_rates(phase, rates[:-1], warm_up=True)
-                await self._sustained(phase)
-                await self._fixed_rates(phase, rates[-1:], settle=False)
-            finally:
-                for proc in profilers:
-                    _stop_profiler(proc)
+            await self._measure(phase)
             self.report["peak_rss_mb_by_roster"][label] = phase.stack.peak_rss_mb()
             self.report.setdefault("outbox_watch", {})[label] = {"maybe_missed": phase.watcher.maybe_missed}
         except Exception as exc:
             log.exception("%s failed", label)
             self.note(f"{label}: the run stopped early: {type(exc).__name__}: {exc}")
+        except BaseException:
+            phase.stack.stop()  # interrupted (Ctrl-C): stop the services and clean up, then go
+            await self._clean(redis, keys, prefix)
+            raise
         finally:
             await phase.watcher.stop()
             await phase.requests.stop()
@@ -214,10 +208,27 @@ class Bench:
         except Exception as exc:
             log.exception("matching failed")
             self.note(f"{label}: the matching step could not be measured: {exc}")
+        finally:
+            await self._clean(redis, keys, prefix)
+            await redis.aclose()
+
+    async def _clean(self, redis: Redis, keys: Keys, prefix: str) -> None:
         if not self.keep:
             await _clean_redis(redis, keys.prefix)
             await delete_topics(self.bootstrap, prefix)
-        await redis.aclose()
+
+    async def _measure(self, phase: Phase) -> None:
+        profilers = _start_profilers(phase.stack, phase.logs) if self.profile else []
+        try:
+            # the highest fixed rate goes last: if the services cannot keep up with it, its backlog
+            # would otherwise spill into the sustained-rate search
+            rates = sorted(self.plan.rates)
+            await self._fixed_rates(phase, rates[:-1], warm_up=True)
+            await self._sustained(phase)
+            await self._fixed_rates(phase, rates[-1:], settle=False)
+        finally:
+            for proc in profilers:
+                _stop_profiler(proc)
 
     async def _load_roster(self, phase: Phase) -> None:
         label, count = phase.label, phase.count
@@ -343,6 +354,11 @@ class Bench:
         for i, rate in enumerate(plan.sustained_steps):
             outcome = await step(rate, plan.sustained_step_s, f"s{i}")
             result["steps"].append(outcome)
+            if not outcome["ok"] and not outcome["dispatcher_alone"]["ok"]:
+                # one hiccup (another process, a GC pause) must not end the search: a step fails twice
+                outcome = await step(rate, plan.sustained_step_s, f"s{i}r")
+                outcome["retry"] = True
+                result["steps"].append(outcome)
             if outcome["ok"]:
                 best = rate
             if outcome["dispatcher_alone"]["ok"]:

@@ -55,7 +55,9 @@ def test_smoke_run_writes_a_complete_report(tmp_path: Path) -> None:
     assert report["matching"][roster_label]["n"] > 0
     assert report["matching"][roster_label]["p50_ms"] <= report["matching"][roster_label]["p99_ms"]
     assert report["sustained"][roster_label]["steps"]
-    assert report["max_sustained_per_s"] is None or report["max_sustained_per_s"] > 0
+    # how high it got is timing (the report's business); that the search ran and gave a figure is not
+    assert isinstance(report["max_sustained_per_s"], int | float)
+    assert all("ok" in step for step in report["sustained"][roster_label]["steps"])
     for service in ("dispatcher", "notifier", "gateway"):
         assert report["peak_rss_mb"][service] > 0, service
     ceiling = report["ceiling"]
