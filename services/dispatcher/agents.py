@@ -1,5 +1,12 @@
 """The dispatcher's agents and timers: decode (dead-lettering poison records), hand the event to the
-domain service, keep going. Thin on purpose; the rules live in `incident`, `ranking`, `runcards`."""
+domain service, keep going. Thin on purpose; the rules live in `incident`, `ranking`, `runcards`.
+
+Incident events (and forwarded deliveries) are consumed without automatic acknowledgement and handled
+in `Lanes`: different incidents concurrently, one incident's events strictly one after another. Each
+record is acknowledged when it has been handled — its outputs acknowledged by the broker and the
+incident's state saved — or dead-lettered; faust commits an offset only once every record before it
+is acknowledged, so a crash or a rebalance redelivers whatever was not finished (at-least-once; the
+deterministic event, offer and notification ids make a redelivery harmless)."""
 
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from services.common.topics import DEAD_LETTERS, RESPONSES
 from services.dispatcher import metrics
 from services.dispatcher.app import app, own, settings, topics
 from services.dispatcher.incident import HANDLED_EVENT_TYPES
+from services.dispatcher.lanes import Lanes
 from services.dispatcher.runtime import Runtime, get_runtime
 from services.dispatcher.volunteers import apply_records
 
@@ -40,6 +48,8 @@ def retriable(exc: BaseException) -> bool:
 
 
 MAX_BACKOFF_S = 10.0
+SHUTDOWN_GRACE_S = 8.0
+"""At shutdown, events in flight get this long to finish; the rest are redelivered to the next owner."""
 
 
 def now() -> datetime:
@@ -82,11 +92,13 @@ async def process(
     message: Any,
     handle: Callable[[Envelope[Payload]], Awaitable[object]],
     accepts: Callable[[Envelope[Payload]], bool] = lambda e: True,
+    decoded: tuple[Envelope[Payload] | None, Any] | None = None,
 ) -> None:
-    """Decode one record and handle it. Poison records and events that fail for good become dead
-    letters and the stream moves on; retriable failures (Redis or the broker away, a rebalance in
-    flight) are retried with backoff, holding the partition — an event is never skipped."""
-    envelope, letter = decode(message)
+    """Decode one record (unless `decoded` already is) and handle it. Poison records and events that
+    fail for good become dead letters and the stream moves on; retriable failures (Redis or the broker
+    away, a rebalance in flight) are retried with backoff, holding the record (and, in a lane, the
+    incident's later events) — an event is never skipped."""
+    envelope, letter = decoded if decoded is not None else decode(message)
     if envelope is None:
         await dead_letter(
             message,
@@ -119,15 +131,72 @@ async def process(
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
+async def process_until_done(
+    message: Any,
+    handle: Callable[[Envelope[Payload]], Awaitable[object]],
+    accepts: Callable[[Envelope[Payload]], bool] = lambda e: True,
+    decoded: tuple[Envelope[Payload] | None, Any] | None = None,
+) -> None:
+    """`process`, again with backoff while even dead-lettering fails (the broker away): the record
+    is only ever acknowledged once handled or dead-lettered."""
+    backoff = 0.2
+    while True:
+        try:
+            await process(message, handle, accepts, decoded)
+            return
+        except Exception:
+            metrics.ERRORS.labels("retriable").inc()
+            log.exception(
+                "%s[%s]@%s: not handled (dead-lettering failed); again in %.1f s",
+                message.topic,
+                message.partition,
+                message.offset,
+                backoff,
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def lane_of(envelope: Envelope[Payload] | None, message: Any) -> str | bytes | None:
+    """The incident an event belongs to (its lane); the record's key when it names none."""
+    incident_id = getattr(envelope.payload, "incident_id", None) if envelope is not None else None
+    return incident_id if isinstance(incident_id, str) and incident_id else message.key
+
+
+async def consume_in_lanes(
+    stream: Any,
+    lanes: Lanes,
+    handle: Callable[[Envelope[Payload], Any], Awaitable[object]],
+    accepts: Callable[[Envelope[Payload]], bool] = lambda e: True,
+) -> None:
+    """Hand each record to its incident's lane and acknowledge it when it has been handled. Whatever
+    is still in flight at shutdown gets `SHUTDOWN_GRACE_S` to finish; the rest stays unacknowledged."""
+    manual = stream.noack()
+    try:
+        async for event in manual.events():
+            message = event.message
+            decoded = decode(message)
+
+            async def job(event: Any = event, decoded: Any = decoded) -> None:
+                message = event.message
+                await process_until_done(message, lambda e: handle(e, message), accepts, decoded)
+                await manual.ack(event)
+
+            await lanes.submit(lane_of(decoded[0], message), job)
+    finally:
+        await lanes.close(SHUTDOWN_GRACE_S)
+
+
 @app.agent(topics.incident_events)
 async def dispatch(stream: Any) -> None:
-    """Incidents and answers, in each incident's order (one worker owns partition n of both)."""
-    async for event in stream.events():
-        await process(
-            event.message,
-            lambda e: runtime().dispatch.handle(e, now()),
-            lambda e: e.event_type in HANDLED_EVENT_TYPES,
-        )
+    """Incidents and answers: different incidents concurrently (`SIGAP_DISPATCHER_MAX_IN_FLIGHT`), each
+    incident's events in their order (one worker owns partition n of both topics; one lane each)."""
+    await consume_in_lanes(
+        stream,
+        Lanes(own.dispatcher_max_in_flight, "incident"),
+        lambda e, _: runtime().dispatch.handle(e, now()),
+        lambda e: e.event_type in HANDLED_EVENT_TYPES,
+    )
 
 
 @app.agent(topics.volunteers)
@@ -185,26 +254,25 @@ async def alerts(stream: Any) -> None:
         )
 
 
+async def forward_delivery(envelope: Envelope[Payload], message: Any) -> None:
+    """An offer's delivery or failure goes onto `responses` (the same record), keyed by its incident."""
+    payload = envelope.payload
+    if (
+        isinstance(payload, NotificationDelivered | NotificationFailed)
+        and payload.incident_id
+        and payload.offer_id
+    ):
+        fut = await runtime().sender.send(
+            settings.topic(RESPONSES), payload.incident_id.encode(), message.value
+        )
+        await fut
+
+
 @app.agent(topics.deliveries)
 async def deliveries(stream: Any) -> None:
-    """Offer deliveries and failures go onto `responses` (same event id), so the incident's timeline
-    records them in the incident's own order."""
-    async for event in stream.events():
-        message = event.message
-
-        async def forward(envelope: Envelope[Payload], message: Any = message) -> None:
-            payload = envelope.payload
-            if (
-                isinstance(payload, NotificationDelivered | NotificationFailed)
-                and payload.incident_id
-                and payload.offer_id
-            ):
-                fut = await runtime().sender.send(
-                    settings.topic(RESPONSES), payload.incident_id.encode(), message.value
-                )
-                await fut
-
-        await process(message, forward)
+    """Offer deliveries and failures go onto `responses`, so the incident's timeline records them in
+    the incident's own order; many forwards in flight at once, each incident's in order."""
+    await consume_in_lanes(stream, Lanes(own.dispatcher_max_in_flight, "delivery"), forward_delivery)
 
 
 async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -> None:

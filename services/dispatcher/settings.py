@@ -38,6 +38,13 @@ class DispatcherSettings(BaseSettings):
     kafka_session_timeout_s: float = Field(
         default=10.0, ge=6, le=300, description="how soon a dead worker's partitions move to another"
     )
+    dispatcher_max_in_flight: int = Field(
+        default=128,
+        ge=1,
+        le=10_000,
+        description="incident events handled at once per worker (different incidents; one incident's "
+        "events always one after another)",
+    )
 
     @field_validator("coordinators")
     @classmethod
