@@ -27,7 +27,7 @@ from services.dispatcher import metrics
 from services.dispatcher.app import app, own, settings, topics
 from services.dispatcher.incident import HANDLED_EVENT_TYPES
 from services.dispatcher.lanes import Lanes
-from services.dispatcher.runtime import Runtime, get_runtime
+from services.dispatcher.runtime import Runtime, forget_incident_states, get_runtime
 from services.dispatcher.volunteers import apply_records
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,18 @@ async def consume_in_lanes(
             await lanes.submit(lane_of(decoded[0], message), job)
     finally:
         await lanes.close(SHUTDOWN_GRACE_S)
+
+
+@app.on_partitions_revoked.connect
+async def _on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    """What was in flight has finished (faust waits for it); the next owner may write these
+    incidents now, so the states kept in memory are forgotten."""
+    forget_incident_states()
+
+
+@app.on_partitions_assigned.connect
+async def _on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    forget_incident_states()
 
 
 @app.agent(topics.incident_events)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
 
 from schemas.envelope import Envelope, make_event
 from schemas.events import (
@@ -20,6 +22,7 @@ from schemas.events import (
     OfferMade,
     Payload,
     Recipient,
+    VolunteerProfile,
 )
 from schemas.vocabulary import NotificationKind
 from services.common.config import Settings
@@ -57,6 +60,16 @@ MAX_STEPS = 200
 
 
 @dataclass
+class _Run:
+    """What carrying out one input gathers: its outputs, retry requests, and the profiles of the
+    volunteers it reserved or released (read in the same round trips, for telling them)."""
+
+    batch: Batch
+    retry_reasons: list[str] = field(default_factory=list)
+    profiles: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Dispatch:
     roster: Roster
     incidents: IncidentStore
@@ -72,15 +85,18 @@ class Dispatch:
     # --- one incident event -----------------------------------------------------------------
 
     async def handle(self, event: Envelope[Payload], now: datetime) -> IncidentState | None:
-        """Process one event of the `incidents` or `responses` topic, in its incident's order."""
+        """Process one event of the `incidents` or `responses` topic, in its incident's order.
+
+        Outputs are acknowledged by the broker before the state is saved: the saved state records the
+        event as processed, so it must not exist without them (a crash in between redelivers the
+        event, which produces the same outputs under the same ids)."""
         incident_id = getattr(event.payload, "incident_id", None)
         if not incident_id:
             log.info("%s %s names no incident; ignored", event.event_type, event.event_id)
             return None
         started = time.perf_counter()
         state, version = await self.incidents.load(incident_id)
-        batch = Batch(event.event_id)
-        retry_reasons: list[str] = []
+        run = _Run(Batch(event.event_id))
         current = state
         pending: list[Input] = [event]
         steps = 0
@@ -90,9 +106,10 @@ class Dispatch:
                 raise RuntimeError(f"incident {incident_id}: more than {MAX_STEPS} steps for one event")
             current, commands = decide(current, pending.pop(0), now, self.policy)
             for command in commands:
-                result = await self._execute(command, current, batch, now, retry_reasons)
+                result = await self._execute(command, current, run, now)
                 if result is not None:
                     pending.append(result)
+        batch = run.batch
         first_offer = isinstance(event.payload, IncidentReported) and any(
             isinstance(e.payload, OfferMade) for _, _, e in batch.records
         )
@@ -100,22 +117,21 @@ class Dispatch:
         if first_offer:
             waited = datetime.now(UTC) - event.occurred_at
             metrics.REPORT_TO_OFFER_SECONDS.observe(max(0.0, waited.total_seconds()))
+        understaffed: list[str] | None = None
         if current is not None and current is not state:
-            await self.incidents.save(current, version)
-        if retry_reasons:
-            await self.request_retries("; ".join(retry_reasons), now, exclude={incident_id})
+            understaffed = [] if run.retry_reasons else None  # read with the save, same round trip
+            await self.incidents.save(current, version, understaffed=understaffed)
+        if run.retry_reasons:
+            await self.request_retries(
+                "; ".join(run.retry_reasons), now, exclude={incident_id}, understaffed=understaffed
+            )
         metrics.EVENT_SECONDS.observe(time.perf_counter() - started)
         return current
 
     async def _execute(
-        self,
-        command: Command,
-        state: IncidentState | None,
-        batch: Batch,
-        now: datetime,
-        retry_reasons: list[str],
+        self, command: Command, state: IncidentState | None, run: _Run, now: datetime
     ) -> CandidatesFound | Reclaimed | None:
-        roster = self.roster
+        roster, batch = self.roster, run.batch
         match command:
             case FindCandidates():
                 started = time.perf_counter()
@@ -125,6 +141,7 @@ class Dispatch:
                     now,
                     runcards=self.policy.runcards,
                     max_radius_km=self.policy.max_radius_km,
+                    profiles=run.profiles,
                 )
                 metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
                 return found
@@ -137,7 +154,12 @@ class Dispatch:
                 return Reclaimed(command.offer_id, ok)
             case FreeVolunteer():
                 await roster.free(
-                    command.volunteer_id, command.offer_id, command.offer_status, now, command.resting_until
+                    command.volunteer_id,
+                    command.offer_id,
+                    command.offer_status,
+                    now,
+                    command.resting_until,
+                    profiles=run.profiles,
                 )
             case SetOfferStatus():
                 await roster.set_offer_status(command.offer_id, command.status)
@@ -149,7 +171,7 @@ class Dispatch:
                 if isinstance(command.payload, OfferMade):
                     metrics.OFFERS.inc()
             case Notify():
-                await self._notify(command, state, batch)
+                await self._notify(command, state, run)
             case NotifyCoordinators():
                 if state is not None:
                     metrics.UNDERSTAFFED.inc()
@@ -169,12 +191,12 @@ class Dispatch:
             case ClearRetry():
                 await self.incidents.clear_retry(command.incident_id)
             case RetryUnderstaffed():
-                retry_reasons.append(command.reason)
+                run.retry_reasons.append(command.reason)
         return None
 
-    async def _notify(self, command: Notify, state: IncidentState | None, batch: Batch) -> None:
+    async def _notify(self, command: Notify, state: IncidentState | None, run: _Run) -> None:
         assignment = state.assignment(command.offer_id) if state is not None else None
-        profile = await self.roster.profile(command.volunteer_id)
+        profile = await self._profile(command.volunteer_id, run)
         if state is None or assignment is None or profile is None:
             log.warning(
                 "cannot notify %s about offer %s: volunteer or offer unknown",
@@ -193,15 +215,36 @@ class Dispatch:
             )
         else:
             notice = notices.ended_notice(command.kind, state, assignment, profile, command.reason)
-        batch.add(self.topic(NOTIFICATIONS), notice, key=state.incident_id)
+        run.batch.add(self.topic(NOTIFICATIONS), notice, key=state.incident_id)
         metrics.NOTIFICATIONS.labels(notice.kind.value).inc()
+
+    async def _profile(self, volunteer_id: str, run: _Run) -> VolunteerProfile | None:
+        """The volunteer's profile: as read with their reservation or release in this run, or else
+        from the roster."""
+        raw = run.profiles.get(volunteer_id)
+        if raw is not None:
+            try:
+                return VolunteerProfile.model_validate_json(raw)
+            except ValidationError:
+                log.exception("roster profile of %s is unreadable", volunteer_id)
+                return None
+        return await self.roster.profile(volunteer_id)
 
     # --- producers of `responses` -------------------------------------------------------------
 
-    async def request_retries(self, reason: str, now: datetime, exclude: set[str] | None = None) -> int:
+    async def request_retries(
+        self,
+        reason: str,
+        now: datetime,
+        exclude: set[str] | None = None,
+        understaffed: list[str] | None = None,
+    ) -> int:
         """Ask every understaffed incident (oldest first) to look again, each in its own order: one
-        `dispatch.retry` on `responses`, unless one is already on its way."""
-        waiting = [i for i in await self.incidents.understaffed() if i not in (exclude or set())]
+        `dispatch.retry` on `responses`, unless one is already on its way. `understaffed`: the
+        registry as the caller just read it (else it is read here)."""
+        if understaffed is None:
+            understaffed = await self.incidents.understaffed()
+        waiting = [i for i in understaffed if i not in (exclude or set())]
         claimed = await self.incidents.claim_retries(waiting)
         if not claimed:
             return 0

@@ -1,9 +1,11 @@
 """Find and reserve candidates for one need (rules 2–4): widening rings, eligibility, rank, reserve.
 
-Each ring is one `GEOSEARCH … BYRADIUS r km ASC COUNT n` on the geo key of the need's unit and skill,
-which holds only available volunteers, so the work per search stays bounded by COUNT and the ring
-size, not the roster size. Reservation is one Lua script per volunteer (`reserve.lua`); losing a race
-to another worker just moves on to the next candidate.
+Each ring is one round trip (`search.lua`): `GEOSEARCH … BYRADIUS r km ASC COUNT n` on the geo key
+of the need's unit and skill, which holds only available volunteers. The first ring is searched from a
+small disc (`[matching] min_step_km`) outwards, doubling, until a disc holds COUNT volunteers, so the
+work per search stays bounded by COUNT and the density of the roster, not by its size. Reservation is
+one Lua script per volunteer (`reserve.lua`); losing a race to another worker (or to another incident
+in flight in this one) just moves on to the next candidate.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 
 from services.dispatcher.commands import CandidatesFound, FindCandidates, Reservation
 from services.dispatcher.ranking import ineligibility, rank
-from services.dispatcher.roster import Roster, parse_time
+from services.dispatcher.roster import Ring, Roster, parse_time
 from services.dispatcher.runcards import RunCards
 
 log = logging.getLogger(__name__)
@@ -24,43 +26,64 @@ MAX_COUNT = 1024
 
 
 async def find_and_reserve(
-    roster: Roster, command: FindCandidates, now: datetime, *, runcards: RunCards, max_radius_km: float
+    roster: Roster,
+    command: FindCandidates,
+    now: datetime,
+    *,
+    runcards: RunCards,
+    max_radius_km: float,
+    profiles: dict[str, str] | None = None,
 ) -> CandidatesFound:
+    """Search and reserve for one need. The profile JSON of each volunteer reserved goes into
+    `profiles` when given (read with the search, so telling them costs no extra round trip)."""
     need = command.need
     pending = list(command.offer_ids)
     reservations: list[Reservation] = []
     seen: set[str] = set(command.exclude)
+    rings = runcards.rings(max_radius_km)
+    count = min(2 * len(pending) + 6, MAX_COUNT)
 
-    # A redelivered event meets the reservations it already made under the same offer ids.
-    reused = pending if await roster.redis.exists(*(roster.keys.offer(o) for o in pending)) else []
-    for offer_id in list(reused):
-        offer = await roster.offer(offer_id)
-        volunteer_id = offer["volunteer_id"]
-        if offer["status"] != "offered" or offer["incident_id"] != command.incident_id or not volunteer_id:
-            continue
-        hold = await roster.hold(volunteer_id)
-        if hold.offer_id != offer_id:
-            continue
-        found = await roster.candidates([volunteer_id], command.location)
-        name = found[0].name if found else volunteer_id
-        distance = found[0].distance_km if found else 0.0
-        reservations.append(
-            Reservation(offer_id, volunteer_id, name, distance, parse_time(offer["expires_at"]))
+    # The first ring's search also tells whether a redelivered event already reserved under these
+    # offer ids; if so, it searched nothing, and those reservations are taken up first.
+    first: Ring | None = None
+    if pending:
+        first = await roster.nearest(
+            need.unit,
+            need.skill,
+            command.location,
+            rings[0],
+            count=count,
+            skip=sorted(seen),
+            from_km=runcards.min_step_km,
+            unless_offered=pending,
         )
-        seen.add(volunteer_id)
-        pending.remove(offer_id)
+    if first is not None and first.offers_exist:
+        await _take_up_reservations(roster, command, pending, reservations, seen)
+        first = None
 
     skipped: Counter[str] = Counter()
     examined = 0
     radius = 0.0
-    for radius in runcards.rings(max_radius_km):
+    for radius in rings:
         if not pending:
             break
         count = min(2 * len(pending) + 6, MAX_COUNT)
+        # a later ring follows one that held too few: no smaller disc of it can hold enough
+        from_km = runcards.min_step_km if radius == rings[0] else radius
         while pending:
-            candidates, found_in_ring = await roster.nearest(
-                need.unit, need.skill, command.location, radius, count=count, skip=sorted(seen)
-            )
+            if first is not None:
+                ring, first = first, None
+            else:
+                ring = await roster.nearest(
+                    need.unit,
+                    need.skill,
+                    command.location,
+                    radius,
+                    count=count,
+                    skip=sorted(seen),
+                    from_km=from_km,
+                )
+            candidates, found_in_ring = ring.candidates, ring.found
             seen.update(c.volunteer_id for c in candidates)
             examined += len(candidates)
             eligible = []
@@ -93,6 +116,8 @@ async def find_and_reserve(
                             command.expires_at,
                         )
                     )
+                    if profiles is not None and candidate.volunteer_id in ring.profiles:
+                        profiles[candidate.volunteer_id] = ring.profiles[candidate.volunteer_id]
                 else:
                     skipped["taken by another incident"] += 1
             if found_in_ring < count or count >= MAX_COUNT:
@@ -120,3 +145,30 @@ async def find_and_reserve(
         examined=examined,
         skipped=dict(skipped),
     )
+
+
+async def _take_up_reservations(
+    roster: Roster,
+    command: FindCandidates,
+    pending: list[str],
+    reservations: list[Reservation],
+    seen: set[str],
+) -> None:
+    """A redelivered event meets the reservations it already made under the same offer ids: keep each
+    that still stands (moving it from `pending` to `reservations`)."""
+    for offer_id in list(pending):
+        offer = await roster.offer(offer_id)
+        volunteer_id = offer["volunteer_id"]
+        if offer["status"] != "offered" or offer["incident_id"] != command.incident_id or not volunteer_id:
+            continue
+        hold = await roster.hold(volunteer_id)
+        if hold.offer_id != offer_id:
+            continue
+        found = await roster.candidates([volunteer_id], command.location)
+        name = found[0].name if found else volunteer_id
+        distance = found[0].distance_km if found else 0.0
+        reservations.append(
+            Reservation(offer_id, volunteer_id, name, distance, parse_time(offer["expires_at"]))
+        )
+        seen.add(volunteer_id)
+        pending.remove(offer_id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -92,6 +92,17 @@ class ProfileChange:
     event_at: datetime
     on_duty: bool | None = None
     location: GeoPoint | None = None
+
+
+class Ring(NamedTuple):
+    """One ring of the candidate search (`Roster.nearest`)."""
+
+    candidates: list[Candidate]
+    found: int
+    """how many the geo search found, left-out volunteers included"""
+    profiles: dict[str, str]
+    """volunteer id → the profile JSON the candidate was read from"""
+    offers_exist: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +256,11 @@ class Roster:
         offer_status: AssignmentStatus,
         now: datetime,
         resting_until: datetime | None = None,
+        *,
+        profiles: dict[str, str] | None = None,
     ) -> bool:
-        """End the hold on `offer_id`; True when the volunteer is available again."""
+        """End the hold on `offer_id`; True when the volunteer is available again. The volunteer's
+        profile JSON, read in the same round trip, goes into `profiles` when given."""
         result = await self._run(
             "free",
             [
@@ -265,7 +279,10 @@ class Roster:
                 *self._notice(volunteer_id),
             ],
         )
-        return int(result) == 1
+        code, profile = result
+        if profiles is not None and profile:
+            profiles[volunteer_id] = str(profile)
+        return int(code) == 1
 
     async def set_offer_status(self, offer_id: str, status: AssignmentStatus) -> None:
         await self.redis.hset(self.keys.offer(offer_id), "status", status.value)
@@ -319,23 +336,41 @@ class Roster:
         *,
         count: int,
         skip: Iterable[str] = (),
-    ) -> tuple[list[Candidate], int]:
+        from_km: float | None = None,
+        unless_offered: Sequence[str] = (),
+    ) -> Ring:
         """One ring: up to `count` nearest available volunteers of the unit (and skill) within the
-        radius, read for ranking in the same round trip (`search.lua`), leaving out `skip`. Also
-        returns how many the geo search found, so the caller knows whether the ring is exhausted."""
+        radius, read for ranking in the same round trip (`search.lua`), leaving out `skip`. The ring
+        is searched outwards from `from_km` (doubling), so a dense roster is answered from a small
+        disc; the result is the same as searching the whole ring. Also tells how many the geo search
+        found, so the caller knows whether the ring is exhausted — unless one of the offers
+        `unless_offered` already exists, when nothing is searched (`Ring.offers_exist`)."""
         flat = await self._run(
             "search",
-            [self.own.geo(unit, skill)],
-            [repr(where.lon), repr(where.lat), radius_km, count, self.keys.volunteer(""), *skip],
+            [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)],
+            [
+                repr(where.lon),
+                repr(where.lat),
+                radius_km,
+                count,
+                self.keys.volunteer(""),
+                from_km if from_km is not None else radius_km,
+                *skip,
+            ],
         )
+        if flat and flat[0] == "!":
+            return Ring([], 0, {}, offers_exist=True)
         found = int(str(flat[-1]).lstrip("#"))
         out: list[Candidate] = []
+        profiles: dict[str, str] = {}
         for i in range(0, len(flat) - 1, 10):
             row = [v or None for v in flat[i + 1 : i + 10]]
-            candidate = _candidate(str(flat[i]), row, where)
+            vid = str(flat[i])
+            candidate = _candidate(vid, row, where)
             if candidate is not None:
                 out.append(candidate)
-        return out, found
+                profiles[vid] = str(row[0])
+        return Ring(out, found, profiles)
 
     async def candidates(self, volunteer_ids: Sequence[str], where: GeoPoint) -> list[Candidate]:
         """The volunteers as ranking sees them; distance is great-circle from `where`."""

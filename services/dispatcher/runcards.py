@@ -34,6 +34,8 @@ class RunCards:
     rings_km: tuple[float, ...]
     distance_resolution_km: float
     certification_required: frozenset[Skill]
+    min_step_km: float = 0.125
+    """The first ring is searched outwards from a disc of this radius (doubling), in one round trip."""
 
     def needs(self, incident_type: IncidentType, severity: Severity) -> list[Need]:
         """The needs of an incident posted without explicit ones."""
@@ -90,6 +92,9 @@ def parse_runcards(data: Mapping[str, Any], source: str = "run cards") -> RunCar
     resolution = matching.get("distance_resolution_km", 0.1)
     if not isinstance(resolution, int | float) or resolution < 0:
         raise RunCardError(f"{source}: [matching] distance_resolution_km must be >= 0")
+    min_step = matching.get("min_step_km", 0.125)
+    if not isinstance(min_step, int | float) or min_step <= 0:
+        raise RunCardError(f"{source}: [matching] min_step_km must be a positive number")
     certified = frozenset(
         _enum(Skill, name, f"{source} [matching] certification_required")
         for name in matching.get("certification_required", [])
@@ -100,6 +105,7 @@ def parse_runcards(data: Mapping[str, Any], source: str = "run cards") -> RunCar
         rings_km=tuple(float(r) for r in rings),
         distance_resolution_km=float(resolution),
         certification_required=certified,
+        min_step_km=float(min_step),
     )
 
 

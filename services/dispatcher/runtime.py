@@ -74,3 +74,9 @@ def get_runtime(app: Any, settings: Settings, own: DispatcherSettings) -> Runtim
     if _runtime is None:
         _runtime = Runtime.create(settings, own, FaustSender(app))
     return _runtime
+
+
+def forget_incident_states() -> None:
+    """Partitions moved: drop the incident states this worker keeps in memory (if it has any yet)."""
+    if _runtime is not None:
+        _runtime.dispatch.incidents.forget_all()

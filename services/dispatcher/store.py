@@ -3,7 +3,7 @@
 - Incident state (`dsp:incident:{id}` hash: `version`, `state` JSON) is written only by the worker
   that owns the incident's partition; the save is a compare-and-set on `version`, together with the
   gateway's read model `incident:{id}` (`IncidentView`) and the `incidents:open` / `incidents:all`
-  lists, and a `changes` notice (`save_incident.lua`).
+  lists, and a `changes` notice (`save_incident.lua`). The owner keeps what it saved last in memory.
 - The understaffed registry (`dsp:understaffed`, oldest first) and per-incident retry flags
   (`dsp:retry:{id}`: a retry event is on its way) drive rule 7's retries.
 - Alerts: `alert:{id}` (`WeatherAlertView`), `alerts:active` (score = expiry), standby dedupe sets.
@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -26,6 +27,7 @@ from services.dispatcher.projection import incident_view
 log = logging.getLogger(__name__)
 
 RETRY_FLAG_TTL_S = 120
+UNDERSTAFFED_LIMIT = 500
 STANDBY_MEMORY_S = 14 * 24 * 3600
 NO_EXPIRY_SCORE = "+inf"
 
@@ -42,11 +44,23 @@ def _save_lua() -> str:
 
 
 class IncidentStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    """Incident state in Redis, with the last saved state of recent incidents kept in memory.
+
+    The worker that owns an incident's partition is its only writer, so what it saved last is what
+    Redis holds; `load` answers from memory then, saving a round trip and a parse. The memory is
+    forgotten whenever partitions move (`forget_all`), and a save is still a compare-and-set on the
+    version: should the memory ever be stale, the save fails with `StaleState`, the entry is dropped
+    and the retry loads from Redis. States handed out are shared: treat them as read-only (`decide`
+    never mutates its input).
+    """
+
+    def __init__(self, redis: Redis, prefix: str, cache_size: int = 4096) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.prefix = prefix
         self._save = redis.register_script(_save_lua())
+        self._cache: OrderedDict[str, IncidentState] = OrderedDict()
+        self._cache_size = cache_size
 
     def state_key(self, incident_id: str) -> str:
         return f"{self.prefix}dsp:incident:{incident_id}"
@@ -59,37 +73,72 @@ class IncidentStore:
         return f"{self.prefix}dsp:retry:{incident_id}"
 
     async def load(self, incident_id: str) -> tuple[IncidentState | None, int]:
+        cached = self._cache.get(incident_id)
+        if cached is not None:
+            self._cache.move_to_end(incident_id)
+            return cached, cached.version
         version, raw = await self.redis.hmget(self.state_key(incident_id), "version", "state")
         if not raw:
             return None, int(version or 0)
         state = IncidentState.model_validate_json(raw)
         state.version = int(version or 0)
+        self._remember(state)
         return state, state.version
 
-    async def save(self, state: IncidentState, expected_version: int) -> int:
+    def _remember(self, state: IncidentState) -> None:
+        self._cache[state.incident_id] = state
+        self._cache.move_to_end(state.incident_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def forget(self, incident_id: str) -> None:
+        """Drop one incident's state from memory (its next load reads Redis)."""
+        self._cache.pop(incident_id, None)
+
+    def forget_all(self) -> None:
+        """Partitions moved: another worker may write these incidents now."""
+        self._cache.clear()
+
+    async def save(
+        self, state: IncidentState, expected_version: int, *, understaffed: list[str] | None = None
+    ) -> int:
+        """Save the state and its read models if nobody saved since `expected_version`; the new
+        version. With `understaffed`, the understaffed incidents (oldest first) are read in the same
+        round trip and put there."""
         view = incident_view(state)
-        result = await self._save(
-            keys=[
-                self.state_key(state.incident_id),
-                self.keys.incident(state.incident_id),
-                self.keys.open_incidents,
-                self.keys.all_incidents,
-            ],
-            args=[
-                expected_version,
-                state.model_dump_json(),
-                view.model_dump_json(),
-                state.incident_id,
-                state.reported_at.timestamp(),
-                "1" if state.status.is_open else "0",
-                self.keys.changes,
-                change_notice("incident", state.incident_id),
-            ],
-        )
-        if int(result) < 0:
+        keys = [
+            self.state_key(state.incident_id),
+            self.keys.incident(state.incident_id),
+            self.keys.open_incidents,
+            self.keys.all_incidents,
+        ]
+        args: list[str | int | float] = [
+            expected_version,
+            state.model_dump_json(),
+            view.model_dump_json(),
+            state.incident_id,
+            state.reported_at.timestamp(),
+            "1" if state.status.is_open else "0",
+            self.keys.changes,
+            change_notice("incident", state.incident_id),
+        ]
+        if understaffed is not None:
+            keys.append(self.understaffed_key)
+            args.append(UNDERSTAFFED_LIMIT)
+        try:
+            result = await self._save(keys=keys, args=args)
+        except BaseException:
+            self.forget(state.incident_id)  # the save may or may not have happened
+            raise
+        version = int(result[0])
+        if version < 0:
+            self.forget(state.incident_id)
             raise StaleState(f"incident {state.incident_id} changed since version {expected_version}")
-        state.version = int(result)
-        return state.version
+        if understaffed is not None:
+            understaffed[:] = [str(i) for i in result[1:]]
+        state.version = version
+        self._remember(state)
+        return version
 
     # --- rule 7 ------------------------------------------------------------------------------
 
@@ -99,7 +148,7 @@ class IncidentStore:
     async def clear_understaffed(self, incident_id: str) -> None:
         await self.redis.zrem(self.understaffed_key, incident_id)
 
-    async def understaffed(self, limit: int = 500) -> list[str]:
+    async def understaffed(self, limit: int = UNDERSTAFFED_LIMIT) -> list[str]:
         return [str(i) for i in await self.redis.zrange(self.understaffed_key, 0, limit - 1)]
 
     async def claim_retries(self, incident_ids: list[str]) -> list[str]:

@@ -234,6 +234,11 @@ async def test_cancel_withdraws_and_releases_and_tells_everyone(
     assert await roster.status(second) == "available"
 
 
+async def _closed(roster: Roster, incident_id: str) -> bool:
+    view = await roster.incident(incident_id)
+    return view is not None and view.status.value == "closed"
+
+
 async def _delivered(roster: Roster, incident_id: str) -> bool:
     view = await roster.incident(incident_id)
     return (
@@ -301,6 +306,8 @@ async def test_every_step_is_recorded_and_the_fairness_order_applies(
         await answer(bus, AssignmentStatusChanged, "INC-1", "twin-a", status=step)
     await bus.send("incidents", IncidentClosed(incident_id="INC-1", note="selesai"))
     await eventually(lambda: statuses(bus, "INC-1")[-1:] == ["closed"], what="closed")
+    # the dispatch log is acknowledged before the state and its read model are saved
+    await eventually(lambda: _closed(roster, "INC-1"), what="the read model closed")
     fields = await roster.fields("twin-a")
     assert fields["status"] == "available" and fields["last_deployed_at"]
     assert len(json.loads(fields["deployments"])) == 1
