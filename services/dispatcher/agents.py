@@ -181,8 +181,11 @@ async def consume_in_lanes(
                 message = event.message
                 await process_until_done(message, lambda e: handle(e, message), accepts, decoded)
                 await manual.ack(event)
+                metrics.IN_FLIGHT.labels(lanes.name).set(lanes.in_flight - 1)
+                metrics.RUNNING_PEAK.labels(lanes.name).set(lanes.peak_running)
 
             await lanes.submit(lane_of(decoded[0], message), job)
+            metrics.IN_FLIGHT.labels(lanes.name).set(lanes.in_flight)
     finally:
         await lanes.close(SHUTDOWN_GRACE_S)
 

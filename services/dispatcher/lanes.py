@@ -33,6 +33,10 @@ class Lanes:
         self._slots = asyncio.Semaphore(limit)
         self._tails: dict[Hashable, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.running = 0
+        """jobs running now (not waiting for their key's previous job)"""
+        self.peak_running = 0
+        """the most jobs that ever ran at once"""
 
     @property
     def in_flight(self) -> int:
@@ -61,7 +65,12 @@ class Lanes:
                     "%s %r: an earlier job did not finish; this one waits for redelivery", self.name, key
                 )
                 raise asyncio.CancelledError
-        await job()
+        self.running += 1
+        self.peak_running = max(self.peak_running, self.running)
+        try:
+            await job()
+        finally:
+            self.running -= 1
 
     def _done(self, key: Hashable, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("sigap_dispatcher_events_total", "Events processed", ["topic", "event_type"])
 DEAD_LETTERS = Counter("sigap_dispatcher_dead_letters_total", "Records sent to dead-letters", ["topic"])
@@ -12,6 +12,16 @@ EXPIRIES = Counter("sigap_dispatcher_offer_expiries_total", "Offer expiries clai
 RETRIES = Counter("sigap_dispatcher_retries_total", "Dispatch retries requested for understaffed incidents")
 UNDERSTAFFED = Counter("sigap_dispatcher_understaffed_total", "Incidents that became understaffed")
 ERRORS = Counter("sigap_dispatcher_errors_total", "Processing errors", ["kind"])
+IN_FLIGHT = Gauge(
+    "sigap_dispatcher_in_flight",
+    "Records taken and not yet handled (running or waiting their turn)",
+    ["lane"],
+)
+RUNNING_PEAK = Gauge(
+    "sigap_dispatcher_running_peak",
+    "The most records ever handled at once since the worker started",
+    ["lane"],
+)
 MATCH_SECONDS = Histogram(
     "sigap_dispatcher_match_seconds",
     "Time to search and reserve candidates for one need",

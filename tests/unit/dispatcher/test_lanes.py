@@ -50,6 +50,7 @@ async def test_each_key_keeps_its_order_while_keys_run_concurrently() -> None:
     for key in keys:
         assert [n for k, n in probe.log if k == key] == list(range(10))
     assert probe.peak > 1, "different keys never ran at the same time"
+    assert lanes.peak_running == probe.peak and lanes.running == 0
     assert not probe.overlapped, "two jobs of one key ran at once"
     assert lanes.in_flight == 0 and lanes.keys == 0
 
