@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from services.common.config import Settings
-from services.common.redis import new_redis
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.dispatch import Dispatch
 from services.dispatcher.incident import Policy
@@ -42,7 +41,7 @@ class Runtime:
             rest_after=timedelta(seconds=own.rest_after_s),
             rest_for=timedelta(seconds=own.rest_s),
         )
-        redis = new_redis(settings.redis_url)
+        redis = dispatcher_redis(settings.redis_url, own.dispatcher_max_in_flight)
         roster = Roster(redis, settings.redis_prefix)
         dispatch = Dispatch(
             roster=roster,
@@ -63,6 +62,26 @@ class Runtime:
             timedelta(seconds=own.rest_after_s),
         )
         return cls(redis, roster, dispatch, alerts, sender)
+
+
+REDIS_SPARE_CONNECTIONS = 32
+"""Connections beyond one per incident event in flight: timers, the roster feed, alerts, health."""
+
+
+def dispatcher_redis(url: str, in_flight: int) -> Redis:
+    """The worker's Redis client (`services.common.redis.new_redis`'s options): one connection per
+    incident event in flight and some spare; a caller finding none free waits for one (up to the
+    socket timeout) instead of failing at once."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=in_flight + REDIS_SPARE_CONNECTIONS,
+        timeout=5,
+        decode_responses=True,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+    return Redis(connection_pool=pool)
 
 
 _runtime: Runtime | None = None

@@ -39,7 +39,7 @@ class DispatcherSettings(BaseSettings):
         default=10.0, ge=6, le=300, description="how soon a dead worker's partitions move to another"
     )
     dispatcher_max_in_flight: int = Field(
-        default=128,
+        default=64,
         ge=1,
         le=10_000,
         description="incident events handled at once per worker (different incidents; one incident's "
