@@ -18,6 +18,8 @@ from schemas.envelope import Envelope, make_event
 from schemas.events import (
     DispatchRetry,
     IncidentReported,
+    NotificationDelivered,
+    NotificationFailed,
     OfferExpired,
     OfferMade,
     Payload,
@@ -57,6 +59,23 @@ log = logging.getLogger(__name__)
 
 MAX_STEPS = 200
 """Command results fed back per input; a bound that a correct machine never reaches."""
+
+
+def _only_noted_as_processed(
+    event: Envelope[Payload], before: IncidentState | None, after: IncidentState
+) -> bool:
+    """A delivery report that changed nothing but the list of processed event ids (the report of a
+    withdrawal, or of an offer already marked delivered). Its save is skipped: whether a delivery
+    report changes anything depends only on facts that never revert (the offer exists, it is no longer
+    outstanding, its delivery is already recorded), so the same report handled again later is again a
+    no-op and need not be remembered."""
+    return (
+        isinstance(event.payload, NotificationDelivered | NotificationFailed)
+        and before is not None
+        and after.updated_at == before.updated_at
+        and after.timeline == before.timeline
+        and after.status == before.status
+    )
 
 
 @dataclass
@@ -118,7 +137,11 @@ class Dispatch:
             waited = datetime.now(UTC) - event.occurred_at
             metrics.REPORT_TO_OFFER_SECONDS.observe(max(0.0, waited.total_seconds()))
         understaffed: list[str] | None = None
-        if current is not None and current is not state:
+        if (
+            current is not None
+            and current is not state
+            and not _only_noted_as_processed(event, state, current)
+        ):
             understaffed = [] if run.retry_reasons else None  # read with the save, same round trip
             await self.incidents.save(current, version, understaffed=understaffed)
         if run.retry_reasons:
