@@ -1,5 +1,6 @@
-"""Reading the services' own Prometheus metrics around a stage: how busy the dispatcher's agent was and
-how long one event took inside it, which tells a saturated worker from a slow path."""
+"""Reading the services' own Prometheus metrics around a stage: how many events the dispatcher had in
+flight and how long one event took inside it, and how late the notifier handed notifications over —
+which tells a saturated worker from a slow path, and which service is the queue."""
 
 from __future__ import annotations
 
@@ -90,7 +91,9 @@ def difference(before: Snapshot, after: Snapshot, wall_s: float) -> dict[str, An
         "dispatcher_events_by_type": by_type,
         "dispatcher_event_ms_mean": _mean_ms(delta, "sigap_dispatcher_event_seconds"),
         "dispatcher_match_ms_mean": _mean_ms(delta, "sigap_dispatcher_match_seconds"),
-        "dispatcher_agent_busy_share": round(busy / wall_s, 3) if wall_s > 0 else None,
+        # seconds spent handling events per second of wall time: the agent's busy share while it handled
+        # one event at a time, the mean number of events in flight since it handles incidents in lanes
+        "dispatcher_events_in_flight_mean": round(busy / wall_s, 3) if wall_s > 0 else None,
         "dispatcher_understaffed": int(delta.get("sigap_dispatcher_understaffed_total", 0)),
         "dispatcher_errors": int(delta.get("sigap_dispatcher_errors_total", 0)),
         "notifier_notifications": int(delta.get("sigap_notifier_notifications_total", 0)),

@@ -95,7 +95,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"- Date: {m['date']}; commit `{m['commit'][:12]}`{dirty}",
         f"- Machine: {m['cores']} cores ({m['cpu']}), {_fmt(m['ram_mb'])} MiB RAM, Python {m['python']}, "
-        f"load average at start {', '.join(str(x) for x in m['load_average_at_start'])}",
+        f"load average at start {', '.join(str(x) for x in m['load_average_at_start'])}, at end "
+        f"{', '.join(str(x) for x in m.get('load_average_at_end', []))}",
         "- One Kafka broker and one Redis on the same machine, shared by the load generator and all services;"
         " one dispatcher worker, one notifier worker, one gateway process; channel: outbox.",
         "- Latency: from the `POST /api/v1/incidents` leaving the load generator to the first offer handed to"
@@ -107,14 +108,15 @@ def markdown(report: dict[str, Any]) -> str:
         "## Latency at fixed rates",
         "",
         "| Roster | Rate (/s) | Sent | Completed | p50 (ms) | p95 (ms) | p99 (ms) "
-        "| p99 from 202 (ms) | 202 p99 (ms) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 from 202 (ms) | 202 p99 (ms) | Load after |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["runs"]:
         lines.append(
             f"| {r['roster']:,} | {_fmt(r['rate_per_s'])} | {r['sent']:,} | {r['completed']:,} | "
             f"{_fmt(r['p50_ms'])} | {_fmt(r['p95_ms'])} | {_fmt(r['p99_ms'])} | "
-            f"{_fmt(r['from_202']['p99_ms'])} | {_fmt(r['ack_p99_ms'])} |"
+            f"{_fmt(r['from_202']['p99_ms'])} | {_fmt(r['ack_p99_ms'])} | "
+            f"{_fmt((r.get('load_average_after') or [None])[0])} |"
         )
     lines += ["", "## Sustained rate, matching, memory", ""]
     lines += [

@@ -279,6 +279,7 @@ class Bench:
                     k: dispatcher[k] for k in ("completed", "p50_ms", "p99_ms")
                 }
                 result["services"] = inside
+                result["load_average_after"] = load_average()
                 if settle:
                     result["after"] = await phase.settle(self.plan.settle_cap_s)
                 self.report["runs"].append(result)
@@ -333,6 +334,7 @@ class Bench:
             after = await metrics.scrape(stack.metrics_urls)
             outcome = sustained_step(sends, watcher.first_offers, rate)
             outcome["services"] = metrics.difference(before, after, time.monotonic() - clock)
+            outcome["load_average_after"] = load_average()
             outcome["dispatcher_alone"] = sustained_step(sends, requests.first_requests, rate)
             log.info(
                 "%s sustained %g/s: sent %d, completed %d in stage %d, p99 %s → %s ms, ok=%s (dispatcher %s)",
@@ -380,6 +382,13 @@ class Bench:
 
     def _summarise(self) -> None:
         self.report["runs"].sort(key=lambda r: (r["roster"], r["rate_per_s"]))
+        self.report["machine"]["load_average_at_end"] = load_average()
+        peak = max((r.get("load_average_after", [0])[0] for r in self.report["runs"]), default=0)
+        if peak > BUSY_LOAD:
+            self.note(
+                f"other work shared the machine during the run (1-minute load average up to {peak} after a"
+                " stage; see load_average_after in report.json): the figures are pessimistic"
+            )
         self.report["plan_detail"] = dataclasses.asdict(self.plan)
         by_roster = self.report["peak_rss_mb_by_roster"]
         peaks: dict[str, float | None] = {}
