@@ -20,10 +20,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from schemas.envelope import Envelope
-from schemas.events import NotificationDelivered, NotificationFailed, Payload
+from schemas.events import Payload
 from services.common.deadletter import dead_letter_for, decode_or_dead_letter
 from services.common.topics import DEAD_LETTERS, RESPONSES
-from services.dispatcher import metrics
+from services.dispatcher import metrics, notices
 from services.dispatcher.app import app, own, settings, topics
 from services.dispatcher.incident import HANDLED_EVENT_TYPES
 from services.dispatcher.lanes import Lanes
@@ -271,15 +271,9 @@ async def alerts(stream: Any) -> None:
 
 async def forward_delivery(envelope: Envelope[Payload], message: Any) -> None:
     """An offer's delivery or failure goes onto `responses` (the same record), keyed by its incident."""
-    payload = envelope.payload
-    if (
-        isinstance(payload, NotificationDelivered | NotificationFailed)
-        and payload.incident_id
-        and payload.offer_id
-    ):
-        fut = await runtime().sender.send(
-            settings.topic(RESPONSES), payload.incident_id.encode(), message.value
-        )
+    incident_id = notices.offer_report_incident(envelope.payload)
+    if incident_id is not None:
+        fut = await runtime().sender.send(settings.topic(RESPONSES), incident_id.encode(), message.value)
         await fut
 
 

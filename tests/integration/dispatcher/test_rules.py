@@ -294,7 +294,7 @@ async def test_every_step_is_recorded_and_the_fairness_order_applies(
     await eventually(lambda: offered_to(bus, "INC-1") == ["twin-a"], what="twin-a first (id order)")
     offer_id = offer_of(bus, "INC-1", "twin-a")
     delivered = NotificationDelivered(
-        notification_id="nt-1",
+        notification_id=next(n.notification_id for n in bus.notifications(NotificationKind.OFFER)),
         channel=ChannelType.OUTBOX,
         attempts=1,
         latency_ms=40.0,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from schemas.events import ChannelAddress, Need, VolunteerProfile
+from schemas.events import ChannelAddress, Need, NotificationDelivered, NotificationFailed, VolunteerProfile
 from schemas.vocabulary import ChannelType, NotificationKind, Skill, Unit
 from services.common import links
 from services.dispatcher import notices
@@ -79,6 +79,34 @@ def test_withdrawal_and_cancellation_ids_differ_from_the_offer() -> None:
     c = notices.ended_notice(NotificationKind.CANCELLATION, state, a, profile())
     assert len({w.notification_id, c.notification_id, notices.notification_id("offer", a.offer_id)}) == 3
     assert w.context.reason == "false alarm" and w.deadline is None
+
+
+def test_only_reports_of_offer_notices_go_to_the_incident() -> None:
+    state = offered_state()
+    a = state.assignments[0]
+    offer = notices.offer_notice(
+        state, a, profile(), public_url="https://sigap.example/", secret=SECRET, link_ttl=timedelta(hours=24)
+    )
+    withdrawal = notices.ended_notice(NotificationKind.WITHDRAWAL, state, a, profile(), "false alarm")
+    about = {"incident_id": state.incident_id, "offer_id": a.offer_id, "volunteer_id": "v0"}
+
+    def delivered(notification_id: str, **kw: object) -> NotificationDelivered:
+        return NotificationDelivered.model_validate(
+            {
+                "notification_id": notification_id,
+                "channel": "telegram",
+                "attempts": 1,
+                "latency_ms": 5.0,
+                **kw,
+            }
+        )
+
+    assert notices.offer_report_incident(delivered(offer.notification_id, **about)) == state.incident_id
+    failed = NotificationFailed(notification_id=offer.notification_id, reason="no route", attempts=3, **about)
+    assert notices.offer_report_incident(failed) == state.incident_id
+    assert notices.offer_report_incident(delivered(withdrawal.notification_id, **about)) is None
+    assert notices.offer_report_incident(delivered(offer.notification_id)) is None  # names no incident
+    assert notices.offer_report_incident(offer) is None  # not a report
 
 
 def test_coordinators_always_include_the_outbox() -> None:
