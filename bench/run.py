@@ -400,8 +400,17 @@ class Bench:
         for label, search in self.report["sustained"].items():
             best = search.get("max_per_s")
             if best is None and search.get("steps"):
-                best = 0.0  # the search ran and even its lowest rate was not sustained
-                self.note(f"{label}: not even the lowest rate of the search was sustained (reported as 0)")
+                best = 0.0  # the search ran and nothing it tried held
+                if search.get("best_step_per_s") is not None:
+                    self.note(
+                        f"{label}: steps held up to {search['best_step_per_s']:g}/s for "
+                        f"{self.plan.sustained_step_s:g} s, but no rate held for the whole "
+                        f"{self.plan.sustained_confirm_s:g} s confirmation (reported as 0)"
+                    )
+                else:
+                    self.note(
+                        f"{label}: not even the lowest rate of the search was sustained (reported as 0)"
+                    )
             maxima.append(best)
         # the figure is the worst roster's: a claim must hold for both sizes
         self.report["max_sustained_per_s"] = (
