@@ -30,8 +30,8 @@ from redis.asyncio import Redis
 from bench import roster as bench_roster
 from bench.load import incident_record
 from bench.stats import summarise_ms
-from schemas.envelope import decode_event, make_event
-from schemas.events import IncidentClosed, VolunteerRegistered
+from schemas.envelope import Envelope, decode_event, make_event
+from schemas.events import IncidentClosed, Payload, VolunteerRegistered
 from schemas.fields import utcnow
 from services.common.config import Settings
 from services.common.kafka import new_producer
@@ -108,7 +108,7 @@ async def _throughput(dispatch: Dispatch, rng: random.Random, lanes: int, incide
         for i in range(n, incidents, lanes):
             value, key = incident_record(rng, f"LANE-{tag}-{i:06d}")
             await dispatch.handle(decode_event(value), utcnow())
-            closed = make_event(
+            closed: Envelope[Payload] = make_event(
                 IncidentClosed(incident_id=key.decode(), note="bench"),
                 source="bench",
                 correlation_id=key.decode(),
@@ -144,8 +144,8 @@ async def run(
         now = utcnow()
         batch: list[tuple[bytes | None, bytes | None]] = []
         for profile in bench_roster.generate(roster_size):
-            event = make_event(VolunteerRegistered(profile=profile), source="bench")
-            batch.append((profile.volunteer_id.encode(), event.to_json()))
+            registered = make_event(VolunteerRegistered(profile=profile), source="bench")
+            batch.append((profile.volunteer_id.encode(), registered.to_json()))
         for start in range(0, len(batch), 2000):
             await apply_records(roster, batch[start : start + 2000], now)
         runcards = load_runcards(own.runcards_file)
@@ -171,7 +171,7 @@ async def run(
         for i in range(incidents):
             value, key = incident_record(rng, f"HOT-{i:06d}")
             reported = decode_event(value)
-            closed = make_event(
+            closed: Envelope[Payload] = make_event(
                 IncidentClosed(incident_id=key.decode(), note="bench"),
                 source="bench",
                 correlation_id=key.decode(),

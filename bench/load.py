@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from schemas.envelope import make_event
-from schemas.events import IncidentReported, Need
+from schemas.envelope import Envelope, make_event
+from schemas.events import IncidentReported, Need, Payload
 from schemas.fields import GeoPoint
 from schemas.reference import all_kelurahan
 from schemas.vocabulary import IncidentType, Severity, Unit
@@ -73,7 +73,7 @@ def incident_body(rng: random.Random, n: int) -> dict[str, Any]:
 
 def incident_record(rng: random.Random, incident_id: str) -> tuple[bytes, bytes]:
     lat, lon, code = _spot(rng)
-    event = make_event(
+    event: Envelope[Payload] = make_event(
         IncidentReported(
             incident_id=incident_id,
             type=IncidentType.FLOOD,

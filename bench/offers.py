@@ -25,8 +25,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
-from schemas.envelope import make_event
-from schemas.events import IncidentClosed
+from schemas.envelope import Envelope, make_event
+from schemas.events import IncidentClosed, Payload
 from services.common.kafka import key_of
 from services.common.readmodels import Keys
 
@@ -113,7 +113,7 @@ class OfferWatcher:
     def _close(self, incident_id: str) -> None:
         if self.closer is None:
             return
-        event = make_event(
+        event: Envelope[Payload] = make_event(
             IncidentClosed(incident_id=incident_id, note="bench", by="bench"),
             source="bench",
             correlation_id=incident_id,

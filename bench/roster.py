@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from schemas.envelope import make_event
-from schemas.events import ChannelAddress, VolunteerProfile, VolunteerRegistered
+from schemas.envelope import Envelope, make_event
+from schemas.events import ChannelAddress, Payload, VolunteerProfile, VolunteerRegistered
 from schemas.fields import GeoPoint
 from schemas.reference import KOTA_KEDIRI_AREA, all_kelurahan
 from schemas.vocabulary import ChannelType, Skill, Unit
@@ -75,7 +75,7 @@ async def produce(producer: AIOKafkaProducer, topic: str, count: int, *, batch: 
     started = time.perf_counter()
     pending: list[asyncio.Future[object]] = []
     for profile in generate(count):
-        event = make_event(VolunteerRegistered(profile=profile), source="bench")
+        event: Envelope[Payload] = make_event(VolunteerRegistered(profile=profile), source="bench")
         pending.append(await producer.send(topic, event.to_json(), key=key_of(event)))
         if len(pending) >= batch:
             await asyncio.gather(*pending)

@@ -272,7 +272,11 @@ class Bench:
                 inside = metrics.difference(
                     before, await metrics.scrape(stack.metrics_urls), time.monotonic() - clock
                 )
-                result = {"rate_per_s": rate, "roster": count, "duration_s": self.plan.stage_s}
+                result: dict[str, Any] = {
+                    "rate_per_s": rate,
+                    "roster": count,
+                    "duration_s": self.plan.stage_s,
+                }
                 result |= stage_result(sends, watcher.first_offers)
                 dispatcher = stage_result(sends, requests.first_requests)
                 result["to_notification_request"] = {
@@ -495,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("aiokafka", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     plan = SMOKE if args.smoke else FULL
-    overrides = {
+    overrides: dict[str, Any] = {
         name: value
         for name, value in (
             ("rosters", args.rosters and tuple(int(x) for x in args.rosters)),
