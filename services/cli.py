@@ -38,20 +38,15 @@ from services.common.config import Settings, get_settings
 from services.common.topics import DEAD_LETTERS, TOPICS, VOLUNTEERS
 
 EXIT_USAGE = 2
-CSV_COLUMNS = (
-    "id",
-    "name",
-    "phone",
-    "unit",
-    "skills",
-    "certifications",
-    "home_kelurahan_code",
-    "lat",
-    "lon",
-    "channels",
-    "on_duty",
-    "language",
-)
+
+
+def roster_columns() -> tuple[str, ...]:
+    """The roster CSV's columns (the gateway's roster format, imported only when the help is built)."""
+    from services.gateway.roster_io import COLUMNS
+
+    return COLUMNS
+
+
 EXIT_FAILED = 1
 WIB_OFFSET_H = 7
 
@@ -806,7 +801,7 @@ def _roster_parsers(sub: Any) -> None:
     roster = sub.add_parser("roster", help="import or export the roster (CSV), rebuild it in Redis")
     actions = roster.add_subparsers(dest="action", required=True, metavar="ACTION")
     imp = actions.add_parser("import", help="validate a CSV and produce its volunteers to Kafka")
-    imp.add_argument("file", help="CSV file ('-' for stdin); columns: " + ",".join(CSV_COLUMNS))
+    imp.add_argument("file", help="CSV file ('-' for stdin); columns: " + ",".join(roster_columns()))
     imp.add_argument("--dry-run", action="store_true", help="validate only")
     imp.add_argument("--batch-size", type=int, default=500)
     imp.set_defaults(coro=_roster_import)
