@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +15,7 @@ from schemas.vocabulary import AssignmentStatus, Skill, Unit
 from services.common.config import Settings
 from services.dispatcher.commands import FindCandidates
 from services.dispatcher.matching import find_and_reserve
-from services.dispatcher.roster import Roster
+from services.dispatcher.roster import ProfileChange, Roster
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.settings import DEFAULT_RUNCARDS
 from tests.integration.dispatcher.conftest import HERE, volunteer
@@ -137,3 +139,32 @@ async def test_a_late_yes_takes_the_volunteer_back_only_when_free(roster: Roster
     assert (fields["status"], fields["offer_id"], fields["incident_id"]) == ("assigned", "o1", "INC-1")
     assert (await roster.offer("o1"))["status"] == "accepted"
     assert await roster.search(Unit.TAGANA, None, HERE, 5, 10) == []
+
+
+async def test_a_ring_searched_from_a_small_disc_finds_the_same_nearest(roster: Roster) -> None:
+    """`search.lua` widens a small disc until it holds COUNT volunteers: the answer is the whole ring's
+    nearest COUNT, dense or sparse, and the rows carry the profiles used to tell the volunteers."""
+    distances = [0.003 * i for i in range(1, 301)]  # 300 volunteers 3 m … 900 m east
+    random.Random(4).shuffle(distances)
+    changes = [ProfileChange(volunteer(f"d{i:03d}", km), NOW) for i, km in enumerate(distances)]
+    await roster.apply_many(changes, NOW)
+    whole = await roster.nearest(Unit.TAGANA, None, HERE, 1.0, count=8, from_km=1.0)
+    small = await roster.nearest(Unit.TAGANA, None, HERE, 1.0, count=8, from_km=0.01)
+    assert [c.volunteer_id for c in small.candidates] == [c.volunteer_id for c in whole.candidates]
+    assert [round(c.distance_km * 1000) for c in small.candidates] == [3 * i for i in range(1, 9)]
+    assert small.found == whole.found == 8
+    first = small.candidates[0].volunteer_id
+    assert json.loads(small.profiles[first])["name"] == f"Relawan {first}"
+    # sparse beyond 900 m: the disc grows to the ring's edge and reports all it holds (a at 1 km too)
+    ring = await roster.nearest(Unit.TAGANA, None, HERE, 1.5, count=1000, from_km=0.01)
+    assert ring.found == 301 and not ring.offers_exist
+
+
+async def test_the_first_search_tells_a_redelivery_its_offers_exist(roster: Roster) -> None:
+    assert not (await roster.nearest(Unit.TAGANA, None, HERE, 5, count=4, unless_offered=["o1"])).offers_exist
+    await roster.reserve("a", "o1", "INC-1", LATER, NOW)
+    marked = await roster.nearest(Unit.TAGANA, None, HERE, 5, count=4, unless_offered=["o0", "o1"])
+    assert marked.offers_exist and marked.candidates == []
+    told: dict[str, str] = {}
+    assert await roster.free("a", "o1", A.WITHDRAWN, NOW, profiles=told)
+    assert json.loads(told["a"])["volunteer_id"] == "a"  # read with the release, for the notice

@@ -53,6 +53,7 @@ def test_offer_ttls_rings_and_certified_skills() -> None:
     assert CARDS.rings(25) == [1, 2, 5, 10, 20, 25]
     assert CARDS.rings(3) == [1, 2, 3]
     assert CARDS.certification_required == {Skill.WATER_RESCUE, Skill.FIRST_AID}
+    assert CARDS.min_step_km == 0.125
 
 
 def test_a_type_without_its_own_card_falls_back_to_the_default() -> None:
@@ -86,6 +87,12 @@ def test_a_type_without_its_own_card_falls_back_to_the_default() -> None:
             + "\n".join(f"{s}=[{{unit='trc',count=1}}]" for s in Severity)
             + "\n[offers]\nttl_s={severe=-1}",
             "positive",
+        ),
+        (
+            "[cards.default]\n"
+            + "\n".join(f"{s}=[{{unit='trc',count=1}}]" for s in Severity)
+            + "\n[matching]\nmin_step_km=0",
+            "min_step_km must be a positive number",
         ),
     ],
 )
