@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,6 +71,8 @@ from services.dispatcher.commands import (
     SetOfferStatus,
 )
 from services.dispatcher.runcards import RunCards
+
+WIB = timezone(timedelta(hours=7), "WIB")
 
 MAX_PROCESSED = 300
 """Event ids remembered per incident (rule 9); far more than one incident's redelivery window."""
@@ -354,7 +356,8 @@ def _on_found(step: _Step, found: CandidatesFound) -> None:
             )
         )
         step.commands.append(Notify(NotificationKind.OFFER, r.volunteer_id, r.offer_id))
-        step.note("offered", f"{r.volunteer_name}: {need.describe()}, until {expires_at:%H:%M:%S} UTC")
+        until = expires_at.astimezone(WIB)  # the ops room reads Kediri time
+        step.note("offered", f"{r.volunteer_name}: {need.describe()}, until {until:%H:%M:%S} WIB")
     need.exhausted = found.exhausted and state.counts(found.need_index).open > 0
     _settle(step)
 

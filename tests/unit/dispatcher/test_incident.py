@@ -413,3 +413,11 @@ def test_without_a_reason_the_notices_say_how_the_incident_ended() -> None:
         (NotificationKind.CANCELLATION, "cancelled"),
         (NotificationKind.WITHDRAWAL, "cancelled"),
     }
+
+
+def test_the_timeline_gives_an_offers_deadline_in_kediri_time() -> None:
+    world = evac_world(1)
+    state = world.run(None, ev(reported(severity=Severity.SEVERE, needs=[TAGANA_EVAC])), T0)
+    deadline_wib = (T0 + timedelta(seconds=180, hours=7)).strftime("%H:%M:%S")
+    offered = [entry.detail for entry in state.timeline if entry.event == "offered"]
+    assert offered and offered[0].endswith(f"until {deadline_wib} WIB")
