@@ -19,6 +19,8 @@ class Plan:
     ceiling_s: float  # the ceiling's fixed-rate stage
     ceiling_blast: int  # records in the ceiling's throughput blast
     settle_cap_s: float  # the longest wait for a stage's backlog to clear before the next stage
+    capacity_incidents: int = 0  # backlog one dispatcher worker drains alone (0: not measured)
+    capacity_timeout_s: float = 300.0
     compare_rate: float = 50.0  # the rate whose p99 is compared with the ceiling's
     http_clients: int = 8
     roster_timeout_s: float = 300.0
@@ -37,6 +39,7 @@ FULL = Plan(
     ceiling_s=20,
     ceiling_blast=20_000,
     settle_cap_s=60,
+    capacity_incidents=20_000,
 )
 
 SMOKE = Plan(
@@ -52,6 +55,8 @@ SMOKE = Plan(
     ceiling_s=2,
     ceiling_blast=1000,
     settle_cap_s=15,
+    capacity_incidents=200,
+    capacity_timeout_s=60,
     http_clients=4,
     roster_timeout_s=120,
 )

@@ -42,6 +42,7 @@ def derive(report: dict[str, Any], compare_rate: float) -> None:
     p99_small = small["p99_ms"] if small else None
     p99_large = large["p99_ms"] if large else None
     sustained = report.get("max_sustained_per_s")
+    capacity = report.get("dispatcher_capacity_per_s")
     report["ratios"] = {
         "compare_rate_per_s": compare_rate,
         "p99_vs_ceiling_at_50": ratio(p99_small, ceiling.get("p99_ms")),
@@ -64,8 +65,10 @@ def derive(report: dict[str, Any], compare_rate: float) -> None:
         },
         "sustained_ge_1000_per_s": {
             "target": f"≥ {TARGET_SUSTAINED_PER_S:g} incidents/s sustained by one dispatcher worker",
-            "value": sustained,
-            "met": _met(sustained, TARGET_SUSTAINED_PER_S, at_least=True),
+            "value": capacity,
+            "met": _met(capacity, TARGET_SUSTAINED_PER_S, at_least=True),
+            "measured_as": "the worst roster's backlog drain by the dispatcher alone (capacity)",
+            "whole_pipeline_max_sustained_per_s": sustained,
         },
         "p99_100k_le_1_5x_1k": {
             "target": f"p99 at {compare_rate:g}/s with 100k volunteers ≤ {TARGET_P99_100K_VS_1K}× with 1k",
@@ -130,16 +133,27 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "| Roster | Max sustained, to outbox (/s) | Dispatcher only (/s) "
         "| Matching p50 (ms) | Matching p99 (ms) "
+        "| One dispatcher worker, backlog drain (incidents/s) "
         "| Roster load (volunteers/s) |"
     ]
-    lines += ["|---:|---:|---:|---:|---:|---:|"]
+    lines += ["|---:|---:|---:|---:|---:|---:|---:|"]
     for label, s in report.get("sustained", {}).items():
         match = report.get("matching", {}).get(label) or {}
         load = report.get("roster_load", {}).get(label) or {}
+        drain = report.get("capacity", {}).get(label) or {}
         lines.append(
             f"| {s['roster']:,} | {_fmt(s.get('max_per_s'))} | {_fmt(s.get('dispatcher_max_per_s'))} | "
-            f"{_fmt(match.get('p50_ms'))} | {_fmt(match.get('p99_ms'))} | {_fmt(load.get('per_s'))} |"
+            f"{_fmt(match.get('p50_ms'))} | {_fmt(match.get('p99_ms'))} | "
+            f"{_fmt(drain.get('incidents_per_s'))} | {_fmt(load.get('per_s'))} |"
         )
+    lines += [
+        "",
+        "*Max sustained*: the highest open-loop rate (straight onto `incidents`) whose offers reached the"
+        " outbox without the backlog growing, for the whole confirmation; *dispatcher only*: the same, to"
+        " the dispatcher's notification request. *Backlog drain*: one dispatcher worker handling a backlog"
+        " of incidents (each reported, then closed) with the notifier and gateway paused, incidents per"
+        " second over the middle 80 % of the drain (`bench/capacity.py`).",
+    ]
     rss = report.get("peak_rss_mb", {})
     lines += [
         "",

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from bench import ceiling, matching, metrics, report, roster
+from bench import capacity, ceiling, matching, metrics, report, roster
 from bench.evaluate import stage_result, sustained_step, wait_drain
 from bench.load import post_incidents, produce_incidents
 from bench.machine import REPO, load_average, machine_facts
@@ -109,6 +109,8 @@ class Bench:
             "runs": [],
             "sustained": {},
             "max_sustained_per_s": None,
+            "capacity": {},
+            "dispatcher_capacity_per_s": None,
             "matching": {},
             "roster_load": {},
             "peak_rss_mb": {},
@@ -225,10 +227,31 @@ class Bench:
             rates = sorted(self.plan.rates)
             await self._fixed_rates(phase, rates[:-1], warm_up=True)
             await self._sustained(phase)
-            await self._fixed_rates(phase, rates[-1:], settle=False)
+            await self._fixed_rates(phase, rates[-1:])
+            await self._capacity(phase)
         finally:
             for proc in profilers:
                 _stop_profiler(proc)
+
+    async def _capacity(self, phase: Phase) -> None:
+        """Last in a phase (it pauses the notifier and leaves it a backlog): one dispatcher worker
+        draining a backlog of incidents on its own."""
+        if not self.plan.capacity_incidents:
+            return
+        log.info("%s: dispatcher capacity, %d incidents", phase.label, self.plan.capacity_incidents)
+        idle = await phase.settle(self.plan.settle_cap_s * 3)
+        if not idle["idle"]:
+            self.note(f"{phase.label}: the dispatcher was still busy before the capacity drain")
+        self.report["capacity"][phase.label] = await capacity.measure(
+            phase.stack,
+            phase.producer,
+            phase.prefix + INCIDENTS,
+            count=self.plan.capacity_incidents,
+            seed=phase.count,
+            tag=phase.label,
+            timeout_s=self.plan.capacity_timeout_s,
+        )
+        phase.stack.check_alive()
 
     async def _load_roster(self, phase: Phase) -> None:
         label, count = phase.label, phase.count
@@ -416,6 +439,10 @@ class Bench:
                         f"{label}: not even the lowest rate of the search was sustained (reported as 0)"
                     )
             maxima.append(best)
+        drains = [c.get("incidents_per_s") for c in self.report["capacity"].values()]
+        self.report["dispatcher_capacity_per_s"] = (
+            min(drains) if drains and all(d is not None for d in drains) else None
+        )
         # the figure is the worst roster's: a claim must hold for both sizes
         self.report["max_sustained_per_s"] = (
             min(m for m in maxima if m is not None) if maxima and all(m is not None for m in maxima) else None

@@ -58,6 +58,12 @@ def test_smoke_run_writes_a_complete_report(tmp_path: Path) -> None:
     # how high it got is timing (the report's business); that the search ran and gave a figure is not
     assert isinstance(report["max_sustained_per_s"], int | float)
     assert all("ok" in step for step in report["sustained"][roster_label]["steps"])
+    drain = report["capacity"][roster_label]
+    assert drain["complete"], drain  # every reported and closed incident of the backlog was handled
+    assert drain["handled"] >= drain["events"] == 2 * drain["incidents"] > 0
+    assert drain["incidents_per_s"] > 0
+    assert report["dispatcher_capacity_per_s"] == drain["incidents_per_s"]
+    assert report["targets"]["sustained_ge_1000_per_s"]["value"] == drain["incidents_per_s"]
     for service in ("dispatcher", "notifier", "gateway"):
         assert report["peak_rss_mb"][service] > 0, service
     ceiling = report["ceiling"]
