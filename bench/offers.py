@@ -137,7 +137,10 @@ class OfferWatcher:
 
 @dataclass
 class Requested:
-    stored_at: float  # unix seconds when the bench received the offer's notification request
+    stored_at: float
+    """unix seconds when the dispatcher's producer created the offer's notification request (the
+    record's CreateTime, same machine clock): the dispatcher's share of the latency ends there, without
+    the bench consumer's own fetch delay"""
 
 
 @dataclass
@@ -192,4 +195,7 @@ class NotificationWatcher:
                         and incident_id
                         and incident_id not in self.first_requests
                     ):
-                        self.first_requests[incident_id] = Requested(now)
+                        created = (
+                            record.timestamp / 1000 if record.timestamp and record.timestamp > 0 else now
+                        )
+                        self.first_requests[incident_id] = Requested(created)
