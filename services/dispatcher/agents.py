@@ -1,12 +1,13 @@
 """The dispatcher's agents and timers: decode (dead-lettering poison records), hand the event to the
 domain service, keep going. Thin on purpose; the rules live in `incident`, `ranking`, `runcards`.
 
-Incident events (and forwarded deliveries) are consumed without automatic acknowledgement and handled
-in `Lanes`: different incidents concurrently, one incident's events strictly one after another. Each
-record is acknowledged when it has been handled — its outputs acknowledged by the broker and the
-incident's state saved — or dead-lettered; faust commits an offset only once every record before it
-is acknowledged, so a crash or a rebalance redelivers whatever was not finished (at-least-once; the
-deterministic event, offer and notification ids make a redelivery harmless)."""
+Incident events (among them the offers' delivery reports, which the notifier puts on `responses`) are
+consumed without automatic acknowledgement and handled in `Lanes`: different incidents concurrently,
+one incident's events strictly one after another. Each record is acknowledged when it has been
+handled — its outputs acknowledged by the broker and the incident's state saved — or dead-lettered;
+faust commits an offset only once every record before it is acknowledged, so a crash or a rebalance
+redelivers whatever was not finished (at-least-once; the deterministic event, offer and notification
+ids make a redelivery harmless)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from schemas.envelope import Envelope
 from schemas.events import Payload
 from services.common.deadletter import dead_letter_for, decode_or_dead_letter
-from services.common.topics import DEAD_LETTERS, RESPONSES
-from services.dispatcher import metrics, notices
+from services.common.topics import DEAD_LETTERS
+from services.dispatcher import metrics
 from services.dispatcher.app import app, own, settings, topics
 from services.dispatcher.incident import HANDLED_EVENT_TYPES
 from services.dispatcher.lanes import Lanes
@@ -267,21 +268,6 @@ async def alerts(stream: Any) -> None:
             lambda e: runtime().alerts.handle(e, now()),
             lambda e: e.event_type.startswith("weather_alert."),
         )
-
-
-async def forward_delivery(envelope: Envelope[Payload], message: Any) -> None:
-    """An offer's delivery or failure goes onto `responses` (the same record), keyed by its incident."""
-    incident_id = notices.offer_report_incident(envelope.payload)
-    if incident_id is not None:
-        fut = await runtime().sender.send(settings.topic(RESPONSES), incident_id.encode(), message.value)
-        await fut
-
-
-@app.agent(topics.deliveries)
-async def deliveries(stream: Any) -> None:
-    """Offer deliveries and failures go onto `responses`, so the incident's timeline records them in
-    the incident's own order; many forwards in flight at once, each incident's in order."""
-    await consume_in_lanes(stream, Lanes(own.dispatcher_max_in_flight, "delivery"), forward_delivery)
 
 
 async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -> None:

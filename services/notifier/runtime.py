@@ -25,9 +25,10 @@ from schemas.envelope import Envelope, make_event
 from schemas.events import NotificationDelivered, NotificationFailed, NotificationRequested, Payload
 from services.common.config import Settings
 from services.common.deadletter import dead_letter_for, decode_or_dead_letter
-from services.common.kafka import new_producer, publish
+from services.common.kafka import key_of, new_producer, publish
+from services.common.notifications import offer_report_incident
 from services.common.redis import new_redis
-from services.common.topics import DEAD_LETTERS, DELIVERIES
+from services.common.topics import DEAD_LETTERS, DELIVERIES, RESPONSES
 from services.notifier import metrics
 from services.notifier.channels import build_channels, check_channels
 from services.notifier.channels.http import new_client
@@ -48,26 +49,36 @@ Ack = Callable[[], Awaitable[object]]
 
 class KafkaReports:
     """Publishes outcomes to `deliveries` and poison or undeliverable records to `dead-letters`,
-    waiting for the broker's acknowledgement each time."""
+    waiting for the broker's acknowledgement each time.
+
+    The report of an offer (delivered or failed) also goes onto `responses`, keyed by its incident, so
+    the dispatcher records it on the incident's timeline in the incident's own order (DESIGN.md §5).
+    Both records are sent before either acknowledgement is awaited."""
 
     def __init__(self, producer: AIOKafkaProducer, settings: Settings) -> None:
         self._producer = producer
         self._deliveries = settings.topic(DELIVERIES)
+        self._responses = settings.topic(RESPONSES)
         self._dead_letters = settings.topic(DEAD_LETTERS)
 
     async def delivered(self, payload: NotificationDelivered, correlation_id: str | None) -> None:
-        await publish(
-            self._producer,
-            self._deliveries,
-            make_event(payload, source=CONSUMER, correlation_id=correlation_id),
-        )
+        await self._report(payload, correlation_id)
 
     async def failed(self, payload: NotificationFailed, correlation_id: str | None) -> None:
-        await publish(
-            self._producer,
-            self._deliveries,
-            make_event(payload, source=CONSUMER, correlation_id=correlation_id),
-        )
+        await self._report(payload, correlation_id)
+
+    async def _report(
+        self, payload: NotificationDelivered | NotificationFailed, correlation_id: str | None
+    ) -> None:
+        event = make_event(payload, source=CONSUMER, correlation_id=correlation_id)
+        value = event.to_json()
+        acks = [
+            await self._producer.send(self._deliveries, value, key=key_of(cast(Envelope[Payload], event)))
+        ]
+        incident_id = offer_report_incident(payload)
+        if incident_id is not None:
+            acks.append(await self._producer.send(self._responses, value, key=incident_id.encode()))
+        await asyncio.gather(*acks)
 
     async def dead_letter(self, record: Record, reason: str) -> None:
         letter = dead_letter_for(

@@ -302,7 +302,8 @@ async def test_every_step_is_recorded_and_the_fairness_order_applies(
         offer_id=offer_id,
         volunteer_id="twin-a",
     )
-    await bus.send("deliveries", delivered)  # the notifier's report, forwarded in the incident's order
+    # the notifier's report of an offer, on `responses` keyed by the incident (in the incident's order)
+    await bus.send("responses", delivered)
     await eventually(lambda: _delivered(roster, "INC-1"), what="delivery on the timeline")
     await answer(bus, OfferAccepted, "INC-1", "twin-a")
     for step in ("en_route", "on_scene", "released"):

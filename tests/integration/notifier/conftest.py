@@ -26,7 +26,14 @@ from redis import Redis
 from schemas.envelope import Envelope, decode_event, make_event
 from schemas.events import DeadLetter, NotificationRequested, Payload
 from services.common.kafka import new_producer, publish
-from services.common.topics import DEAD_LETTERS, DELIVERIES, NOTIFICATIONS, create_topics, delete_topics
+from services.common.topics import (
+    DEAD_LETTERS,
+    DELIVERIES,
+    NOTIFICATIONS,
+    RESPONSES,
+    create_topics,
+    delete_topics,
+)
 from tests.conftest import KAFKA, REDIS_URL
 from tests.support.procs import ServiceProcess, free_port
 from tests.support.providers import ProviderServers
@@ -45,6 +52,9 @@ class Bus:
         self.prefix = prefix
         self._lock = threading.Lock()
         self.events: list[Envelope[Payload]] = []
+        """what the notifier put on `deliveries` and `dead-letters`"""
+        self.responses: list[tuple[bytes | None, Envelope[Payload]]] = []
+        """(key, event) of what the notifier put on `responses`"""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="bus", daemon=True)
         self._producer: Any = None
@@ -71,6 +81,7 @@ class Bus:
         self._consumer = AIOKafkaConsumer(
             self.prefix + DELIVERIES,
             self.prefix + DEAD_LETTERS,
+            self.prefix + RESPONSES,
             bootstrap_servers=KAFKA,
             group_id=None,
             auto_offset_reset="earliest",
@@ -88,7 +99,10 @@ class Bus:
         async for record in self._consumer:
             event = decode_event(record.value)
             with self._lock:
-                self.events.append(event)
+                if record.topic == self.prefix + RESPONSES:
+                    self.responses.append((record.key, event))
+                else:
+                    self.events.append(event)
 
     # --- producing ------------------------------------------------------------------------------
 
@@ -106,6 +120,14 @@ class Bus:
     def about(self, notification_id: str) -> list[Envelope[Payload]]:
         with self._lock:
             return [e for e in self.events if getattr(e.payload, "notification_id", None) == notification_id]
+
+    def on_responses(self, notification_id: str) -> list[tuple[bytes | None, Envelope[Payload]]]:
+        with self._lock:
+            return [
+                (key, e)
+                for key, e in self.responses
+                if getattr(e.payload, "notification_id", None) == notification_id
+            ]
 
     def dead_letters(self) -> list[DeadLetter]:
         with self._lock:

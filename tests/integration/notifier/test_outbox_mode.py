@@ -3,13 +3,14 @@ volunteer lists, shown as the volunteer's first channel would carry it."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
 from schemas.api import OutboxMessage
-from schemas.events import NotificationDelivered, NotificationFailed
+from schemas.events import NotificationDelivered, NotificationFailed, NotificationRequested
+from schemas.vocabulary import NotificationKind
+from services.common.notifications import notification_id
 from services.common.readmodels import Keys
 from tests.integration.notifier.conftest import Stack
 from tests.unit.notifier.samples import request
@@ -64,14 +65,54 @@ def test_every_notification_lands_in_the_outbox(tmp_path: Path) -> None:
 
 
 def test_a_volunteer_without_enabled_channels_is_reported(tmp_path: Path) -> None:
-    """With real channels enabled, a volunteer reachable on none of them is a failure, not silence."""
+    """With real channels enabled, a volunteer reachable on none of them is a failure, not silence;
+    an offer's failure also goes onto `responses`, for the incident's timeline."""
     stack = Stack(tmp_path, {"SIGAP_CHANNELS": "email", "SIGAP_SMTP_PORT": "2525"}).start()
     try:
-        req = request([("telegram", "5550199")], notification_id=uuid.uuid4().hex)
+        req = offer_of(request([("telegram", "5550199")]), "INC-F", "off-f")
         stack.bus.request(req)
         outcome = stack.bus.outcome(req.notification_id)
         assert isinstance(outcome, NotificationFailed)
         assert "none of the recipient's channels (telegram) is enabled" in outcome.reason
         assert stack.bus.wait(stack.bus.dead_letters, message="the dead letter")
+        [(key, event)] = stack.bus.wait(lambda: stack.bus.on_responses(req.notification_id))
+        assert key == b"INC-F" and event.payload == outcome
+    finally:
+        stack.stop()
+
+
+def offer_of(
+    req: NotificationRequested, incident_id: str, offer_id: str, kind: str = "offer"
+) -> NotificationRequested:
+    """`req` as the dispatcher asks for an offer (or its withdrawal): ids derived from the offer."""
+    return req.model_copy(
+        update={
+            "kind": NotificationKind(kind),
+            "notification_id": notification_id(kind, offer_id),
+            "incident_id": incident_id,
+            "offer_id": offer_id,
+        }
+    )
+
+
+def test_an_offers_report_goes_onto_responses_keyed_by_its_incident(tmp_path: Path) -> None:
+    """The dispatcher records an offer's delivery on the incident's timeline from `responses`; a
+    withdrawal's report can change nothing there and stays on `deliveries` only."""
+    stack = Stack(tmp_path, {"SIGAP_CHANNELS": "outbox"}).start()
+    try:
+        withdrawal = offer_of(request(), "INC-7", "off-7w", kind="withdrawal")
+        stack.bus.request(withdrawal)
+        assert isinstance(stack.bus.outcome(withdrawal.notification_id), NotificationDelivered)
+        offer = offer_of(request(), "INC-7", "off-7")
+        stack.bus.request(offer)
+        delivered = stack.bus.outcome(offer.notification_id)
+        assert isinstance(delivered, NotificationDelivered)
+        [(key, event)] = stack.bus.wait(lambda: stack.bus.on_responses(offer.notification_id))
+        assert key == b"INC-7"
+        assert event.payload == delivered and event.correlation_id == "INC-7"
+        assert stack.bus.on_responses(withdrawal.notification_id) == []
+        assert [e.payload for e in stack.bus.about(offer.notification_id)] == [
+            delivered
+        ]  # still on deliveries
     finally:
         stack.stop()
