@@ -224,7 +224,7 @@ def decide(state: IncidentState | None, event: Input, now: datetime, policy: Pol
     if isinstance(event, CandidatesFound | Reclaimed):
         if state is None:
             return None, []
-        step = _Step(state.model_copy(deep=True), now, policy)
+        step = _Step(_thaw(state), now, policy)
         if isinstance(event, CandidatesFound):
             _on_found(step, event)
         else:
@@ -239,7 +239,7 @@ def decide(state: IncidentState | None, event: Input, now: datetime, policy: Pol
         return None, _orphan(payload)
     if event.event_id in state.processed:
         return state, []
-    step = _Step(state.model_copy(deep=True), now, policy)
+    step = _Step(_thaw(state), now, policy)
     handler = _HANDLERS.get(type(payload))
     if handler is not None:
         handler(step, payload)
@@ -248,6 +248,18 @@ def decide(state: IncidentState | None, event: Input, now: datetime, policy: Pol
     step.state.processed.append(event.event_id)
     del step.state.processed[:-MAX_PROCESSED]
     return step.state, step.commands
+
+
+def _thaw(state: IncidentState) -> IncidentState:
+    """A copy of `state` that the handlers may change without changing `state`: new lists, and new
+    needs and assignments (the only nested models they change); timeline entries and the location are
+    never changed in place, so they are shared. Far cheaper than a deep copy of the whole state."""
+    copy = state.model_copy()
+    copy.needs = [n.model_copy() for n in state.needs]
+    copy.assignments = [a.model_copy() for a in state.assignments]
+    copy.timeline = list(state.timeline)
+    copy.processed = list(state.processed)
+    return copy
 
 
 def _orphan(payload: Payload) -> list[Command]:

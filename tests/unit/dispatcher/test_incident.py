@@ -332,6 +332,40 @@ def test_decide_never_mutates_the_state_it_is_given_and_offer_ids_are_determinis
     assert IncidentState.model_validate_json(state.model_dump_json()) == state
 
 
+def test_no_event_mutates_the_state_it_is_given() -> None:
+    """`decide` copies only what it changes: every kind of event, applied to a state that other
+    readers share (the store keeps it in memory), leaves that state exactly as it was."""
+    world = evac_world(1, 2, 3, 4)
+    state = world.run(None, ev(reported(needs=[TAGANA_EVAC])), T0)
+    state = world.run(state, ev(answer(OfferAccepted, state, "v1", via="link")), later(1))
+    snapshot = state.model_dump()
+    a0 = next(a for a in state.assignments if a.volunteer_id == "v0")
+    delivered = NotificationDelivered(
+        notification_id="n1",
+        channel=ChannelType.OUTBOX,
+        attempts=1,
+        latency_ms=12,
+        incident_id="INC-1",
+        offer_id=a0.offer_id,
+        volunteer_id="v0",
+    )
+    events = [
+        answer(OfferDeclined, state, "v0"),
+        answer(OfferExpired, state, "v0"),
+        answer(OfferAccepted, state, "v0", via="link"),
+        answer(AssignmentStatusChanged, state, "v1", status=A.EN_ROUTE, via="link"),
+        answer(AssignmentStatusChanged, state, "v1", status=A.RELEASED, via="ops_room"),
+        delivered,
+        DispatchRetry(incident_id="INC-1", reason="test"),
+        IncidentClosed(incident_id="INC-1", note="done"),
+        IncidentCancelled(incident_id="INC-1", reason="false alarm"),
+    ]
+    for payload in events:
+        new, _ = decide(state, ev(payload, event_id=f"e-{payload.EVENT_TYPE}"), later(5), POLICY)
+        assert new is not state
+        assert state.model_dump() == snapshot, payload.EVENT_TYPE
+
+
 def test_social_emergency_goes_to_trc() -> None:
     world = World.of(("t1", Unit.TRC, (), 2.0), ("g1", Unit.TAGANA, (Skill.EVACUATION,), 0.5))
     state = world.run(None, ev(reported(type_=IncidentType.SOCIAL_EMERGENCY, severity=Severity.MINOR)), T0)
