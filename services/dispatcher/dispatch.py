@@ -51,7 +51,7 @@ from services.dispatcher.commands import (
 from services.dispatcher.incident import IncidentState, Input, Policy, decide
 from services.dispatcher.matching import find_and_reserve
 from services.dispatcher.outputs import Batch, Sender, derived_id
-from services.dispatcher.roster import Roster
+from services.dispatcher.roster import Roster, StateExists
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import IncidentStore
 
@@ -86,6 +86,10 @@ class _Run:
     batch: Batch
     retry_reasons: list[str] = field(default_factory=list)
     profiles: dict[str, str] = field(default_factory=dict)
+    unless_state: str | None = None
+    """the state key the next candidate search must find absent (the state was not loaded)"""
+    state_checked: bool = False
+    """a search found that state absent"""
 
 
 @dataclass
@@ -114,20 +118,25 @@ class Dispatch:
             log.info("%s %s names no incident; ignored", event.event_type, event.event_id)
             return None
         started = time.perf_counter()
-        state, version = await self.incidents.load(incident_id)
-        run = _Run(Batch(event.event_id))
-        current = state
-        pending: list[Input] = [event]
-        steps = 0
-        while pending:
-            steps += 1
-            if steps > MAX_STEPS:
-                raise RuntimeError(f"incident {incident_id}: more than {MAX_STEPS} steps for one event")
-            current, commands = decide(current, pending.pop(0), now, self.policy)
-            for command in commands:
-                result = await self._execute(command, current, run, now)
-                if result is not None:
-                    pending.append(result)
+        # A report not in memory is almost always of a new incident: its state is not loaded first;
+        # the first candidate search checks in its own round trip that none exists (`unless_state`).
+        # Until that search, carrying out a report of an unknown incident only gathers outputs.
+        run: _Run | None = None
+        state: IncidentState | None = None
+        version = 0
+        if isinstance(event.payload, IncidentReported) and not self.incidents.remembers(incident_id):
+            try:
+                current, run = await self._carry_out(event, None, now, self.incidents.state_key(incident_id))
+            except StateExists:
+                run = None
+            if run is None or not run.state_checked:  # no search said whether the state exists
+                state, version = await self.incidents.load(incident_id)
+                if state is not None:
+                    run = None
+        else:
+            state, version = await self.incidents.load(incident_id)
+        if run is None:
+            current, run = await self._carry_out(event, state, now, None)
         batch = run.batch
         first_offer = isinstance(event.payload, IncidentReported) and any(
             isinstance(e.payload, OfferMade) for _, _, e in batch.records
@@ -151,13 +160,35 @@ class Dispatch:
         metrics.EVENT_SECONDS.observe(time.perf_counter() - started)
         return current
 
+    async def _carry_out(
+        self, event: Envelope[Payload], state: IncidentState | None, now: datetime, unless_state: str | None
+    ) -> tuple[IncidentState | None, _Run]:
+        """Decide and execute until no command answers with a result; the outputs gathered, not sent."""
+        run = _Run(Batch(event.event_id), unless_state=unless_state)
+        current = state
+        pending: list[Input] = [event]
+        steps = 0
+        while pending:
+            steps += 1
+            if steps > MAX_STEPS:
+                raise RuntimeError(f"incident {event.event_id}: more than {MAX_STEPS} steps for one event")
+            current, commands = decide(current, pending.pop(0), now, self.policy)
+            for command in commands:
+                result = await self._execute(command, current, run, now)
+                if result is not None:
+                    pending.append(result)
+        return current, run
+
     async def _execute(
         self, command: Command, state: IncidentState | None, run: _Run, now: datetime
     ) -> CandidatesFound | Reclaimed | None:
         roster, batch = self.roster, run.batch
+        if run.unless_state is not None and not isinstance(command, Emit | FindCandidates):
+            raise RuntimeError(f"{command!r} before the search that tells whether the incident is known")
         match command:
             case FindCandidates():
                 started = time.perf_counter()
+                unless_state, run.unless_state = run.unless_state, None  # the first search checks
                 found = await find_and_reserve(
                     roster,
                     command,
@@ -165,7 +196,9 @@ class Dispatch:
                     runcards=self.policy.runcards,
                     max_radius_km=self.policy.max_radius_km,
                     profiles=run.profiles,
+                    unless_state=unless_state,
                 )
+                run.state_checked = run.state_checked or unless_state is not None
                 metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
                 return found
             case ConfirmAssignment():

@@ -33,9 +33,13 @@ async def find_and_reserve(
     runcards: RunCards,
     max_radius_km: float,
     profiles: dict[str, str] | None = None,
+    unless_state: str | None = None,
 ) -> CandidatesFound:
     """Search and reserve for one need. The profile JSON of each volunteer reserved goes into
-    `profiles` when given (read with the search, so telling them costs no extra round trip)."""
+    `profiles` when given (read with the search, so telling them costs no extra round trip).
+    `unless_state`: the incident's state key, when the caller has not loaded the state; the first
+    search checks that it does not exist (raising `roster.StateExists`, before anything changed, if
+    it does)."""
     need = command.need
     pending = list(command.offer_ids)
     reservations: list[Reservation] = []
@@ -56,6 +60,7 @@ async def find_and_reserve(
             skip=sorted(seen),
             from_km=runcards.min_step_km,
             unless_offered=pending,
+            unless_state=unless_state,
         )
     if first is not None and first.offers_exist:
         await _take_up_reservations(roster, command, pending, reservations, seen)

@@ -105,6 +105,11 @@ class Ring(NamedTuple):
     offers_exist: bool = False
 
 
+class StateExists(Exception):
+    """A search was made for a report without loading its incident's state (`unless_state`), and
+    that state exists after all: nothing was searched; load it and start over."""
+
+
 @dataclass(frozen=True, slots=True)
 class Hold:
     """A volunteer's status as the roster has it."""
@@ -338,16 +343,21 @@ class Roster:
         skip: Iterable[str] = (),
         from_km: float | None = None,
         unless_offered: Sequence[str] = (),
+        unless_state: str | None = None,
     ) -> Ring:
         """One ring: up to `count` nearest available volunteers of the unit (and skill) within the
         radius, read for ranking in the same round trip (`search.lua`), leaving out `skip`. The ring
         is searched outwards from `from_km` (doubling), so a dense roster is answered from a small
         disc; the result is the same as searching the whole ring. Also tells how many the geo search
         found, so the caller knows whether the ring is exhausted — unless one of the offers
-        `unless_offered` already exists, when nothing is searched (`Ring.offers_exist`)."""
+        `unless_offered` already exists (`Ring.offers_exist`): then nothing is searched; nor when the
+        key `unless_state` exists, which raises `StateExists`."""
+        keys = [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)]
+        if unless_state is not None:
+            keys.append(unless_state)
         flat = await self._run(
             "search",
-            [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)],
+            keys,
             [
                 repr(where.lon),
                 repr(where.lat),
@@ -355,9 +365,12 @@ class Roster:
                 count,
                 self.keys.volunteer(""),
                 from_km if from_km is not None else radius_km,
+                "1" if unless_state is not None else "0",
                 *skip,
             ],
         )
+        if flat and flat[0] == "?":
+            raise StateExists(unless_state)
         if flat and flat[0] == "!":
             return Ring([], 0, {}, offers_exist=True)
         found = int(str(flat[-1]).lstrip("#"))

@@ -85,6 +85,10 @@ class IncidentStore:
         self._remember(state)
         return state, state.version
 
+    def remembers(self, incident_id: str) -> bool:
+        """Whether `load` would answer from memory."""
+        return incident_id in self._cache
+
     def _remember(self, state: IncidentState) -> None:
         self._cache[state.incident_id] = state
         self._cache.move_to_end(state.incident_id)

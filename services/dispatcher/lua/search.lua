@@ -9,12 +9,23 @@
 -- KEYS[1] geo key (available volunteers of the unit, or of the unit and skill)
 -- KEYS[2…] offer keys that, when any exists, mean a redelivered event already reserved under them:
 --          then nothing is searched and the reply is just '!' (the caller takes up those offers first)
+--          — and, when ARGV[7] is '1', the last of them is instead the incident's state hash: the
+--          caller searched without loading the state (a report it had not seen); if the state
+--          exists, nothing is searched and the reply is just '?' (the caller loads it and starts over)
 -- ARGV: 1 longitude, 2 latitude, 3 radius (km), 4 at most this many, 5 vol key prefix,
 --       6 first radius to try (km; the ring's radius to search it at once),
---       7… volunteer ids to leave out (already offered this incident)
+--       7 '1' when the last key is the state hash, else '0',
+--       8… volunteer ids to leave out (already offered this incident)
 -- Returns a flat list: id, profile, status, offer_id, on_duty, lat, lon, rest_ts, deployments,
 -- last_deployed_at, id, …, then '#' .. how many the last geo search found (left-out ones included).
-for i = 2, #KEYS do
+local offers_to = #KEYS
+if ARGV[7] == '1' then
+  if redis.call('EXISTS', KEYS[#KEYS]) == 1 then
+    return {'?'}
+  end
+  offers_to = #KEYS - 1
+end
+for i = 2, offers_to do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     return {'!'}
   end
@@ -32,7 +43,7 @@ while true do
   r = math.min(r * 2, radius)
 end
 local skip = {}
-for i = 7, #ARGV do skip[ARGV[i]] = true end
+for i = 8, #ARGV do skip[ARGV[i]] = true end
 local out = {}
 for _, vid in ipairs(found) do
   if not skip[vid] then
