@@ -8,6 +8,7 @@ redelivered (a rebalance, a restart, a duplicate record):
 - a `sent` hop is not sent again: its delivered event is re-emitted if the outcome was not reported;
 - a `failed` hop is not tried again: the next channel is;
 - a hop claimed by a live worker (lease current) is waited for;
+- a notification whose outcome is reported is not claimed again (`done`);
 - a hop claimed by a worker that died mid-send (lease expired, `stale`) is treated as **maybe sent**:
   it is not handed to that channel again, delivery moves on to the next channel. The exception is an
   idempotent channel (the outbox, whose store is itself deduplicated), where the stale claim is simply
@@ -38,6 +39,8 @@ class Verdict(StrEnum):
     STALE = "stale"
     SENT = "sent"
     FAILED = "failed"
+    DONE = "done"
+    """the notification's outcome is already reported (`Claim.reason` holds it)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,8 @@ class Claim:
 
 
 def _claim(verdict: str, raw: str) -> Claim:
+    if verdict == Verdict.DONE:
+        return Claim(Verdict.DONE, reason=raw)
     data: dict[str, Any] = json.loads(raw)
     return Claim(
         verdict=Verdict(verdict),
@@ -62,6 +67,17 @@ def _claim(verdict: str, raw: str) -> Claim:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """A held claim, for a channel that finishes it itself (`Channel.finishes_claims`)."""
+
+    key: str
+    hop: str
+    token: str
+    attempts: int
+    ttl_s: int
+
+
 class Claims:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
@@ -70,6 +86,7 @@ class Claims:
         self._renew = load(redis, "renew")
         self._finish = load(redis, "finish")
         self._release = load(redis, "release")
+        self._outcome = load(redis, "outcome")
 
     def key(self, notification_id: str) -> str:
         return f"{self._prefix}notif:{notification_id}"
@@ -79,11 +96,7 @@ class Claims:
         return None if value is None else str(value)
 
     async def record_outcome(self, notification_id: str, outcome: str) -> None:
-        key = self.key(notification_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, OUTCOME, outcome)
-            pipe.expire(key, CLAIM_TTL_S)
-            await pipe.execute()
+        await self._outcome(keys=[self.key(notification_id)], args=[outcome, CLAIM_TTL_S])
 
     async def claim(
         self, notification_id: str, hop: str, token: str, lease_s: float, *, take_over_stale: bool
@@ -116,6 +129,11 @@ class Claims:
     ) -> bool:
         final = {"state": "failed", "reason": reason[:500], "attempts": attempts}
         return await self._finish_with(notification_id, hop, token, final)
+
+    def finishing(self, notification_id: str, hop: str, token: str, attempts: int) -> Finish:
+        """What a channel that stores its hand-off in Redis itself (the outbox) needs to mark the hop
+        `sent` in the same atomic step (`finish.lua`'s rule: only the claim's holder finishes it)."""
+        return Finish(self.key(notification_id), hop, token, attempts, CLAIM_TTL_S)
 
     async def _finish_with(self, notification_id: str, hop: str, token: str, final: dict[str, Any]) -> bool:
         done = await self._finish(

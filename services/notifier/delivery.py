@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -74,7 +74,15 @@ class Failed:
     deadline: bool = False
     """the hop stopped because the deadline passed, not because the channel failed for good"""
     superseded: bool = False
-    """another worker handled this notification while we waited for its claim"""
+    """the notification is handled already (its outcome reported, or by another worker we waited for)"""
+
+
+async def _send(channel: Channel, outgoing: Outgoing, timeout_s: float) -> str:
+    try:
+        async with asyncio.timeout(timeout_s + TIMEOUT_GRACE_S):
+            return await channel.send(outgoing, timeout_s)
+    except TimeoutError:
+        raise ProviderTimeout(f"no answer within {timeout_s:g}s") from None
 
 
 class Deliverer:
@@ -127,9 +135,6 @@ class Deliverer:
         """Deliver one request; returns the outcome (`delivered`, `failed`, `expired`, `duplicate`)."""
         request = event.payload
         nid = request.notification_id
-        if await self._claims.outcome(nid):
-            log.info("notification %s already handled; redelivery ignored", nid)
-            return "duplicate"
         deadline = effective_deadline(request.deadline, event.occurred_at, self._config.default_ttl_s)
         routes = routes_for(request.recipient.channels, self._enabled)
         rendered = render(request, sms_max_parts=self._sms_max_parts)
@@ -175,6 +180,9 @@ class Deliverer:
                 result.reason,
                 "" if route is routes[-1] else "; trying the next channel",
             )
+        if attempts == 0 and last is None and await self._claims.outcome(nid):
+            log.info("notification %s already handled; redelivery ignored", nid)  # no hop claimed to say so
+            return "duplicate"
         reason = "; ".join(failures)[:1000]
         expired = cut_by_deadline or (not routes and self._now() >= deadline)
         await self._reports.failed(
@@ -237,6 +245,9 @@ class Deliverer:
                 break
             waited = True  # another worker is sending this very hop: wait for it (bounded by its lease)
             await self._sleep(BUSY_POLL_S)
+        if claim.verdict == Verdict.DONE:
+            log.info("notification %s already handled (%s); redelivery ignored", nid, claim.reason)
+            return Failed("handled already", 0, superseded=True)
         if waited and claim.verdict != Verdict.MINE and await self._reported_soon(nid):
             return Failed("handled by another worker", 0, superseded=True)
         if claim.verdict == Verdict.SENT:
@@ -288,11 +299,11 @@ class Deliverer:
                     calling = True
                     calls += 1
                     started = time.monotonic()
-                    try:
-                        async with asyncio.timeout(timeout_s + TIMEOUT_GRACE_S):
-                            provider_id = await channel.send(outgoing, timeout_s)
-                    except TimeoutError:
-                        raise ProviderTimeout(f"no answer within {timeout_s:g}s") from None
+                    if channel.finishes_claims:
+                        finish = self._claims.finishing(nid, hop, token, calls)
+                        provider_id = await _send(channel, replace(outgoing, finish=finish), timeout_s)
+                    else:
+                        provider_id = await _send(channel, outgoing, timeout_s)
             except DeliveryError as error:
                 failure = error
             except asyncio.CancelledError:
@@ -303,7 +314,8 @@ class Deliverer:
                 accepted_at = self._now()
                 metrics.ATTEMPTS.labels(route.channel.value, "ok").inc()
                 metrics.PROVIDER_SECONDS.labels(route.channel.value).observe(time.monotonic() - started)
-                await self._claims.finish_sent(nid, hop, token, provider_id, calls)
+                if not channel.finishes_claims:
+                    await self._claims.finish_sent(nid, hop, token, provider_id, calls)
                 log.info(
                     "notification %s handed to %s for %s (attempt %d, id %s)",
                     nid,

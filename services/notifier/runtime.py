@@ -73,7 +73,7 @@ class KafkaReports:
         event = make_event(payload, source=CONSUMER, correlation_id=correlation_id)
         value = event.to_json()
         acks = [
-            await self._producer.send(self._deliveries, value, key=key_of(cast(Envelope[Payload], event)))
+            await self._producer.send(self._deliveries, value, key=key_of(cast("Envelope[Payload]", event)))
         ]
         incident_id = offer_report_incident(payload)
         if incident_id is not None:
@@ -214,7 +214,7 @@ class Notifier:
                 record, f"event_type: {event.event_type} does not belong on the notifications topic"
             )
             return None
-        return cast(Envelope[NotificationRequested], event)
+        return cast("Envelope[NotificationRequested]", event)
 
     async def _dead_letter(self, letter: Envelope[Payload]) -> None:
         assert self._producer is not None  # noqa: S101

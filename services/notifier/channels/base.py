@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from schemas.vocabulary import ChannelType, Language, NotificationKind
+from services.notifier.claims import Finish
 from services.notifier.templates import Rendered
 
 
@@ -23,6 +24,8 @@ class Outgoing:
     volunteer_id: str | None = None
     incident_id: str | None = None
     offer_id: str | None = None
+    finish: Finish | None = None
+    """the hop's claim, given only to a channel that `finishes_claims`"""
 
     @property
     def text(self) -> str:
@@ -36,6 +39,9 @@ class Channel(Protocol):
     type: ChannelType
     idempotent: bool
     """True when sending the same notification twice cannot reach the recipient twice"""
+    finishes_claims: bool
+    """True when `send` marks the hop's claim (`Outgoing.finish`) sent itself, in the same Redis step
+    as the hand-off (the outbox); the caller does it otherwise"""
 
     def check_configured(self) -> None:
         """Raise Misconfigured when the settings cannot work (missing URL or credentials)."""

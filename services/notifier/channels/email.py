@@ -46,6 +46,7 @@ def error_from(exc: aiosmtplib.SMTPException) -> DeliveryError:
 class EmailChannel:
     type = ChannelType.EMAIL
     idempotent = False
+    finishes_claims = False
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings

@@ -9,6 +9,7 @@ listed the outbox. The store is deduplicated by notification id, so this channel
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
@@ -30,6 +31,7 @@ MARKER_TTL_S = 8 * 24 * 3600
 class OutboxChannel:
     type = ChannelType.OUTBOX
     idempotent = True
+    finishes_claims = True
 
     def __init__(self, settings: Settings, redis: Redis) -> None:
         self._settings = settings
@@ -60,8 +62,19 @@ class OutboxChannel:
         )
 
     async def send(self, message: Outgoing, timeout_s: float) -> str:
+        """Store the message and, when `message.finish` names the hop's claim, mark it sent in the same
+        script (the provider's message id is the notification id)."""
         doc = self.document(message, datetime.now(UTC))
         keys = self._keys
+        finish = message.finish
+        claim_args: list[str | int] = []
+        if finish is not None:
+            final = {
+                "state": "sent",
+                "provider_message_id": message.notification_id,
+                "attempts": finish.attempts,
+            }
+            claim_args = [finish.hop, finish.token, json.dumps(final), finish.ttl_s]
         try:
             await self._store(
                 keys=[
@@ -69,6 +82,7 @@ class OutboxChannel:
                     keys.outbox,
                     keys.volunteer_outbox(message.volunteer_id) if message.volunteer_id else "",
                     keys.changes,
+                    finish.key if finish is not None else "",
                 ],
                 args=[
                     doc.model_dump_json(),
@@ -76,6 +90,7 @@ class OutboxChannel:
                     self._settings.outbox_volunteer_max,
                     MARKER_TTL_S,
                     change_notice("outbox", message.notification_id),
+                    *claim_args,
                 ],
             )
         except RedisConnectionError:

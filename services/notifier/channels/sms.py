@@ -50,6 +50,7 @@ def zenziva_error(text: str, status: str) -> DeliveryError:
 class SmsChannel:
     type = ChannelType.SMS
     idempotent = False
+    finishes_claims = False
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
         self._settings = settings

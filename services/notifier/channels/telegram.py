@@ -41,6 +41,7 @@ def error_from(response: httpx.Response) -> DeliveryError:
 class TelegramChannel:
     type = ChannelType.TELEGRAM
     idempotent = False
+    finishes_claims = False
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
         self._settings = settings

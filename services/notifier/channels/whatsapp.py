@@ -72,6 +72,7 @@ def error_from(response: httpx.Response) -> DeliveryError:
 class WhatsAppChannel:
     type = ChannelType.WHATSAPP
     idempotent = False
+    finishes_claims = False
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
         self._settings = settings

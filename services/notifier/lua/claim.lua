@@ -3,7 +3,12 @@
 -- ARGV[1]  field (the route key), ARGV[2] claimer token, ARGV[3] lease in ms,
 -- ARGV[4]  hash time-to-live in s, ARGV[5] '1' to take over a stale claim (idempotent channels only)
 -- Returns {verdict, claim JSON}: verdict 'mine' | 'busy' (a live claim of someone else) |
--- 'stale' (claimed, lease expired: its worker died mid-send) | 'sent' | 'failed'.
+-- 'stale' (claimed, lease expired: its worker died mid-send) | 'sent' | 'failed'; or {'done', outcome}
+-- when the notification's outcome is already reported (nothing is claimed then).
+local outcome = redis.call('HGET', KEYS[1], 'outcome')
+if outcome then
+  return {'done', outcome}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 

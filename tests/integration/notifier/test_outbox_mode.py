@@ -3,6 +3,7 @@ volunteer lists, shown as the volunteer's first channel would carry it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -114,5 +115,28 @@ def test_an_offers_report_goes_onto_responses_keyed_by_its_incident(tmp_path: Pa
         assert [e.payload for e in stack.bus.about(offer.notification_id)] == [
             delivered
         ]  # still on deliveries
+    finally:
+        stack.stop()
+
+
+def test_a_redelivered_request_is_stored_and_reported_once(tmp_path: Path) -> None:
+    """The outbox marks the hop sent in the same step as it stores the message; a redelivered request
+    (the same event again) then finds the notification handled: no second message, no second report."""
+    stack = Stack(tmp_path, {"SIGAP_CHANNELS": "outbox"}).start()
+    try:
+        req = offer_of(request([("sms", "085712345678")]), "INC-R", "off-r")
+        event = stack.bus.request(req)
+        assert isinstance(stack.bus.outcome(req.notification_id), NotificationDelivered)
+        claims = stack.redis.hgetall(f"{stack.redis_prefix}notif:{req.notification_id}")
+        [hop] = [json.loads(v) for k, v in claims.items() if k.startswith("outbox|")]
+        assert (hop["state"], hop["provider_message_id"], hop["attempts"]) == ("sent", req.notification_id, 1)
+        assert claims["outcome"] == "delivered:outbox"
+
+        stack.bus.request(req, event_id=event.event_id)
+        stack.bus.wait(lambda: stack.handled() >= 2, message="the redelivery handled")
+        assert stack.metric("sigap_notifier_notifications_total", outcome="duplicate") == 1
+        assert len(stack.bus.about(req.notification_id)) == 1
+        assert len(stack.bus.on_responses(req.notification_id)) == 1
+        assert stack.redis.llen(Keys(stack.redis_prefix).outbox) == 1
     finally:
         stack.stop()
