@@ -6,9 +6,11 @@ from pathlib import Path
 
 
 def main() -> None:
+    from services.common.heap import freeze_startup_heap
     from services.dispatcher.app import app
 
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)  # faust makes only the last level
+    freeze_startup_heap()  # modules, run cards, the app: out of every later full collection
     app.main()
 
 

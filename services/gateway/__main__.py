@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from services.common.config import get_settings
+from services.common.heap import freeze_startup_heap
 from services.gateway.app import create_app
 from services.gateway.errors import redact
 
@@ -28,8 +29,10 @@ def main() -> None:
     )
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    app = create_app(settings)
+    freeze_startup_heap()  # modules, routes, templates: out of every later full collection
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

@@ -2,6 +2,7 @@
 
 import sys
 
+from services.common.heap import freeze_startup_heap
 from services.notifier.errors import Misconfigured
 
 if __name__ == "__main__":
@@ -13,4 +14,5 @@ if __name__ == "__main__":
     ) as exc:  # invalid settings (pydantic's ValidationError is a ValueError)
         sys.exit(f"notifier: cannot start: {exc}")
     app.conf.datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level itself
+    freeze_startup_heap()  # modules, templates, the app: out of every later full collection
     app.main()
