@@ -11,7 +11,7 @@ from typing import Any
 import faust
 
 from services.common.config import get_settings
-from services.common.topics import DELIVERIES, INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
+from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
 from services.dispatcher.settings import get_dispatcher_settings
 
 settings = get_settings()
@@ -60,7 +60,6 @@ class Topics:
     incident_events: Any
     volunteers: Any
     weather_alerts: Any
-    deliveries: Any
 
 
 topics = Topics(
@@ -69,7 +68,6 @@ topics = Topics(
     incident_events=_raw(INCIDENTS, RESPONSES),
     volunteers=_raw(VOLUNTEERS),
     weather_alerts=_raw(WEATHER_ALERTS),
-    deliveries=_raw(DELIVERIES),
 )
 
 from services.dispatcher import agents, cli, web  # noqa: E402, F401 - registers agents, timers, pages, commands
