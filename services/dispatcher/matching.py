@@ -3,20 +3,25 @@
 Each ring is one round trip (`search.lua`): `GEOSEARCH … BYRADIUS r km ASC COUNT n` on the geo key
 of the need's unit and skill, which holds only available volunteers. The first ring is searched from a
 small disc (`[matching] min_step_km`) outwards, doubling, until a disc holds COUNT volunteers, so the
-work per search stays bounded by COUNT and the density of the roster, not by its size. Reservation is
-one Lua script per volunteer (`reserve.lua`); losing a race to another worker (or to another incident
-in flight in this one) just moves on to the next candidate.
+work per search stays bounded by COUNT and the density of the roster, not by its size. The same script
+reserves the best eligible volunteers of the ring for the open offers (`ReserveFor`: eligibility and
+order as `ranking.py` has them, mirrored in Lua), so no other worker or incident can take them between
+search and reservation; the rows come back as read before, ranked again here, and the script's picks
+are taken up only when they are exactly ranking.py's. If they ever differ (a Lua/Python drift), they
+are released and the ranked candidates reserved one by one (`reserve.lua`), as before.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.vocabulary import AssignmentStatus
 from services.dispatcher.commands import CandidatesFound, FindCandidates, Reservation
-from services.dispatcher.ranking import ineligibility, rank
-from services.dispatcher.roster import Ring, Roster, parse_time
+from services.dispatcher.ranking import Candidate, ineligibility, rank
+from services.dispatcher.roster import ReserveFor, Ring, Roster, parse_time
 from services.dispatcher.runcards import RunCards
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,7 @@ async def find_and_reserve(
             from_km=runcards.min_step_km,
             unless_offered=pending,
             unless_state=unless_state,
+            reserve=_reserve_for(command, pending, now, runcards),
         )
     if first is not None and first.offers_exist:
         await _take_up_reservations(roster, command, pending, reservations, seen)
@@ -87,6 +93,7 @@ async def find_and_reserve(
                     count=count,
                     skip=sorted(seen),
                     from_km=from_km,
+                    reserve=_reserve_for(command, pending, now, runcards),
                 )
             candidates, found_in_ring = ring.candidates, ring.found
             seen.update(c.volunteer_id for c in candidates)
@@ -104,27 +111,12 @@ async def find_and_reserve(
                     eligible.append(candidate)
                 else:
                     skipped[reason.split(" (")[0]] += 1
-            for candidate in rank(eligible, now, runcards.distance_resolution_km):
-                if not pending:
-                    break
-                offer_id = pending[0]
-                if await roster.reserve(
-                    candidate.volunteer_id, offer_id, command.incident_id, command.expires_at, now
-                ):
-                    pending.pop(0)
-                    reservations.append(
-                        Reservation(
-                            offer_id,
-                            candidate.volunteer_id,
-                            candidate.name,
-                            candidate.distance_km,
-                            command.expires_at,
-                        )
-                    )
-                    if profiles is not None and candidate.volunteer_id in ring.profiles:
-                        profiles[candidate.volunteer_id] = ring.profiles[candidate.volunteer_id]
-                else:
-                    skipped["taken by another incident"] += 1
+            ranked = rank(eligible, now, runcards.distance_resolution_km)
+            wanted = _Wanted(command, pending, reservations, profiles, now)
+            if not await _take_reserved(roster, ring, ranked, wanted):
+                taken = await _reserve_in_order(roster, ring, ranked, wanted)
+                if taken:
+                    skipped["taken by another incident"] += taken
             if found_in_ring < count or count >= MAX_COUNT:
                 break  # this ring is exhausted (or we looked at enough of it): widen
             count = min(count * 4, MAX_COUNT)
@@ -150,6 +142,98 @@ async def find_and_reserve(
         examined=examined,
         skipped=dict(skipped),
     )
+
+
+def _reserve_for(
+    command: FindCandidates, pending: list[str], now: datetime, runcards: RunCards
+) -> ReserveFor:
+    need = command.need
+    return ReserveFor(
+        incident_id=command.incident_id,
+        need=need,
+        offer_ids=tuple(pending),
+        expires_at=command.expires_at,
+        now=now,
+        certification_required=need.skill is not None and need.skill in runcards.certification_required,
+        resolution_km=runcards.distance_resolution_km,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """One need's search in progress: the offers still open (`pending`, taken from the front) and
+    what was reserved so far."""
+
+    command: FindCandidates
+    pending: list[str]
+    reservations: list[Reservation]
+    profiles: dict[str, str] | None
+    now: datetime
+
+
+def _reservation(offer_id: str, candidate: Candidate, command: FindCandidates) -> Reservation:
+    return Reservation(
+        offer_id, candidate.volunteer_id, candidate.name, candidate.distance_km, command.expires_at
+    )
+
+
+async def _take_reserved(roster: Roster, ring: Ring, ranked: list[Candidate], wanted: _Wanted) -> bool:
+    """Take up what the search reserved (`ReserveFor`) when it is exactly what ranking.py picks from
+    the same rows: True. Otherwise (never, unless search.lua and ranking.py disagree) release those
+    volunteers again and answer False: the caller reserves in ranking.py's order one by one."""
+    command, pending, reservations, profiles, now = (
+        wanted.command,
+        wanted.pending,
+        wanted.reservations,
+        wanted.profiles,
+        wanted.now,
+    )
+    expected = [c.volunteer_id for c in ranked[: len(pending)]]
+    if list(ring.reserved) == expected:
+        by_id = {c.volunteer_id: c for c in ranked}
+        for volunteer_id in ring.reserved:
+            offer_id = pending.pop(0)
+            reservations.append(_reservation(offer_id, by_id[volunteer_id], command))
+            if profiles is not None and volunteer_id in ring.profiles:
+                profiles[volunteer_id] = ring.profiles[volunteer_id]
+        return True
+    log.error(
+        "incident %s need %d: search.lua reserved %s, ranking.py picks %s; released and reserved again",
+        command.incident_id,
+        command.need_index,
+        list(ring.reserved),
+        expected,
+    )
+    for offer_id, volunteer_id in zip(pending, ring.reserved, strict=False):
+        await roster.free(volunteer_id, offer_id, AssignmentStatus.WITHDRAWN, now)
+    return False
+
+
+async def _reserve_in_order(roster: Roster, ring: Ring, ranked: list[Candidate], wanted: _Wanted) -> int:
+    """Reserve the ranked candidates one by one (one script each; one taken meanwhile is passed
+    over); how many were taken."""
+    command, pending, reservations, profiles, now = (
+        wanted.command,
+        wanted.pending,
+        wanted.reservations,
+        wanted.profiles,
+        wanted.now,
+    )
+    taken = 0
+    for candidate in ranked:
+        if not pending:
+            break
+        offer_id = pending[0]
+        if await roster.reserve(
+            candidate.volunteer_id, offer_id, command.incident_id, command.expires_at, now
+        ):
+            pending.pop(0)
+            reservations.append(_reservation(offer_id, candidate, command))
+            if profiles is not None and candidate.volunteer_id in ring.profiles:
+                profiles[candidate.volunteer_id] = ring.profiles[candidate.volunteer_id]
+        else:
+            taken += 1
+    return taken
 
 
 async def _take_up_reservations(

@@ -29,11 +29,11 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from schemas import reference
-from schemas.events import VolunteerProfile
+from schemas.events import Need, VolunteerProfile
 from schemas.fields import GeoPoint
 from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
 from services.common.readmodels import Keys, change_notice
-from services.dispatcher.ranking import FAIRNESS_WINDOW, Candidate
+from services.dispatcher.ranking import FAIRNESS_WINDOW, WIB, Candidate
 from services.dispatcher.weather import kelurahan_of
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,22 @@ class Ring(NamedTuple):
     profiles: dict[str, str]
     """volunteer id → the profile JSON the candidate was read from"""
     offers_exist: bool = False
+    reserved: tuple[str, ...] = ()
+    """the volunteers reserved (`ReserveFor`), for its first offer ids in order"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveFor:
+    """Ask `Roster.nearest` to reserve, in the same round trip, the best eligible volunteers of the
+    ring for these offers (as `ranking.ineligibility` and `ranking.rank` would pick them)."""
+
+    incident_id: str
+    need: Need
+    offer_ids: Sequence[str]
+    expires_at: datetime
+    now: datetime
+    certification_required: bool
+    resolution_km: float
 
 
 class StateExists(Exception):
@@ -344,6 +360,7 @@ class Roster:
         from_km: float | None = None,
         unless_offered: Sequence[str] = (),
         unless_state: str | None = None,
+        reserve: ReserveFor | None = None,
     ) -> Ring:
         """One ring: up to `count` nearest available volunteers of the unit (and skill) within the
         radius, read for ranking in the same round trip (`search.lua`), leaving out `skip`. The ring
@@ -351,7 +368,8 @@ class Roster:
         disc; the result is the same as searching the whole ring. Also tells how many the geo search
         found, so the caller knows whether the ring is exhausted — unless one of the offers
         `unless_offered` already exists (`Ring.offers_exist`): then nothing is searched; nor when the
-        key `unless_state` exists, which raises `StateExists`."""
+        key `unless_state` exists, which raises `StateExists`. With `reserve`, the best eligible
+        volunteers of the ring are reserved for its offers in the same script (`Ring.reserved`)."""
         keys = [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)]
         if unless_state is not None:
             keys.append(unless_state)
@@ -366,6 +384,7 @@ class Roster:
                 self.keys.volunteer(""),
                 from_km if from_km is not None else radius_km,
                 "1" if unless_state is not None else "0",
+                *self._reserve_args(reserve),
                 *skip,
             ],
         )
@@ -373,17 +392,43 @@ class Roster:
             raise StateExists(unless_state)
         if flat and flat[0] == "!":
             return Ring([], 0, {}, offers_exist=True)
-        found = int(str(flat[-1]).lstrip("#"))
+        found, n_reserved = int(str(flat[0]).lstrip("#")), int(flat[1])
+        reserved = tuple(str(v) for v in flat[2 : 2 + n_reserved])
         out: list[Candidate] = []
         profiles: dict[str, str] = {}
-        for i in range(0, len(flat) - 1, 10):
+        for i in range(2 + n_reserved, len(flat), 10):
             row = [v or None for v in flat[i + 1 : i + 10]]
             vid = str(flat[i])
             candidate = _candidate(vid, row, where)
             if candidate is not None:
                 out.append(candidate)
                 profiles[vid] = str(row[0])
-        return Ring(out, found, profiles)
+        return Ring(out, found, profiles, reserved=reserved)
+
+    def _reserve_args(self, reserve: ReserveFor | None) -> list[str | float | int]:
+        if reserve is None or not reserve.offer_ids:
+            return [0]
+        now, need = reserve.now, reserve.need
+        before, _, after = change_notice("volunteer", "@id@").partition("@id@")  # ids have no @
+        return [
+            len(reserve.offer_ids),
+            reserve.incident_id,
+            reserve.expires_at.timestamp(),
+            iso(reserve.expires_at),
+            now.timestamp(),
+            iso(now - FAIRNESS_WINDOW),
+            now.astimezone(WIB).date().isoformat(),
+            need.unit.value,
+            need.skill.value if need.skill is not None else "",
+            "1" if reserve.certification_required else "0",
+            reserve.resolution_km,
+            self.keys.offer(""),
+            self.own.deadlines,
+            self.keys.changes,
+            before,
+            after,
+            *reserve.offer_ids,
+        ]
 
     async def candidates(self, volunteer_ids: Sequence[str], where: GeoPoint) -> list[Candidate]:
         """The volunteers as ranking sees them; distance is great-circle from `where`."""

@@ -1,10 +1,17 @@
 -- One ring of the candidate search (rule 3): the nearest available volunteers of a unit (and skill)
--- within a radius, with the roster fields ranking and eligibility need — one round trip per ring.
+-- within a radius, with the roster fields ranking and eligibility need — and, when asked, the
+-- reservation of the best of them for the open offers (rules 2–4), all in one round trip.
 --
 -- GEOSEARCH costs time in proportion to the points inside its search area, whatever COUNT says. So
 -- the ring is searched from a small disc outwards, doubling the radius, and stops at the first disc
 -- that holds COUNT volunteers: those are exactly the COUNT nearest of the whole ring. A dense roster is
 -- answered from a disc of a few hundred metres, a sparse one costs a few searches of empty discs.
+--
+-- Reserving (ARGV[8] > 0): the rows read are filtered and ordered exactly as
+-- `services/dispatcher/ranking.py` does (`ineligibility`, `rank_key`), and the first ones are reserved
+-- for the offers, in order, as `reserve.lua` does. Being one script, nothing can take them in between.
+-- The caller ranks the same rows in Python and checks it got the same volunteers (ranking.py decides;
+-- this is its fast path).
 --
 -- KEYS[1] geo key (available volunteers of the unit, or of the unit and skill)
 -- KEYS[2…] offer keys that, when any exists, mean a redelivered event already reserved under them:
@@ -15,9 +22,18 @@
 -- ARGV: 1 longitude, 2 latitude, 3 radius (km), 4 at most this many, 5 vol key prefix,
 --       6 first radius to try (km; the ring's radius to search it at once),
 --       7 '1' when the last key is the state hash, else '0',
---       8… volunteer ids to leave out (already offered this incident)
--- Returns a flat list: id, profile, status, offer_id, on_duty, lat, lon, rest_ts, deployments,
--- last_deployed_at, id, …, then '#' .. how many the last geo search found (left-out ones included).
+--       8 how many offers to reserve for (n; 0: search only), and when n > 0:
+--         9 incident id, 10 offers expire (unix s), 11 offers expire (ISO), 12 now (unix s),
+--         13 fairness cut-off (ISO, fixed width: now - 30 days), 14 today in Kediri (YYYY-MM-DD),
+--         15 need unit, 16 need skill ('' for any), 17 '1' when that skill needs a valid certification,
+--         18 distance resolution (km), 19 offer key prefix, 20 deadlines zset, 21 changes channel,
+--         22 and 23 the change notice before and after the volunteer id,
+--         24 … 23+n the offer ids, in order;
+--       then the volunteer ids to leave out (already offered this incident).
+-- Returns a flat list: '#' .. how many the last geo search found (left-out ones included), how many
+-- were reserved (r), the r volunteer ids reserved (for the first r offer ids, in order), then rows of
+-- id, profile, status, offer_id, on_duty, lat, lon, rest_ts, deployments, last_deployed_at — as read
+-- before anyone was reserved.
 local offers_to = #KEYS
 if ARGV[7] == '1' then
   if redis.call('EXISTS', KEYS[#KEYS]) == 1 then
@@ -42,16 +58,114 @@ while true do
   end
   r = math.min(r * 2, radius)
 end
+local n = tonumber(ARGV[8])
+local skip_from = 9
+if n > 0 then skip_from = 24 + n end
 local skip = {}
-for i = 8, #ARGV do skip[ARGV[i]] = true end
-local out = {}
+for i = skip_from, #ARGV do skip[ARGV[i]] = true end
+local rows, ids = {}, {}
 for _, vid in ipairs(found) do
   if not skip[vid] then
     local f = redis.call('HMGET', ARGV[5] .. vid, 'profile', 'status', 'offer_id', 'on_duty', 'lat', 'lon',
       'rest_ts', 'deployments', 'last_deployed_at')
-    table.insert(out, vid)
-    for j = 1, 9 do table.insert(out, f[j] or '') end
+    table.insert(ids, vid)
+    rows[vid] = f
   end
 end
-table.insert(out, '#' .. #found)
+
+-- byte order, as Python compares strings (Lua's own `<` on strings follows the server's locale)
+local function before(a, b)
+  for i = 1, math.min(#a, #b) do
+    local ca, cb = string.byte(a, i), string.byte(b, i)
+    if ca ~= cb then return ca < cb end
+  end
+  return #a < #b
+end
+
+local reserved = {}
+if n > 0 then
+  local now, cutoff, today = tonumber(ARGV[12]), ARGV[13], ARGV[14]
+  local unit, skill, certify, resolution = ARGV[15], ARGV[16], ARGV[17] == '1', tonumber(ARGV[18])
+  local lat1, lon1 = math.rad(tonumber(ARGV[2])), tonumber(ARGV[1])
+  -- rank.py's rank_key of an eligible volunteer, or nil (ineligibility, or a row ranking cannot read)
+  local function key_of(vid, f)
+    local raw, status, offer_id, on_duty, lat, lon, rest_ts, deployments, last =
+      f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]
+    if not raw or raw == '' or not lat or not lon then return nil end
+    local ok, p = pcall(cjson.decode, raw)
+    if not ok or type(p) ~= 'table' then return nil end
+    if p.active == false or p.active == cjson.null then return nil end
+    if on_duty ~= '1' then return nil end
+    if p.unit ~= unit then return nil end
+    if skill ~= '' then
+      local has = false
+      if type(p.skills) ~= 'table' then return nil end
+      for _, s in ipairs(p.skills) do
+        if s == skill then has = true end
+      end
+      if not has then return nil end
+      if certify then
+        local valid = false
+        if type(p.certifications) ~= 'table' then return nil end
+        for _, c in ipairs(p.certifications) do
+          if type(c) == 'table' and c.skill == skill and type(c.expires_on) == 'string'
+            and not before(c.expires_on, today) then
+            valid = true
+          end
+        end
+        if not valid then return nil end
+      end
+    end
+    if rest_ts and rest_ts ~= '' and tonumber(rest_ts) > now then return nil end
+    if status ~= 'available' or (offer_id and offer_id ~= '') then return nil end
+    local p2 = math.rad(tonumber(lat))
+    local dp, dl = p2 - lat1, math.rad(tonumber(lon) - lon1)
+    local a = math.sin(dp / 2) ^ 2 + math.cos(lat1) * math.cos(p2) * math.sin(dl / 2) ^ 2
+    local distance = 2 * 6371.0088 * math.asin(math.min(1.0, math.sqrt(a)))
+    if resolution > 0 then distance = math.floor(distance / resolution) end
+    local recent = 0
+    if deployments and deployments ~= '' then
+      local okd, list = pcall(cjson.decode, deployments)
+      if not okd or type(list) ~= 'table' then return nil end
+      for _, at in ipairs(list) do
+        if type(at) == 'string' and not before(at, cutoff) then recent = recent + 1 end
+      end
+    end
+    return {distance, recent, last or '', vid}
+  end
+  local ranked = {}
+  for _, vid in ipairs(ids) do
+    local k = key_of(vid, rows[vid])
+    if k then table.insert(ranked, k) end
+  end
+  table.sort(ranked, function(x, y)
+    if x[1] ~= y[1] then return x[1] < y[1] end
+    if x[2] ~= y[2] then return x[2] < y[2] end
+    if x[3] ~= y[3] then return before(x[3], y[3]) end
+    return before(x[4], y[4])
+  end)
+  for i = 1, math.min(n, #ranked) do
+    local vid, offer_id = ranked[i][4], ARGV[23 + i]
+    local vol, offer = ARGV[5] .. vid, ARGV[19] .. offer_id
+    redis.call('HSET', vol, 'status', 'offered', 'incident_id', ARGV[9], 'offer_id', offer_id)
+    local geo = redis.call('HGET', vol, 'geo')
+    if geo then
+      for key in string.gmatch(geo, '[^,]+') do redis.call('ZREM', key, vid) end
+    end
+    redis.call('DEL', offer)
+    redis.call('HSET', offer, 'incident_id', ARGV[9], 'volunteer_id', vid, 'status', 'offered',
+      'expires_at', ARGV[11])
+    redis.call('ZADD', ARGV[20], ARGV[10], offer_id)
+    redis.call('PUBLISH', ARGV[21], ARGV[22] .. vid .. ARGV[23])
+    table.insert(reserved, vid)
+  end
+end
+
+local out = {'#' .. #found, #reserved}
+for _, vid in ipairs(reserved) do table.insert(out, vid) end
+for _, vid in ipairs(ids) do
+  table.insert(out, vid)
+  local f = rows[vid]
+  for j = 1, 9 do table.insert(out, f[j] or '') end
+end
 return out

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
 
 from schemas.events import Need
-from schemas.vocabulary import AssignmentStatus, Skill, Unit
+from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
 from services.common.config import Settings
+from services.dispatcher import matching
 from services.dispatcher.commands import FindCandidates
 from services.dispatcher.matching import find_and_reserve
-from services.dispatcher.roster import ProfileChange, Roster
+from services.dispatcher.ranking import rank
+from services.dispatcher.roster import ProfileChange, Roster, iso
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.settings import DEFAULT_RUNCARDS
 from tests.integration.dispatcher.conftest import HERE, volunteer
@@ -168,3 +171,86 @@ async def test_the_first_search_tells_a_redelivery_its_offers_exist(roster: Rost
     told: dict[str, str] = {}
     assert await roster.free("a", "o1", A.WITHDRAWN, NOW, profiles=told)
     assert json.loads(told["a"])["volunteer_id"] == "a"  # read with the release, for the notice
+
+
+async def test_the_search_reserves_exactly_whom_ranking_py_picks(
+    roster: Roster, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`search.lua` mirrors `ranking.py` (eligibility, the fairness order, ties by id) to reserve in
+    the search's own round trip; the caller checks its picks against ranking.py on the same rows and
+    logs an error on any difference. Random rosters with every eligibility rule and rank tie in play:
+    never a difference, and what was reserved is held."""
+    runcards = load_runcards(DEFAULT_RUNCARDS)
+    rng = random.Random(7)
+    for trial in range(25):
+        skill = rng.choice([None, Skill.EVACUATION, Skill.WATER_RESCUE])
+        ids = []
+        for i in range(rng.randint(3, 25)):
+            vid = f"r{trial}x{i}"
+            ids.append(vid)
+            km = rng.choice([0.2, 0.25, 0.31, 0.5, 0.55, 1.2, 2.0]) + rng.choice([0.0, 0.0001, 0.04])
+            skills = (Skill.EVACUATION, Skill.WATER_RESCUE) if rng.random() < 0.7 else (Skill.EVACUATION,)
+            until = rng.choice([date(2030, 1, 1), date(2030, 1, 1), date(2020, 1, 1), None])
+            await roster.apply(
+                volunteer(vid, km, skills=skills, certified_until=until), event_at=NOW, now=NOW
+            )
+            key, roll = roster.keys.volunteer(vid), rng.random()
+            if roll < 0.1:
+                await redis.hset(key, "on_duty", "0")
+            elif roll < 0.15:
+                await redis.hset(key, "offer_id", "elsewhere")
+            elif roll < 0.2:
+                await redis.hset(key, "rest_ts", str((NOW + timedelta(hours=1)).timestamp()))
+            elif roll < 0.25:
+                profile = json.loads(await redis.hget(key, "profile") or "{}")
+                await redis.hset(key, "profile", json.dumps({**profile, "active": False}))
+            deployed = [
+                iso(NOW - timedelta(days=d)) for d in rng.sample([1, 5, 20, 40, 60], rng.randint(0, 3))
+            ]
+            if deployed:
+                await redis.hset(
+                    key,
+                    mapping={"deployments": json.dumps(sorted(deployed)), "last_deployed_at": max(deployed)},
+                )
+        count = rng.randint(1, 4)
+        command = FindCandidates(
+            incident_id=f"INC-{trial}",
+            need_index=0,
+            need=Need(unit=Unit.TAGANA, skill=skill, count=count),
+            location=HERE,
+            offer_ids=tuple(f"t{trial}o{k}" for k in range(count)),
+            expires_at=LATER,
+            exclude=frozenset({ids[0]}),
+        )
+        with caplog.at_level(logging.ERROR, logger="services.dispatcher.matching"):
+            found = await find_and_reserve(roster, command, NOW, runcards=runcards, max_radius_km=3.0)
+        assert not [r for r in caplog.records if "search.lua reserved" in r.getMessage()], trial
+        for r in found.reservations:
+            assert (await roster.hold(r.volunteer_id)).offer_id == r.offer_id
+        assert ids[0] not in {r.volunteer_id for r in found.reservations}
+        for vid in ids:
+            await roster.remove(vid)
+
+
+async def test_a_reservation_ranking_py_would_not_make_is_released_and_redone(roster: Roster) -> None:
+    """Should `search.lua` ever pick other volunteers than ranking.py (a drift between the two), its
+    picks are released and ranking.py's reserved instead."""
+    ring = await roster.nearest(Unit.TAGANA, None, HERE, 5, count=4)
+    ranked = rank(ring.candidates, NOW)
+    assert [c.volunteer_id for c in ranked] == ["a", "b"]
+    command = FindCandidates(
+        incident_id="INC-D",
+        need_index=0,
+        need=Need(unit=Unit.TAGANA, count=1),
+        location=HERE,
+        offer_ids=("d0",),
+        expires_at=LATER,
+    )
+    assert await roster.reserve("b", "d0", "INC-D", LATER, NOW)  # as a drifted script would have
+    wrong = ring._replace(reserved=("b",))
+    wanted = matching._Wanted(command, ["d0"], [], None, NOW)
+    assert not await matching._take_reserved(roster, wrong, ranked, wanted)
+    assert (await roster.hold("b")).status == VolunteerStatus.AVAILABLE
+    assert await matching._reserve_in_order(roster, wrong, ranked, wanted) == 0
+    assert [r.volunteer_id for r in wanted.reservations] == ["a"] and wanted.pending == []
+    assert (await roster.hold("a")).offer_id == "d0"
