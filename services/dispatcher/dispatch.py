@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -92,6 +93,10 @@ class _Run:
     """a search found that state absent"""
 
 
+PROFILES_KEPT = 2048
+"""Parsed volunteer profiles kept, by their exact JSON (`Dispatch._profile`)."""
+
+
 @dataclass
 class Dispatch:
     roster: Roster
@@ -101,6 +106,7 @@ class Dispatch:
     settings: Settings
     own: DispatcherSettings
     coordinators: list[Recipient]
+    _parsed: OrderedDict[str, VolunteerProfile] = field(default_factory=OrderedDict, init=False, repr=False)
 
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
@@ -278,13 +284,22 @@ class Dispatch:
         """The volunteer's profile: as read with their reservation or release in this run, or else
         from the roster."""
         raw = run.profiles.get(volunteer_id)
-        if raw is not None:
-            try:
-                return VolunteerProfile.model_validate_json(raw)
-            except ValidationError:
-                log.exception("roster profile of %s is unreadable", volunteer_id)
-                return None
-        return await self.roster.profile(volunteer_id)
+        if raw is None:
+            return await self.roster.profile(volunteer_id)
+        # the same JSON parses to the same profile: an offer's and its withdrawal's are parsed once
+        profile = self._parsed.get(raw)
+        if profile is not None:
+            self._parsed.move_to_end(raw)
+            return profile
+        try:
+            profile = VolunteerProfile.model_validate_json(raw)
+        except ValidationError:
+            log.exception("roster profile of %s is unreadable", volunteer_id)
+            return None
+        self._parsed[raw] = profile
+        if len(self._parsed) > PROFILES_KEPT:
+            self._parsed.popitem(last=False)
+        return profile
 
     # --- producers of `responses` -------------------------------------------------------------
 
