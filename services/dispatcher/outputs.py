@@ -12,8 +12,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from schemas.envelope import Envelope, make_event
+from schemas.envelope import Envelope
 from schemas.events import Payload
+from schemas.fields import utcnow
 
 SOURCE = "dispatcher"
 
@@ -54,11 +55,15 @@ class Batch:
     def add(
         self, topic: str, payload: Payload, *, key: str | None, correlation_id: str | None = None
     ) -> None:
-        event = make_event(
-            payload,
+        # built, not validated: every field is made here or is an already validated payload
+        event = Envelope[Payload].model_construct(
+            event_id=derived_id(self.source_id, str(len(self.records))),
+            event_type=payload.EVENT_TYPE,
+            schema_version=payload.SCHEMA_VERSION,
+            occurred_at=utcnow(),
             source=SOURCE,
             correlation_id=correlation_id or key,
-            event_id=derived_id(self.source_id, str(len(self.records))),
+            payload=payload,
         )
         self.records.append((topic, key.encode() if key is not None else None, event))
 

@@ -1,10 +1,11 @@
-"""The dispatcher's output records: the envelope it serialises itself is `Envelope.to_json`'s, byte for
-byte, for every kind of record it produces."""
+"""The dispatcher's output records and read model, built and serialised without pydantic's validation:
+the same bytes and values as the validated, `Envelope.to_json` way, for every kind it produces."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from schemas.api import IncidentView
 from schemas.envelope import decode_event, make_event
 from schemas.events import (
     ChannelAddress,
@@ -21,6 +22,7 @@ from schemas.vocabulary import ChannelType, NotificationKind, Skill, Unit
 from services.dispatcher import notices
 from services.dispatcher.commands import Emit
 from services.dispatcher.outputs import Batch, envelope_json
+from services.dispatcher.projection import incident_view
 from tests.unit.dispatcher.test_incident import answer, evac_world
 from tests.unit.dispatcher.world import T0, ev, later, reported
 
@@ -86,3 +88,30 @@ def test_a_batch_derives_its_ids_from_the_input() -> None:
             batch.add("t", payload, key="INC-1")
     assert [e.event_id for _, _, e in first.records] == [e.event_id for _, _, e in second.records]
     assert len({e.event_id for _, _, e in first.records}) == 3
+
+
+def test_a_batch_builds_valid_envelopes() -> None:
+    """`Batch.add` builds its envelopes without validating them again: they must be valid ones."""
+    batch = Batch("ev-2")
+    for payload in _payloads():
+        batch.add("t", payload, key="INC-1")
+    for _, key, event in batch.records:
+        assert key == b"INC-1"
+        assert decode_event(envelope_json(event)) == event
+
+
+def test_the_read_model_is_the_validated_view() -> None:
+    """`incident_view` builds the view without validating it: it equals and serialises exactly as a
+    validated one."""
+    world = evac_world(1, 2, 3)
+    state = world.run(None, ev(reported(needs=[Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=2)])), T0)
+    for payload, at in (
+        (answer(OfferAccepted, state, "v0", via="link"), later(1)),
+        (IncidentCancelled(incident_id="INC-1", reason="salah lapor"), later(3)),
+    ):
+        state = world.run(state, ev(payload), at)
+        view = incident_view(state)
+        validated = IncidentView.model_validate_json(view.model_dump_json())
+        assert validated == view
+        assert validated.model_dump_json() == view.model_dump_json()
+        assert IncidentView.model_validate(view.model_dump()).model_dump_json() == view.model_dump_json()
