@@ -87,35 +87,13 @@ if n > 0 then
   local now, cutoff, today = tonumber(ARGV[12]), ARGV[13], ARGV[14]
   local unit, skill, certify, resolution = ARGV[15], ARGV[16], ARGV[17] == '1', tonumber(ARGV[18])
   local lat1, lon1 = math.rad(tonumber(ARGV[2])), tonumber(ARGV[1])
-  -- rank.py's rank_key of an eligible volunteer, or nil (ineligibility, or a row ranking cannot read)
+  -- ranking.py's rank_key of a volunteer whose roster fields allow an offer, or nil (busy, resting,
+  -- off duty, or a row ranking cannot read). The profile is not read here: see `fits`.
   local function key_of(vid, f)
     local raw, status, offer_id, on_duty, lat, lon, rest_ts, deployments, last =
       f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]
     if not raw or raw == '' or not lat or not lon then return nil end
-    local ok, p = pcall(cjson.decode, raw)
-    if not ok or type(p) ~= 'table' then return nil end
-    if p.active == false or p.active == cjson.null then return nil end
     if on_duty ~= '1' then return nil end
-    if p.unit ~= unit then return nil end
-    if skill ~= '' then
-      local has = false
-      if type(p.skills) ~= 'table' then return nil end
-      for _, s in ipairs(p.skills) do
-        if s == skill then has = true end
-      end
-      if not has then return nil end
-      if certify then
-        local valid = false
-        if type(p.certifications) ~= 'table' then return nil end
-        for _, c in ipairs(p.certifications) do
-          if type(c) == 'table' and c.skill == skill and type(c.expires_on) == 'string'
-            and not before(c.expires_on, today) then
-            valid = true
-          end
-        end
-        if not valid then return nil end
-      end
-    end
     if rest_ts and rest_ts ~= '' and tonumber(rest_ts) > now then return nil end
     if status ~= 'available' or (offer_id and offer_id ~= '') then return nil end
     local p2 = math.rad(tonumber(lat))
@@ -133,6 +111,31 @@ if n > 0 then
     end
     return {distance, recent, last or '', vid}
   end
+  -- the rest of ranking.py's ineligibility, from the profile: read only for the volunteers walked in
+  -- rank order until the offers are filled (filtering, then ordering, picks the same as ordering, then
+  -- filtering), so a search decodes one or two profiles, not COUNT
+  local function fits(f)
+    local ok, p = pcall(cjson.decode, f[1])
+    if not ok or type(p) ~= 'table' then return false end
+    if p.active == false or p.active == cjson.null then return false end
+    if p.unit ~= unit then return false end
+    if skill == '' then return true end
+    if type(p.skills) ~= 'table' then return false end
+    local has = false
+    for _, s in ipairs(p.skills) do
+      if s == skill then has = true end
+    end
+    if not has then return false end
+    if not certify then return true end
+    if type(p.certifications) ~= 'table' then return false end
+    for _, c in ipairs(p.certifications) do
+      if type(c) == 'table' and c.skill == skill and type(c.expires_on) == 'string'
+        and not before(c.expires_on, today) then
+        return true
+      end
+    end
+    return false
+  end
   local ranked = {}
   for _, vid in ipairs(ids) do
     local k = key_of(vid, rows[vid])
@@ -144,6 +147,12 @@ if n > 0 then
     if x[3] ~= y[3] then return before(x[3], y[3]) end
     return before(x[4], y[4])
   end)
+  local picks = {}
+  for _, k in ipairs(ranked) do
+    if #picks >= n then break end
+    if fits(rows[k[4]]) then table.insert(picks, k) end
+  end
+  ranked = picks
   for i = 1, math.min(n, #ranked) do
     local vid, offer_id = ranked[i][4], ARGV[23 + i]
     local vol, offer = ARGV[5] .. vid, ARGV[19] .. offer_id
