@@ -39,20 +39,22 @@ def latencies(sends: Sends, arrivals: Mapping[str, Arrival], *, from_ack: bool =
 
 
 def stage_result(sends: Sends, arrivals: Mapping[str, Arrival]) -> dict[str, Any]:
-    """The figures of one fixed-rate stage: latency from the request leaving the bench, and from the 202."""
-    lat = summarise_ms(latencies(sends, arrivals))
-    from_ack = summarise_ms(latencies(sends, arrivals, from_ack=True))
+    """The figures of one fixed-rate stage. Latency as issue 7 defines it: from the incident posted — the
+    gateway's 202 — to the first offer handed to a channel (`p50_ms` … `p99_ms`); `from_post` also
+    counts the HTTP request itself, from the moment it left the load generator."""
+    from_post = summarise_ms(latencies(sends, arrivals))
+    lat = summarise_ms(latencies(sends, arrivals, from_ack=True))
     acks = sorted(s.acked_at - s.sent_at for s in sends.incidents.values() if s.acked_at is not None)
     duration = max(sends.finished_at - sends.started_at, 1e-9)
     return {
         "scheduled": sends.scheduled,
         "sent": len(sends.incidents),
-        "completed": int(lat["n"] or 0),
+        "completed": int(from_post["n"] or 0),
         "p50_ms": lat["p50_ms"],
         "p95_ms": lat["p95_ms"],
         "p99_ms": lat["p99_ms"],
         "max_ms": lat["max_ms"],
-        "from_202": {k: from_ack[k] for k in ("p50_ms", "p95_ms", "p99_ms")},
+        "from_post": {k: from_post[k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
         "ack_p50_ms": _ms(percentile(acks, 50)),
         "ack_p99_ms": _ms(percentile(acks, 99)),
         "achieved_send_rate_per_s": round(len(sends.incidents) / duration, 1),

@@ -7,41 +7,20 @@ hands it to a provider at most once.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 from schemas.events import (
     ChannelAddress,
     MessageContext,
-    NotificationDelivered,
-    NotificationFailed,
     NotificationRequested,
-    Payload,
     Recipient,
     VolunteerProfile,
     WeatherAlertInfo,
 )
 from schemas.vocabulary import ChannelType, NotificationKind
 from services.common import links
+from services.common.notifications import notification_id
 from services.dispatcher.incident import Assignment, IncidentState
-
-
-def notification_id(*parts: str) -> str:
-    return "nt-" + hashlib.blake2b("/".join(parts).encode(), digest_size=12).hexdigest()
-
-
-def offer_report_incident(payload: Payload) -> str | None:
-    """The incident of a delivery or failure report of an offer notification; None for any other
-    report (a withdrawal's or a cancellation's is sent once the offer is over, so it can change
-    nothing on the incident's timeline, and is not forwarded)."""
-    if (
-        isinstance(payload, NotificationDelivered | NotificationFailed)
-        and payload.incident_id
-        and payload.offer_id
-        and payload.notification_id == notification_id("offer", payload.offer_id)
-    ):
-        return payload.incident_id
-    return None
 
 
 def volunteer_recipient(profile: VolunteerProfile) -> Recipient:

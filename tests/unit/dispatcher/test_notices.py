@@ -9,6 +9,7 @@ import pytest
 from schemas.events import ChannelAddress, Need, NotificationDelivered, NotificationFailed, VolunteerProfile
 from schemas.vocabulary import ChannelType, NotificationKind, Skill, Unit
 from services.common import links
+from services.common.notifications import offer_report_incident
 from services.dispatcher import notices
 from services.dispatcher.settings import parse_coordinators
 from tests.unit.dispatcher.world import T0, World, ev, reported
@@ -101,12 +102,12 @@ def test_only_reports_of_offer_notices_go_to_the_incident() -> None:
             }
         )
 
-    assert notices.offer_report_incident(delivered(offer.notification_id, **about)) == state.incident_id
+    assert offer_report_incident(delivered(offer.notification_id, **about)) == state.incident_id
     failed = NotificationFailed(notification_id=offer.notification_id, reason="no route", attempts=3, **about)
-    assert notices.offer_report_incident(failed) == state.incident_id
-    assert notices.offer_report_incident(delivered(withdrawal.notification_id, **about)) is None
-    assert notices.offer_report_incident(delivered(offer.notification_id)) is None  # names no incident
-    assert notices.offer_report_incident(offer) is None  # not a report
+    assert offer_report_incident(failed) == state.incident_id
+    assert offer_report_incident(delivered(withdrawal.notification_id, **about)) is None
+    assert offer_report_incident(delivered(offer.notification_id)) is None  # names no incident
+    assert offer_report_incident(offer) is None  # not a report
 
 
 def test_coordinators_always_include_the_outbox() -> None:
