@@ -122,7 +122,13 @@ def markdown(report: dict[str, Any]) -> str:
         " to the first offer handed to the outbox channel (its `stored_at`); *p99 from POST* also counts"
         " the HTTP request, from when it left the load generator. Open-loop load, one Tagana volunteer per"
         " incident, each incident closed once its offer is out.",
-        f"- Each fixed-rate stage lasts {_fmt(plan.get('stage_s'))} s; *Completed* counts incidents offered"
+        f"- Each fixed-rate stage lasts {_fmt(plan.get('stage_s'))} s"
+        + (
+            f", the {_fmt(plan.get('compare_rate'))}/s stage {_fmt(plan.get('compare_stage_s'))} s"
+            if plan.get("compare_stage_s")
+            else ""
+        )
+        + f"; *Completed* counts incidents offered"
         f" by {_fmt(plan.get('drain_s'))} s after the stage's end.",
         "",
         "## Latency at fixed rates",

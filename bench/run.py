@@ -286,11 +286,10 @@ class Bench:
                 await self._warm_up(clients, watcher)
             for rate in rates:
                 i = self.plan.rates.index(rate)
-                log.info("roster %d: %g incidents/s for %gs", count, rate, self.plan.stage_s)
+                stage_s = self.plan.stage_for(rate)
+                log.info("roster %d: %g incidents/s for %gs", count, rate, stage_s)
                 before, clock = await metrics.scrape(stack.metrics_urls), time.monotonic()
-                sends = await post_incidents(
-                    clients, rate=rate, duration_s=self.plan.stage_s, seed=1000 * count + i
-                )
+                sends = await post_incidents(clients, rate=rate, duration_s=stage_s, seed=1000 * count + i)
                 phase.sent.update(sends.incidents)
                 await wait_drain(sends, watcher.first_offers, self.plan.drain_s)
                 inside = metrics.difference(
@@ -299,7 +298,7 @@ class Bench:
                 result: dict[str, Any] = {
                     "rate_per_s": rate,
                     "roster": count,
-                    "duration_s": self.plan.stage_s,
+                    "duration_s": stage_s,
                 }
                 result |= stage_result(sends, watcher.first_offers)
                 dispatcher = stage_result(sends, requests.first_requests)
