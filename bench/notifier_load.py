@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from redis.asyncio import Redis
 
 from bench.machine import REPO
-from bench.stack import Service, free_port
+from bench.stack import Service, free_port, stop_profiler
 from bench.stats import summarise_ms
 from schemas.envelope import make_event
 from schemas.events import ChannelAddress, MessageContext, NotificationRequested, Recipient
@@ -303,15 +302,6 @@ def start_profiler(service: Service, out: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=out.with_suffix(".log").open("ab"),
     )
-
-
-def stop_profiler(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from bench.load import post_incidents, produce_incidents
 from bench.machine import REPO, load_average, machine_facts
 from bench.offers import NotificationWatcher, OfferWatcher
 from bench.plan import FULL, SMOKE, Plan
-from bench.stack import OPERATOR_KEY, Stack
+from bench.stack import OPERATOR_KEY, Stack, stop_profiler
 from services.common.kafka import new_producer
 from services.common.readmodels import Keys
 from services.common.topics import INCIDENTS, NOTIFICATIONS, VOLUNTEERS, create_topics, delete_topics
@@ -232,7 +231,7 @@ class Bench:
             await self._capacity(phase)
         finally:
             for proc in profilers:
-                _stop_profiler(proc)
+                stop_profiler(proc)
 
     async def _capacity(self, phase: Phase) -> None:
         """Last in a phase (it pauses the notifier and leaves it a backlog): one dispatcher worker
@@ -481,15 +480,6 @@ def _start_profilers(stack: Stack, logs: Path) -> list[subprocess.Popen[bytes]]:
             )
         )
     return procs
-
-
-def _stop_profiler(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def _clean_redis(redis: Redis, prefix: str) -> None:

@@ -29,6 +29,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_profiler(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a py-spy recorder so that it writes its profile (SIGINT), killing it if it hangs."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @dataclass
 class Service:
     name: str
