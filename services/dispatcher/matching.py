@@ -170,6 +170,14 @@ class _Wanted:
     profiles: dict[str, str] | None
     now: datetime
 
+    def take(self, offer_id: str, candidate: Candidate, ring: Ring) -> None:
+        """Record `candidate` reserved under `offer_id` (the front of `pending`), with the profile the
+        search read for them."""
+        self.pending.remove(offer_id)
+        self.reservations.append(_reservation(offer_id, candidate, self.command))
+        if self.profiles is not None and candidate.volunteer_id in ring.profiles:
+            self.profiles[candidate.volunteer_id] = ring.profiles[candidate.volunteer_id]
+
 
 def _reservation(offer_id: str, candidate: Candidate, command: FindCandidates) -> Reservation:
     return Reservation(
@@ -181,21 +189,12 @@ async def _take_reserved(roster: Roster, ring: Ring, ranked: list[Candidate], wa
     """Take up what the search reserved (`ReserveFor`) when it is exactly what ranking.py picks from
     the same rows: True. Otherwise (never, unless search.lua and ranking.py disagree) release those
     volunteers again and answer False: the caller reserves in ranking.py's order one by one."""
-    command, pending, reservations, profiles, now = (
-        wanted.command,
-        wanted.pending,
-        wanted.reservations,
-        wanted.profiles,
-        wanted.now,
-    )
+    command, pending = wanted.command, wanted.pending
     expected = [c.volunteer_id for c in ranked[: len(pending)]]
     if list(ring.reserved) == expected:
         by_id = {c.volunteer_id: c for c in ranked}
         for volunteer_id in ring.reserved:
-            offer_id = pending.pop(0)
-            reservations.append(_reservation(offer_id, by_id[volunteer_id], command))
-            if profiles is not None and volunteer_id in ring.profiles:
-                profiles[volunteer_id] = ring.profiles[volunteer_id]
+            wanted.take(pending[0], by_id[volunteer_id], ring)
         return True
     log.error(
         "incident %s need %d: search.lua reserved %s, ranking.py picks %s; released and reserved again",
@@ -205,32 +204,23 @@ async def _take_reserved(roster: Roster, ring: Ring, ranked: list[Candidate], wa
         expected,
     )
     for offer_id, volunteer_id in zip(pending, ring.reserved, strict=False):
-        await roster.free(volunteer_id, offer_id, AssignmentStatus.WITHDRAWN, now)
+        await roster.free(volunteer_id, offer_id, AssignmentStatus.WITHDRAWN, wanted.now)
     return False
 
 
 async def _reserve_in_order(roster: Roster, ring: Ring, ranked: list[Candidate], wanted: _Wanted) -> int:
     """Reserve the ranked candidates one by one (one script each; one taken meanwhile is passed
     over); how many were taken."""
-    command, pending, reservations, profiles, now = (
-        wanted.command,
-        wanted.pending,
-        wanted.reservations,
-        wanted.profiles,
-        wanted.now,
-    )
+    command, pending = wanted.command, wanted.pending
     taken = 0
     for candidate in ranked:
         if not pending:
             break
         offer_id = pending[0]
         if await roster.reserve(
-            candidate.volunteer_id, offer_id, command.incident_id, command.expires_at, now
+            candidate.volunteer_id, offer_id, command.incident_id, command.expires_at, wanted.now
         ):
-            pending.pop(0)
-            reservations.append(_reservation(offer_id, candidate, command))
-            if profiles is not None and candidate.volunteer_id in ring.profiles:
-                profiles[candidate.volunteer_id] = ring.profiles[candidate.volunteer_id]
+            wanted.take(offer_id, candidate, ring)
         else:
             taken += 1
     return taken

@@ -301,19 +301,24 @@ def test_an_expiry_after_accept_or_for_an_unknown_offer_only_cleans_up() -> None
     assert unknown is None and FreeVolunteer("v7", "of-x", A.EXPIRED) in commands
 
 
-def test_delivery_is_recorded_on_the_offer_and_the_timeline() -> None:
-    world = evac_world(1)
-    state = world.run(None, ev(reported(needs=[Need(unit=Unit.TAGANA, count=1)])), T0)
-    a = state.assignments[0]
-    delivered = NotificationDelivered(
+def delivered_to_v0(offer_id: str) -> NotificationDelivered:
+    """The outbox's report that volunteer v0's offer `offer_id` (of INC-1) was delivered."""
+    return NotificationDelivered(
         notification_id="n1",
         channel=ChannelType.OUTBOX,
         attempts=1,
         latency_ms=12,
         incident_id="INC-1",
-        offer_id=a.offer_id,
+        offer_id=offer_id,
         volunteer_id="v0",
     )
+
+
+def test_delivery_is_recorded_on_the_offer_and_the_timeline() -> None:
+    world = evac_world(1)
+    state = world.run(None, ev(reported(needs=[Need(unit=Unit.TAGANA, count=1)])), T0)
+    a = state.assignments[0]
+    delivered = delivered_to_v0(a.offer_id)
     state = world.run(state, ev(delivered), later(1))
     assert state.assignments[0].delivered_at == later(1)
     assert state.timeline[-1].event == "delivered"
@@ -340,15 +345,7 @@ def test_no_event_mutates_the_state_it_is_given() -> None:
     state = world.run(state, ev(answer(OfferAccepted, state, "v1", via="link")), later(1))
     snapshot = state.model_dump()
     a0 = next(a for a in state.assignments if a.volunteer_id == "v0")
-    delivered = NotificationDelivered(
-        notification_id="n1",
-        channel=ChannelType.OUTBOX,
-        attempts=1,
-        latency_ms=12,
-        incident_id="INC-1",
-        offer_id=a0.offer_id,
-        volunteer_id="v0",
-    )
+    delivered = delivered_to_v0(a0.offer_id)
     events = [
         answer(OfferDeclined, state, "v0"),
         answer(OfferExpired, state, "v0"),
