@@ -25,8 +25,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from redis.asyncio import Redis
-
 from bench import roster as bench_roster
 from bench.load import incident_record
 from bench.stats import summarise_ms
@@ -42,6 +40,7 @@ from services.dispatcher.incident import Policy
 from services.dispatcher.outputs import AioKafkaSender
 from services.dispatcher.roster import Roster
 from services.dispatcher.runcards import load_runcards
+from services.dispatcher.runtime import dispatcher_redis
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import IncidentStore
 from services.dispatcher.volunteers import apply_records
@@ -126,8 +125,47 @@ async def _throughput(dispatch: Dispatch, rng: random.Random, lanes: int, incide
     }
 
 
+async def _throughput_batched(
+    dispatch: Dispatch, rng: random.Random, batch: int, incidents: int
+) -> dict[str, Any]:
+    """Incidents per second when the events (each incident reported, then closed, as a backlog on
+    the topic holds them) are handled `batch` at a time by `Dispatch.handle_batch`."""
+    tag = uuid.uuid4().hex[:4]
+    events: list[Envelope[Payload]] = []
+    for i in range(incidents):
+        value, key = incident_record(rng, f"BATCH-{tag}-{i:06d}")
+        events.append(decode_event(value))
+        events.append(
+            make_event(
+                IncidentClosed(incident_id=key.decode(), note="bench"),
+                source="bench",
+                correlation_id=key.decode(),
+            )
+        )
+    left = 0
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for start in range(0, len(events), batch):
+        chunk = events[start : start + batch]
+        for index in await dispatch.handle_batch(chunk, utcnow()):
+            left += 1
+            await dispatch.handle(chunk[index], utcnow())
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return {
+        "incidents_per_s": round(incidents / elapsed, 1),
+        "events_per_s": round(2 * incidents / elapsed, 1),
+        "cpu_ms_per_incident": round(1000 * cpu / incidents, 3),
+        "handled_one_by_one": left,
+    }
+
+
 async def run(
-    roster_size: int, incidents: int, bootstrap: str, redis_url: str, lanes: tuple[int, ...] = (1, 8, 32)
+    roster_size: int,
+    incidents: int,
+    bootstrap: str,
+    redis_url: str,
+    *,
+    lanes: tuple[int, ...] = (1, 8, 32),
+    batches: tuple[int, ...] = (16, 64, 256),
 ) -> dict[str, Any]:
     prefix = f"bench.hot{uuid.uuid4().hex[:6]}."
     settings = Settings(
@@ -138,7 +176,7 @@ async def run(
     )
     own = DispatcherSettings()
     await create_topics(bootstrap, prefix)
-    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=5)
+    redis = dispatcher_redis(redis_url, own.dispatcher_max_in_flight)
     producer = new_producer(bootstrap, client_id=f"{prefix}hotpath")
     await producer.start()
     try:
@@ -189,6 +227,7 @@ async def run(
                     acc.calls[label] += timings.calls[label] - before_n.get(label, 0)
         out: dict[str, Any] = {"roster": roster_size, "incidents": incidents}
         out["lanes"] = {str(k): await _throughput(dispatch, rng, k, incidents) for k in lanes}
+        out["batches"] = {str(k): await _throughput_batched(dispatch, rng, k, incidents) for k in batches}
         for kind, samples in totals.items():
             acc = per_kind[kind]
             n = len(samples)
@@ -221,10 +260,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--lanes", default="1,8,32", help="concurrent incidents to try for throughput")
+    parser.add_argument("--batches", default="16,64,256", help="batch sizes (events) to try for throughput")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     lanes = tuple(int(x) for x in args.lanes.split(",") if x.strip())
-    result = asyncio.run(run(args.roster, args.incidents, args.bootstrap, args.redis_url, lanes))
+    batches = tuple(int(x) for x in args.batches.split(",") if x.strip())
+    result = asyncio.run(
+        run(args.roster, args.incidents, args.bootstrap, args.redis_url, lanes=lanes, batches=batches)
+    )
     try:
         import hiredis  # noqa: F401
 

@@ -2,9 +2,10 @@
 domain service, keep going. Thin on purpose; the rules live in `incident`, `ranking`, `runcards`.
 
 Incident events (among them the offers' delivery reports, which the notifier puts on `responses`) are
-consumed without automatic acknowledgement and handled in `Lanes`: different incidents concurrently,
-one incident's events strictly one after another. Each record is acknowledged when it has been
-handled — its outputs acknowledged by the broker and the incident's state saved — or dead-lettered;
+consumed without automatic acknowledgement and handled in batches (`Batcher`, `Dispatch.handle_batch`):
+different incidents concurrently, one incident's events strictly one after another. Each record is
+acknowledged when it has been handled — its outputs acknowledged by the broker and the incident's
+state saved — or dead-lettered;
 faust commits an offset only once every record before it is acknowledged, so a crash or a rebalance
 redelivers whatever was not finished (at-least-once; the deterministic event, offer and notification
 ids make a redelivery harmless)."""
@@ -26,8 +27,8 @@ from services.common.deadletter import dead_letter_for, decode_or_dead_letter
 from services.common.topics import DEAD_LETTERS
 from services.dispatcher import metrics
 from services.dispatcher.app import app, own, settings, topics
+from services.dispatcher.batching import Batcher
 from services.dispatcher.incident import HANDLED_EVENT_TYPES
-from services.dispatcher.lanes import Lanes
 from services.dispatcher.runtime import Runtime, forget_incident_states, get_runtime
 from services.dispatcher.volunteers import apply_records
 
@@ -158,37 +159,71 @@ async def process_until_done(
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
-def lane_of(envelope: Envelope[Payload] | None, message: Any) -> str | bytes | None:
-    """The incident an event belongs to (its lane); the record's key when it names none."""
-    incident_id = getattr(envelope.payload, "incident_id", None) if envelope is not None else None
-    return incident_id if isinstance(incident_id, str) and incident_id else message.key
+Taken = tuple[Any, tuple[Envelope[Payload] | None, Any]]
+"""a record's faust event and its decoding (envelope or dead letter)"""
 
 
-async def consume_in_lanes(
-    stream: Any,
-    lanes: Lanes,
-    handle: Callable[[Envelope[Payload], Any], Awaitable[object]],
-    accepts: Callable[[Envelope[Payload]], bool] = lambda e: True,
+async def handle_taken(
+    taken: list[Taken],
+    handle_batch: Callable[[list[Envelope[Payload]]], Awaitable[list[int]]],
+    handle: Callable[[Envelope[Payload]], Awaitable[object]],
+    accepts: Callable[[Envelope[Payload]], bool],
 ) -> None:
-    """Hand each record to its incident's lane and acknowledge it when it has been handled. Whatever
-    is still in flight at shutdown gets `SHUTDOWN_GRACE_S` to finish; the rest stays unacknowledged."""
+    """Handle one batch of records: poison and misplaced records become dead letters; the rest go
+    to `handle_batch` together; whatever it hands back (an incident whose batch failed) is handled
+    one record at a time, with `process`'s retries and dead letters, in order."""
+    good: list[Taken] = []
+    for event, decoded in taken:
+        envelope = decoded[0]
+        if envelope is None or not accepts(envelope):
+            await process_until_done(event.message, handle, accepts, decoded)
+        else:
+            good.append((event, decoded))
+    if not good:
+        return
+    envelopes = [decoded[0] for _, decoded in good if decoded[0] is not None]
+    try:
+        left = set(await handle_batch(envelopes))
+    except Exception:  # the batch as a whole failed: each record on its own, with retries
+        metrics.ERRORS.labels("retriable").inc()
+        log.exception("a batch of %d events failed; handling them one at a time", len(good))
+        left = set(range(len(good)))
+    for index, (event, decoded) in enumerate(good):
+        if index in left:
+            await process_until_done(event.message, handle, accepts, decoded)
+        else:
+            metrics.EVENTS.labels(event.message.topic, envelopes[index].event_type).inc()
+
+
+async def consume_in_batches(
+    stream: Any,
+    limit: int,
+    handle_batch: Callable[[list[Envelope[Payload]]], Awaitable[list[int]]],
+    handle: Callable[[Envelope[Payload]], Awaitable[object]],
+    *,
+    accepts: Callable[[Envelope[Payload]], bool] = lambda e: True,
+    name: str = "incident",
+) -> None:
+    """Take records as they arrive and handle them in batches (`Batcher`): whatever arrived while
+    the previous batch was handled, at most `limit`. Each record is acknowledged once its batch has
+    been handled. At shutdown, what was taken gets `SHUTDOWN_GRACE_S` to finish; the rest stays
+    unacknowledged."""
     manual = stream.noack()
+
+    async def run(taken: list[Taken]) -> None:
+        metrics.RUNNING_PEAK.labels(name).set(batches.largest)
+        await handle_taken(taken, handle_batch, handle, accepts)
+        for event, _ in taken:
+            await manual.ack(event)
+        metrics.IN_FLIGHT.labels(name).set(batches.in_flight - len(taken))
+
+    batches: Batcher[Taken] = Batcher(limit, run, name)
     try:
         async for event in manual.events():
-            message = event.message
-            decoded = decode(message)
-
-            async def job(event: Any = event, decoded: Any = decoded) -> None:
-                message = event.message
-                await process_until_done(message, lambda e: handle(e, message), accepts, decoded)
-                await manual.ack(event)
-                metrics.IN_FLIGHT.labels(lanes.name).set(lanes.in_flight - 1)
-                metrics.RUNNING_PEAK.labels(lanes.name).set(lanes.peak_running)
-
-            await lanes.submit(lane_of(decoded[0], message), job)
-            metrics.IN_FLIGHT.labels(lanes.name).set(lanes.in_flight)
+            await batches.put((event, decode(event.message)))
+            metrics.IN_FLIGHT.labels(name).set(batches.in_flight)
     finally:
-        await lanes.close(SHUTDOWN_GRACE_S)
+        await batches.close(SHUTDOWN_GRACE_S)
 
 
 @app.on_partitions_revoked.connect
@@ -205,13 +240,15 @@ async def _on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -
 
 @app.agent(topics.incident_events)
 async def dispatch(stream: Any) -> None:
-    """Incidents and answers: different incidents concurrently (`SIGAP_DISPATCHER_MAX_IN_FLIGHT`), each
-    incident's events in their order (one worker owns partition n of both topics; one lane each)."""
-    await consume_in_lanes(
+    """Incidents and answers, in batches of up to `SIGAP_DISPATCHER_MAX_IN_FLIGHT` events: different
+    incidents concurrently, each incident's events in their order (one worker owns partition n of
+    both topics)."""
+    await consume_in_batches(
         stream,
-        Lanes(own.dispatcher_max_in_flight, "incident"),
-        lambda e, _: runtime().dispatch.handle(e, now()),
-        lambda e: e.event_type in HANDLED_EVENT_TYPES,
+        own.dispatcher_max_in_flight,
+        lambda events: runtime().dispatch.handle_batch(events, now()),
+        lambda e: runtime().dispatch.handle(e, now()),
+        accepts=lambda e: e.event_type in HANDLED_EVENT_TYPES,
     )
 
 

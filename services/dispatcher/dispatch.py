@@ -7,9 +7,11 @@ schedule), retries of understaffed incidents, and the end of volunteers' rests.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -51,7 +53,7 @@ from services.dispatcher.commands import (
 )
 from services.dispatcher.incident import IncidentState, Input, Policy, decide
 from services.dispatcher.matching import find_and_reserve
-from services.dispatcher.outputs import Batch, Sender, derived_id
+from services.dispatcher.outputs import Batch, Record, Sender, derived_id, send_all
 from services.dispatcher.roster import Roster, StateExists
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import IncidentStore
@@ -93,6 +95,23 @@ class _Run:
     """a search found that state absent"""
 
 
+@dataclass
+class _Group:
+    """One incident's events of a batch, carried out in memory: the state as loaded and as left, the
+    outputs to send before that state may be saved."""
+
+    incident_id: str
+    version: int = 0
+    """the saved version the state was loaded at (the save's compare-and-set)"""
+    current: IncidentState | None = None
+    changed: bool = False
+    """some event changed more than the list of processed event ids: save"""
+    records: list[Record] = field(default_factory=list)
+    retry_reasons: list[str] = field(default_factory=list)
+    first_offers: list[Envelope[Payload]] = field(default_factory=list)
+    """reports whose first offers are among the records"""
+
+
 PROFILES_KEPT = 2048
 """Parsed volunteer profiles kept, by their exact JSON (`Dispatch._profile`)."""
 
@@ -111,7 +130,7 @@ class Dispatch:
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
 
-    # --- one incident event -----------------------------------------------------------------
+    # --- incident events ----------------------------------------------------------------------
 
     async def handle(self, event: Envelope[Payload], now: datetime) -> IncidentState | None:
         """Process one event of the `incidents` or `responses` topic, in its incident's order.
@@ -124,47 +143,134 @@ class Dispatch:
             log.info("%s %s names no incident; ignored", event.event_type, event.event_id)
             return None
         started = time.perf_counter()
-        # A report not in memory is almost always of a new incident: its state is not loaded first;
-        # the first candidate search checks in its own round trip that none exists (`unless_state`).
-        # Until that search, carrying out a report of an unknown incident only gathers outputs.
-        run: _Run | None = None
-        state: IncidentState | None = None
-        version = 0
-        if isinstance(event.payload, IncidentReported) and not self.incidents.remembers(incident_id):
-            try:
-                current, run = await self._carry_out(event, None, now, self.incidents.state_key(incident_id))
-            except StateExists:
-                run = None
-            if run is None or not run.state_checked:  # no search said whether the state exists
-                state, version = await self.incidents.load(incident_id)
-                if state is not None:
-                    run = None
-        else:
-            state, version = await self.incidents.load(incident_id)
-        if run is None:
-            current, run = await self._carry_out(event, state, now, None)
-        batch = run.batch
-        first_offer = isinstance(event.payload, IncidentReported) and any(
-            isinstance(e.payload, OfferMade) for _, _, e in batch.records
-        )
-        await batch.flush(self.sender)
-        if first_offer:
-            waited = datetime.now(UTC) - event.occurred_at
-            metrics.REPORT_TO_OFFER_SECONDS.observe(max(0.0, waited.total_seconds()))
-        understaffed: list[str] | None = None
-        if (
-            current is not None
-            and current is not state
-            and not _only_noted_as_processed(event, state, current)
-        ):
-            understaffed = [] if run.retry_reasons else None  # read with the save, same round trip
-            await self.incidents.save(current, version, understaffed=understaffed)
-        if run.retry_reasons:
-            await self.request_retries(
-                "; ".join(run.retry_reasons), now, exclude={incident_id}, understaffed=understaffed
-            )
+        group = await self._carry_out_group(incident_id, [event], now)
+        await send_all(self.sender, group.records)
+        self._observe_offers(group)
+        await self._save(group, now)
         metrics.EVENT_SECONDS.observe(time.perf_counter() - started)
-        return current
+        return group.current
+
+    async def handle_batch(self, events: Sequence[Envelope[Payload]], now: datetime) -> list[int]:
+        """Process a batch of events (several incidents, each incident's in their order) with the
+        round trips shared: every incident's events are carried out in memory concurrently, then all
+        their outputs are sent and awaited together, then every changed state is saved.
+
+        The same guarantee as `handle`, batch-wide: no state is saved before every output of the
+        batch is acknowledged. Returns the positions of the events not handled — every event of an
+        incident whose carrying out or save failed (or all of them, if sending failed) — for the
+        caller to handle one at a time with `handle`, in their order, after this batch."""
+        started = time.perf_counter()
+        groups: dict[str, list[int]] = {}
+        for index, event in enumerate(events):
+            incident_id = getattr(event.payload, "incident_id", None)
+            if not incident_id:
+                log.info("%s %s names no incident; ignored", event.event_type, event.event_id)
+                continue
+            groups.setdefault(incident_id, []).append(index)
+        outcomes = await asyncio.gather(
+            *(
+                self._carry_out_group(incident_id, [events[i] for i in positions], now)
+                for incident_id, positions in groups.items()
+            ),
+            return_exceptions=True,
+        )
+        left: list[int] = []
+        carried: list[tuple[_Group, list[int]]] = []
+        for (incident_id, positions), outcome in zip(groups.items(), outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # cancelled: nothing of this batch is saved
+                self._set_aside(incident_id, outcome, "carrying out")
+                left.extend(positions)
+            else:
+                carried.append((outcome, positions))
+        try:
+            await send_all(self.sender, [record for group, _ in carried for record in group.records])
+        except Exception as exc:
+            log.warning("batch of %d events: sending failed (%r); one at a time", len(events), exc)
+            for group, _ in carried:
+                self.incidents.forget(group.incident_id)
+            return sorted(i for positions in groups.values() for i in positions)
+        saved = await asyncio.gather(
+            *(self._save(group, now) for group, _ in carried), return_exceptions=True
+        )
+        elapsed = time.perf_counter() - started
+        for (group, positions), result in zip(carried, saved, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                self._set_aside(group.incident_id, result, "saving")
+                left.extend(positions)
+                continue
+            self._observe_offers(group)
+            for _ in positions:
+                metrics.EVENT_SECONDS.observe(elapsed)
+        return sorted(left)
+
+    def _set_aside(self, incident_id: str, exc: Exception, stage: str) -> None:
+        self.incidents.forget(incident_id)
+        log.info("incident %s: %s its batch failed (%r); its events one at a time", incident_id, stage, exc)
+
+    async def _carry_out_group(
+        self, incident_id: str, events: Sequence[Envelope[Payload]], now: datetime
+    ) -> _Group:
+        """Carry out one incident's events in their order, each on the state the one before left: the
+        outputs gathered, nothing sent, nothing saved."""
+        group = _Group(incident_id)
+        for position, event in enumerate(events):
+            state = group.current
+            run: _Run | None = None
+            if position == 0:
+                # A report not in memory is almost always of a new incident: its state is not loaded
+                # first; the first candidate search checks in its own round trip that none exists
+                # (`unless_state`). Until that search, carrying out the report only gathers outputs.
+                if isinstance(event.payload, IncidentReported) and not self.incidents.remembers(incident_id):
+                    try:
+                        current, run = await self._carry_out(
+                            event, None, now, self.incidents.state_key(incident_id)
+                        )
+                    except StateExists:
+                        run = None
+                    if run is None or not run.state_checked:  # no search said whether the state exists
+                        state, group.version = await self.incidents.load(incident_id)
+                        if state is not None:
+                            run = None
+                else:
+                    state, group.version = await self.incidents.load(incident_id)
+                group.current = state
+            if run is None:
+                current, run = await self._carry_out(event, state, now, None)
+            if (
+                current is not None
+                and current is not state
+                and not _only_noted_as_processed(event, state, current)
+            ):
+                group.changed = True
+            group.current = current
+            group.records.extend(run.batch.records)
+            group.retry_reasons.extend(run.retry_reasons)
+            if isinstance(event.payload, IncidentReported) and any(
+                isinstance(e.payload, OfferMade) for _, _, e in run.batch.records
+            ):
+                group.first_offers.append(event)
+        return group
+
+    def _observe_offers(self, group: _Group) -> None:
+        at = datetime.now(UTC)
+        for event in group.first_offers:
+            metrics.REPORT_TO_OFFER_SECONDS.observe(max(0.0, (at - event.occurred_at).total_seconds()))
+
+    async def _save(self, group: _Group, now: datetime) -> None:
+        """Save what the group's events left (if they changed anything), then ask for the retries
+        they requested."""
+        understaffed: list[str] | None = None
+        if group.changed and group.current is not None:
+            understaffed = [] if group.retry_reasons else None  # read with the save, same round trip
+            await self.incidents.save(group.current, group.version, understaffed=understaffed)
+        if group.retry_reasons:
+            await self.request_retries(
+                "; ".join(group.retry_reasons), now, exclude={group.incident_id}, understaffed=understaffed
+            )
 
     async def _carry_out(
         self, event: Envelope[Payload], state: IncidentState | None, now: datetime, unless_state: str | None

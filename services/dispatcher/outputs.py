@@ -45,12 +45,16 @@ def derived_id(*parts: str) -> str:
     return hashlib.blake2b("/".join(parts).encode(), digest_size=16).hexdigest()
 
 
+Record = tuple[str, bytes | None, Envelope[Payload]]
+"""(topic, key, event) of one output"""
+
+
 @dataclass
 class Batch:
     """Events to produce for one input, with event ids derived from the input's event id."""
 
     source_id: str
-    records: list[tuple[str, bytes | None, Envelope[Payload]]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
 
     def add(
         self, topic: str, payload: Payload, *, key: str | None, correlation_id: str | None = None
@@ -69,11 +73,15 @@ class Batch:
 
     async def flush(self, sender: Sender) -> None:
         """Send every record, then wait for the broker to acknowledge all of them."""
-        if not self.records:
-            return
-        pending = [await sender.send(topic, key, envelope_json(event)) for topic, key, event in self.records]
-        await asyncio.gather(*pending)
+        await send_all(sender, self.records)
         self.records.clear()
+
+
+async def send_all(sender: Sender, records: list[Record]) -> None:
+    """Send every record, then wait for the broker to acknowledge all of them."""
+    if records:
+        pending = [await sender.send(topic, key, envelope_json(event)) for topic, key, event in records]
+        await asyncio.gather(*pending)
 
 
 class AioKafkaSender:

@@ -10,6 +10,7 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.dispatch import Dispatch
@@ -69,9 +70,10 @@ REDIS_SPARE_CONNECTIONS = 32
 
 
 def dispatcher_redis(url: str, in_flight: int) -> Redis:
-    """The worker's Redis client (`services.common.redis.new_redis`'s options): one connection per
-    incident event in flight and some spare; a caller finding none free waits for one (up to the
-    socket timeout) instead of failing at once."""
+    """The worker's Redis client (`services.common.redis.new_redis`'s options), pipelining on its own
+    (`AutoPipelineRedis`: the commands a batch's incidents issue together go as one pipeline): one
+    connection per incident event in flight and some spare; a caller finding none free waits for one
+    (up to the socket timeout) instead of failing at once."""
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=in_flight + REDIS_SPARE_CONNECTIONS,
@@ -81,7 +83,7 @@ def dispatcher_redis(url: str, in_flight: int) -> Redis:
         socket_connect_timeout=5,
         health_check_interval=30,
     )
-    return Redis(connection_pool=pool)
+    return AutoPipelineRedis(connection_pool=pool)
 
 
 _runtime: Runtime | None = None
