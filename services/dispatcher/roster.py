@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -502,29 +502,57 @@ class Roster:
         return [v.decode() if isinstance(v, bytes) else v for v in values]
 
 
+class _Standing(NamedTuple):
+    """What a candidate's profile says (its JSON parsed once, `_standing`)."""
+
+    name: str
+    unit: Unit
+    skills: frozenset[Skill]
+    certifications: dict[Skill, date]
+    active: bool
+
+
+@lru_cache(maxsize=8192)
+def _standing(raw: str, vid: str) -> _Standing:
+    """A profile changes far less often than it is searched: the same JSON is parsed once."""
+    profile = orjson.loads(raw)
+    certifications: dict[Skill, date] = {}
+    for cert in profile.get("certifications", []):
+        skill, expires_on = Skill(cert["skill"]), date.fromisoformat(cert["expires_on"])
+        certifications[skill] = max(expires_on, certifications.get(skill, expires_on))
+    return _Standing(
+        name=profile.get("name", vid),
+        unit=Unit(profile["unit"]),
+        skills=frozenset(Skill(s) for s in profile.get("skills", [])),
+        certifications=certifications,
+        active=bool(profile.get("active", True)),
+    )
+
+
+@lru_cache(maxsize=8192)
+def _deployments(text: str) -> tuple[datetime, ...]:
+    return tuple(t for t in (parse_time(x) for x in orjson.loads(text)) if t)
+
+
 def _candidate(vid: str, row: list[str | None], where: GeoPoint) -> Candidate | None:
     raw, status, offer_id, on_duty, lat, lon, rest_ts, deployments, last = row
     if not raw or lat is None or lon is None:
         return None
     try:
-        profile = orjson.loads(raw)
-        certifications: dict[Skill, date] = {}
-        for cert in profile.get("certifications", []):
-            skill, expires_on = Skill(cert["skill"]), date.fromisoformat(cert["expires_on"])
-            certifications[skill] = max(expires_on, certifications.get(skill, expires_on))
+        standing = _standing(raw, vid)
         return Candidate(
             volunteer_id=vid,
-            name=profile.get("name", vid),
-            unit=Unit(profile["unit"]),
+            name=standing.name,
+            unit=standing.unit,
             distance_km=reference.haversine_km(where.lat, where.lon, float(lat), float(lon)),
-            skills=frozenset(Skill(s) for s in profile.get("skills", [])),
-            certifications=certifications,
+            skills=standing.skills,
+            certifications=standing.certifications,
             on_duty=on_duty == "1",
-            active=bool(profile.get("active", True)),
+            active=standing.active,
             status=VolunteerStatus(status) if status else VolunteerStatus.OFF_DUTY,
             holds_offer=bool(offer_id),
             resting_until=datetime.fromtimestamp(float(rest_ts), UTC) if rest_ts else None,
-            deployments=tuple(t for t in (parse_time(x) for x in orjson.loads(deployments or "[]")) if t),
+            deployments=_deployments(deployments) if deployments else (),
             last_deployed_at=parse_time(last),
         )
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
