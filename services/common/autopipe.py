@@ -1,6 +1,8 @@
 """A Redis client that pipelines on its own: commands issued by concurrent tasks in the same turn of
 the event loop go to Redis as one pipeline — one write and one read on one connection — instead of one
-round trip each.
+round trip each. Only where the caller says so (`coalescing()`, inherited by the tasks started inside
+it): coalescing costs a command an extra turn of the event loop, which is worth it when many tasks issue
+commands together (a batch of incidents) and only adds latency when one does.
 
 Why: a worker handles many incidents at once (lanes), each doing a few Redis calls one after another.
 On this kind of machine a loopback socket write is one of the most expensive things a Python process
@@ -20,7 +22,10 @@ tries again. Pipelines, transactions and pub/sub made from this client are the o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from redis.asyncio import Redis
@@ -31,6 +36,19 @@ _Queued = tuple[tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 
 MAX_PIPELINE = 256
 """Commands in one pipeline at most; a larger turn's worth is sent as several."""
+
+_COALESCING: ContextVar[bool] = ContextVar("sigap_redis_coalescing", default=False)
+
+
+@contextlib.contextmanager
+def coalescing(enabled: bool = True) -> Iterator[None]:
+    """Within this block — and in the tasks started inside it, which copy the context — an
+    `AutoPipelineRedis` coalesces commands; elsewhere it sends each as `Redis` does."""
+    token = _COALESCING.set(enabled)
+    try:
+        yield
+    finally:
+        _COALESCING.reset(token)
 
 
 class AutoPipelineRedis(Redis):
@@ -44,6 +62,8 @@ class AutoPipelineRedis(Redis):
         self.commands_sent = 0
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if not _COALESCING.get():
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append((args, options, future))
