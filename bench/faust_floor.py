@@ -62,29 +62,19 @@ def measure(bootstrap: str, incidents: int, timeout_s: float = 300.0) -> dict[st
             "SIGAP_FLOOR_RESULT": str(result),
             "SIGAP_FLOOR_BROKER": ";".join(f"kafka://{h}" for h in bootstrap.split(",")),
         }
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "faust",
-                "-A",
-                "bench.faust_floor_app",
-                "--datadir",
-                tmp,
-                "worker",
-                "-l",
-                "warning",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        log = Path(tmp) / "worker.log"
+        command = [sys.executable, "-m", "faust", "-A", "bench.faust_floor_app", "--datadir", tmp]
+        with log.open("wb") as errors:  # the child has its own copy of the descriptor
+            worker = subprocess.Popen(
+                [*command, "worker", "-l", "warn"], env=env, stdout=subprocess.DEVNULL, stderr=errors
+            )
         try:
             deadline = time.monotonic() + timeout_s
             while not result.exists() and time.monotonic() < deadline and worker.poll() is None:
                 time.sleep(0.2)
             if not result.exists():
-                raise RuntimeError("the faust worker did not drain the backlog")
+                tail = log.read_text("utf-8", "replace")[-3000:]
+                raise RuntimeError(f"the faust worker did not drain the backlog; its log ends:\n{tail}")
             time.sleep(0.2)  # written in one call; let it land
             out: dict[str, float] = json.loads(result.read_text())
         finally:
