@@ -86,6 +86,10 @@ def _describe(error: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+_ANY_ENVELOPE = Envelope[Payload]
+"""made once: subscripting a generic model costs a lookup on every call"""
+
+
 def decode_event(raw: bytes | str) -> Envelope[Payload]:
     """Parse and validate a record value; raise InvalidEvent naming the failing fields."""
     try:
@@ -104,7 +108,7 @@ def decode_event(raw: bytes | str) -> Envelope[Payload]:
         payload = cls.model_validate(head.payload)
     except ValidationError as exc:
         raise InvalidEvent(_describe(exc, "payload"), head.event_type) from None
-    return Envelope[Payload].model_construct(
+    return _ANY_ENVELOPE.model_construct(
         event_id=head.event_id,
         event_type=head.event_type,
         schema_version=head.schema_version,

@@ -23,8 +23,9 @@ whenever one of the documents above changes; the gateway relays it to browsers o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+import orjson
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,4 +76,4 @@ class Keys:
 
 
 def change_notice(kind: str, ident: str) -> str:
-    return json.dumps({"kind": kind, "id": ident})
+    return orjson.dumps({"kind": kind, "id": ident}).decode()

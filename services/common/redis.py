@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 
 def new_redis(url: str) -> Redis:
@@ -10,3 +15,14 @@ def new_redis(url: str) -> Redis:
     return Redis.from_url(
         url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
     )
+
+
+async def run_script(redis: Redis, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    """`script(keys=…, args=…)` on `redis`, as redis-py's `AsyncScript.__call__` does it (EVALSHA; on
+    NOSCRIPT, load and again) without its per-call pipeline check, which costs more than the call on
+    a hot path. Not for pipelines: they register their scripts themselves."""
+    try:
+        return await redis.evalsha(script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        script.sha = await redis.script_load(script.script)
+        return await redis.evalsha(script.sha, len(keys), *keys, *args)

@@ -45,6 +45,9 @@ def derived_id(*parts: str) -> str:
     return hashlib.blake2b("/".join(parts).encode(), digest_size=16).hexdigest()
 
 
+_ENVELOPE = Envelope[Payload]
+"""the parametrised model, made once (subscripting a generic model is a lookup each time)"""
+
 Record = tuple[str, bytes | None, Envelope[Payload]]
 """(topic, key, event) of one output"""
 
@@ -60,7 +63,7 @@ class Batch:
         self, topic: str, payload: Payload, *, key: str | None, correlation_id: str | None = None
     ) -> None:
         # built, not validated: every field is made here or is an already validated payload
-        event = Envelope[Payload].model_construct(
+        event = _ENVELOPE.model_construct(
             event_id=derived_id(self.source_id, str(len(self.records))),
             event_type=payload.EVENT_TYPE,
             schema_version=payload.SCHEMA_VERSION,

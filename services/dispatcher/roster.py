@@ -33,6 +33,7 @@ from schemas.events import Need, VolunteerProfile
 from schemas.fields import GeoPoint
 from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
 from services.common.readmodels import Keys, change_notice
+from services.common.redis import run_script
 from services.dispatcher.ranking import FAIRNESS_WINDOW, WIB, Candidate
 from services.dispatcher.weather import kelurahan_of
 
@@ -156,7 +157,7 @@ class Roster:
         }
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return await self._scripts[name](keys=list(keys), args=list(args))
+        return await run_script(self.redis, self._scripts[name], keys, args)
 
     def _notice(self, volunteer_id: str) -> tuple[str, str]:
         return self.keys.changes, change_notice("volunteer", volunteer_id)

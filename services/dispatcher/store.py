@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from schemas.api import WeatherAlertView
 from services.common.readmodels import Keys, change_notice
+from services.common.redis import run_script
 from services.dispatcher.incident import IncidentState
 from services.dispatcher.projection import incident_view
 
@@ -130,7 +131,7 @@ class IncidentStore:
             keys.append(self.understaffed_key)
             args.append(UNDERSTAFFED_LIMIT)
         try:
-            result = await self._save(keys=keys, args=args)
+            result = await run_script(self.redis, self._save, keys, args)
         except BaseException:
             self.forget(state.incident_id)  # the save may or may not have happened
             raise

@@ -13,6 +13,7 @@ from redis.exceptions import ResponseError
 
 from services.common.autopipe import AutoPipelineRedis, coalescing
 from services.common.config import Settings
+from services.common.redis import run_script
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +127,17 @@ async def test_a_cancelled_caller_does_not_disturb_the_others(
     doomed.cancel()
     assert sorted(await asyncio.gather(*others)) == [1, 2, 3]
     assert doomed.cancelled()
+
+
+async def test_run_script_loads_the_script_again_after_a_flush_coalesced_or_not(
+    auto: AutoPipelineRedis, redis: Redis, settings: Settings
+) -> None:
+    script = auto.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    key = f"{settings.redis_prefix}run"
+    assert await run_script(auto, script, [key], [2]) == 2
+    await redis.script_flush()
+    assert await run_script(auto, script, [key], [3]) == 5
+    await redis.script_flush()
+    with coalescing():
+        results = await asyncio.gather(*(run_script(auto, script, [key], [1]) for _ in range(5)))
+    assert sorted(results) == [6, 7, 8, 9, 10]
