@@ -511,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--steps", type=_numbers, help="sustained search rates ('' for none)")
     dev.add_argument("--step-s", type=float, help="seconds per sustained step")
     dev.add_argument("--confirm-s", type=float, help="seconds of the sustained confirmation (0: none)")
+    dev.add_argument("--capacity", type=int, help="incidents in the capacity drain's backlog (0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("aiokafka", "kafka", "httpx"):
@@ -525,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
             ("sustained_steps", args.steps),
             ("sustained_step_s", args.step_s),
             ("sustained_confirm_s", args.confirm_s),
+            ("capacity_incidents", args.capacity),
         )
         if value is not None
     }
