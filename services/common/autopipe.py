@@ -4,12 +4,11 @@ round trip each. Only where the caller says so (`coalescing()`, inherited by the
 it): coalescing costs a command an extra turn of the event loop, which is worth it when many tasks issue
 commands together (a batch of incidents) and only adds latency when one does.
 
-Why: a worker handles many incidents at once (lanes), each doing a few Redis calls one after another.
-On this kind of machine a loopback socket write is one of the most expensive things a Python process
-does (py-spy: `_SelectorSocketTransport.write` ~10 % of the dispatcher's samples under load, plus the
-pool and retry machinery per command). Coalescing the calls that are ready together costs nothing when
-only one is (it is then sent exactly as `Redis.execute_command` would) and saves most of that when
-many are.
+Why: the dispatcher carries out a batch's incidents concurrently, each doing a few Redis calls one after
+another, in step. On this kind of machine a loopback socket write is one of the most expensive things a
+Python process does (py-spy: `_SelectorSocketTransport.write` ~10 % of the dispatcher's samples under
+load, plus the pool and retry machinery per command). Coalescing the calls that are ready together sends
+a lone one exactly as `Redis.execute_command` would, and saves most of that when many are.
 
 Semantics are those of separate concurrent calls: each caller gets its own reply or its own error
 (`raise_on_error=False`), commands of one task stay in its order (a task awaits each before issuing

@@ -98,8 +98,8 @@ async def process(
 ) -> None:
     """Decode one record (unless `decoded` already is) and handle it. Poison records and events that
     fail for good become dead letters and the stream moves on; retriable failures (Redis or the broker
-    away, a rebalance in flight) are retried with backoff, holding the record (and, in a lane, the
-    incident's later events) — an event is never skipped."""
+    away, a rebalance in flight) are retried with backoff, holding the record (and the batches after
+    it) — an event is never skipped."""
     envelope, letter = decoded if decoded is not None else decode(message)
     if envelope is None:
         await dead_letter(

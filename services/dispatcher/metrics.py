@@ -14,12 +14,12 @@ UNDERSTAFFED = Counter("sigap_dispatcher_understaffed_total", "Incidents that be
 ERRORS = Counter("sigap_dispatcher_errors_total", "Processing errors", ["kind"])
 IN_FLIGHT = Gauge(
     "sigap_dispatcher_in_flight",
-    "Records taken and not yet handled (running or waiting their turn)",
+    "Records taken and not yet handled (in the batch being handled, or queued for the next)",
     ["lane"],
 )
 RUNNING_PEAK = Gauge(
     "sigap_dispatcher_running_peak",
-    "The most records ever handled at once since the worker started",
+    "The largest batch of records handled at once since the worker started",
     ["lane"],
 )
 MATCH_SECONDS = Histogram(
