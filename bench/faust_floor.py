@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.capacity import backlog
 from services.common.kafka import new_producer
+from services.common.topics import delete_topics
 
 
 async def _prepare(bootstrap: str, topic: str, incidents: int) -> None:
@@ -39,15 +40,6 @@ async def _prepare(bootstrap: str, topic: str, incidents: int) -> None:
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
-
-
-async def _delete(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
 
 
 def measure(bootstrap: str, incidents: int, timeout_s: float = 300.0) -> dict[str, float]:
@@ -81,7 +73,7 @@ def measure(bootstrap: str, incidents: int, timeout_s: float = 300.0) -> dict[st
             if worker.poll() is None:
                 worker.kill()
             worker.wait()
-    asyncio.run(_delete(bootstrap, topic))
+    asyncio.run(delete_topics(bootstrap, topic))  # the topic is its own (unique) prefix
     out["incidents_per_s"] = round(out["records_per_s"] / 2, 1)
     return out
 
