@@ -250,6 +250,7 @@ async def run(
         async for key in redis.scan_iter(match=settings.redis_prefix + "*", count=5000):
             await redis.unlink(key)
         await redis.aclose()
+        await redis.connection_pool.disconnect()  # a pool passed in is not closed with the client
         await delete_topics(bootstrap, prefix)
 
 

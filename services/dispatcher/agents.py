@@ -172,27 +172,27 @@ async def handle_taken(
     """Handle one batch of records: poison and misplaced records become dead letters; the rest go
     to `handle_batch` together; whatever it hands back (an incident whose batch failed) is handled
     one record at a time, with `process`'s retries and dead letters, in order."""
-    good: list[Taken] = []
-    for event, decoded in taken:
+    good: list[tuple[Any, Envelope[Payload], Taken]] = []
+    for item in taken:
+        event, decoded = item
         envelope = decoded[0]
         if envelope is None or not accepts(envelope):
             await process_until_done(event.message, handle, accepts, decoded)
         else:
-            good.append((event, decoded))
+            good.append((event, envelope, item))
     if not good:
         return
-    envelopes = [decoded[0] for _, decoded in good if decoded[0] is not None]
     try:
-        left = set(await handle_batch(envelopes))
+        left = set(await handle_batch([envelope for _, envelope, _ in good]))
     except Exception:  # the batch as a whole failed: each record on its own, with retries
         metrics.ERRORS.labels("retriable").inc()
         log.exception("a batch of %d events failed; handling them one at a time", len(good))
         left = set(range(len(good)))
-    for index, (event, decoded) in enumerate(good):
+    for index, (event, envelope, (_, decoded)) in enumerate(good):
         if index in left:
             await process_until_done(event.message, handle, accepts, decoded)
         else:
-            metrics.EVENTS.labels(event.message.topic, envelopes[index].event_type).inc()
+            metrics.EVENTS.labels(event.message.topic, envelope.event_type).inc()
 
 
 async def consume_in_batches(

@@ -24,6 +24,16 @@ class Recorder:
             await asyncio.sleep(self.pause)
 
 
+async def holding(limit: int) -> tuple[Recorder, Batcher[int]]:
+    """A batcher whose handler has taken [0] and holds it until `rec.release` is set."""
+    rec = Recorder()
+    rec.release = asyncio.Event()
+    batcher: Batcher[int] = Batcher(limit, rec.handle)
+    await batcher.put(0)
+    await asyncio.sleep(0)  # the worker takes [0] and waits in the handler
+    return rec, batcher
+
+
 async def test_a_lone_record_is_handled_at_once_as_a_batch_of_one() -> None:
     rec = Recorder()
     batcher: Batcher[int] = Batcher(64, rec.handle)
@@ -36,11 +46,7 @@ async def test_a_lone_record_is_handled_at_once_as_a_batch_of_one() -> None:
 
 
 async def test_what_arrives_during_a_batch_forms_the_next_in_order() -> None:
-    rec = Recorder()
-    rec.release = asyncio.Event()
-    batcher: Batcher[int] = Batcher(100, rec.handle)
-    await batcher.put(0)
-    await asyncio.sleep(0)  # the worker takes [0] and waits in the handler
+    rec, batcher = await holding(100)
     for n in range(1, 51):
         await batcher.put(n)
     assert batcher.in_flight == 51 and batcher.handling == 1
@@ -51,11 +57,7 @@ async def test_what_arrives_during_a_batch_forms_the_next_in_order() -> None:
 
 
 async def test_batches_never_exceed_the_limit_and_put_waits_for_room() -> None:
-    rec = Recorder()
-    rec.release = asyncio.Event()
-    batcher: Batcher[int] = Batcher(4, rec.handle)
-    await batcher.put(0)
-    await asyncio.sleep(0)
+    rec, batcher = await holding(4)
     for n in range(1, 5):
         await batcher.put(n)  # 4 queued behind the batch being handled: the limit
     blocked = asyncio.create_task(batcher.put(5))
@@ -89,11 +91,7 @@ async def test_a_failing_handler_stops_every_later_batch() -> None:
 
 
 async def test_close_waits_for_the_batch_in_hand_then_leaves_the_rest() -> None:
-    rec = Recorder()
-    rec.release = asyncio.Event()
-    batcher: Batcher[int] = Batcher(8, rec.handle)
-    await batcher.put(0)
-    await asyncio.sleep(0)
+    rec, batcher = await holding(8)
     await batcher.put(1)
     left = await batcher.close(0.05)  # the handler never finishes: cancelled, both records left
     assert left == 2
