@@ -61,6 +61,7 @@ def machine_facts() -> dict[str, Any]:
         "ram_mb": _meminfo_mb("MemTotal"),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "event_loop": os.environ.get("SIGAP_EVENT_LOOP", "uvloop"),  # services, relays, the bench
         "load_average_at_start": load_average(),
         **git_commit(),
     }

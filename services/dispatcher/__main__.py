@@ -7,6 +7,9 @@ from pathlib import Path
 
 def main() -> None:
     from services.common.heap import freeze_startup_heap
+    from services.common.loop import install_event_loop
+
+    install_event_loop()  # before the app exists: faust and its consumer thread make their loops
     from services.dispatcher.app import app
 
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)  # faust makes only the last level

@@ -8,6 +8,7 @@ import uvicorn
 
 from services.common.config import get_settings
 from services.common.heap import freeze_startup_heap
+from services.common.loop import install_event_loop
 from services.gateway.app import create_app
 from services.gateway.errors import redact
 
@@ -36,6 +37,7 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        loop=install_event_loop(),  # "uvloop" or "asyncio", uvicorn's names too
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         timeout_graceful_shutdown=5,

@@ -3,10 +3,12 @@
 import sys
 
 from services.common.heap import freeze_startup_heap
+from services.common.loop import install_event_loop
 from services.notifier.errors import Misconfigured
 
 if __name__ == "__main__":
     try:
+        install_event_loop()  # before the app exists: faust and its consumer thread make their loops
         from services.notifier.app import app
     except (
         ValueError,
