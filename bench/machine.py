@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,22 @@ def load_average() -> list[float]:
         return []
 
 
+def cpu_gauge_s() -> float:
+    """Seconds one core takes for a fixed pure-Python loop (5 million additions), best of three. The
+    machine is a shared virtual one whose speed drifts: on 2026-11-28 the bare relay's p99 went from 5
+    to 21 ms within an hour with nothing else running, and the same loop of twice the length took
+    0.96 to 1.6 s between runs minutes apart. Taken at the start and at the end of a run, it says how
+    fast the machine was while it measured."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for n in range(5_000_000):
+            total += n
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 def machine_facts() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -63,6 +80,7 @@ def machine_facts() -> dict[str, Any]:
         "platform": platform.platform(),
         "event_loop": os.environ.get("SIGAP_EVENT_LOOP", "uvloop"),  # services, relays, the bench
         "load_average_at_start": load_average(),
+        "cpu_gauge_s_at_start": cpu_gauge_s(),
         **git_commit(),
     }
 

@@ -115,7 +115,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Date: {m['date']}; commit `{m['commit'][:12]}`{dirty}",
         f"- Machine: {m['cores']} cores ({m['cpu']}), {_fmt(m['ram_mb'])} MiB RAM, Python {m['python']}, "
         f"load average at start {', '.join(str(x) for x in m['load_average_at_start'])}, at end "
-        f"{', '.join(str(x) for x in m.get('load_average_at_end', []))}",
+        f"{', '.join(str(x) for x in m.get('load_average_at_end', []))}; CPU gauge"
+        f" (`bench.machine.cpu_gauge_s`, lower is faster) {_fmt(m.get('cpu_gauge_s_at_start'))} s at start,"
+        f" {_fmt(m.get('cpu_gauge_s_at_end'))} s at end; event loop {m.get('event_loop', 'asyncio')}",
         "- One Kafka broker and one Redis on the same machine, shared by the load generator and all services;"
         " one dispatcher worker, one notifier worker, one gateway process; channel: outbox.",
         "- Latency (issue 7): from the incident posted — the gateway's `202` to `POST /api/v1/incidents` —"

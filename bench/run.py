@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from bench import capacity, ceiling, matching, metrics, report, roster
 from bench.evaluate import stage_result, sustained_step, wait_drain
 from bench.load import post_incidents, produce_incidents
-from bench.machine import REPO, load_average, machine_facts
+from bench.machine import REPO, cpu_gauge_s, load_average, machine_facts
 from bench.offers import NotificationWatcher, OfferWatcher
 from bench.plan import FULL, SMOKE, Plan
 from bench.stack import OPERATOR_KEY, Stack, stop_profiler
@@ -410,6 +410,7 @@ class Bench:
     def _summarise(self) -> None:
         self.report["runs"].sort(key=lambda r: (r["roster"], r["rate_per_s"]))
         self.report["machine"]["load_average_at_end"] = load_average()
+        self.report["machine"]["cpu_gauge_s_at_end"] = cpu_gauge_s()
         peak = max((r.get("load_average_after", [0])[0] for r in self.report["runs"]), default=0)
         if peak:
             self.note(

@@ -40,7 +40,8 @@ def test_smoke_run_writes_a_complete_report(tmp_path: Path) -> None:
 
     assert report["plan"] == "smoke"
     assert not [n for n in report["notes"] if "stopped early" in n or "could not" in n], report["notes"]
-    for fact in ("date", "cores", "ram_mb", "python", "commit", "load_average_at_start"):
+    facts = ("date", "cores", "ram_mb", "python", "commit", "load_average_at_start", "cpu_gauge_s_at_start")
+    for fact in (*facts, "cpu_gauge_s_at_end", "event_loop"):
         assert report["machine"][fact] not in (None, ""), fact
 
     assert report["runs"], "no fixed-rate stage ran"
