@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.offers import stop_task
 from bench.stats import summarise_ms
 from schemas.envelope import make_event
 from schemas.events import (
@@ -325,9 +326,7 @@ async def measure(
         }
     finally:
         if sink_task is not None:
-            sink_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sink_task
+            await stop_task(sink_task, "the ceiling's sink")
         if consumer is not None:
             await consumer.stop()
         await producer.stop()

@@ -14,7 +14,6 @@ exhausted by a long run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,16 @@ from services.common.readmodels import Keys
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 500
+
+
+async def stop_task(task: asyncio.Task[Any], what: str, timeout_s: float = 10.0) -> None:
+    """Cancel a background task and wait for it, at most `timeout_s`: a task that swallowed its
+    cancellation is left behind with a warning rather than hanging the run (and a cancellation of the
+    caller is not suppressed, as `suppress(CancelledError)` around `await task` would)."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        log.warning("%s did not stop within %.0f s of its cancellation; left running", what, timeout_s)
 
 
 @dataclass
@@ -64,9 +73,7 @@ class OfferWatcher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, "the outbox watcher")
         if self._close_futures:
             await asyncio.gather(*self._close_futures, return_exceptions=True)
 
@@ -170,9 +177,7 @@ class NotificationWatcher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, "the notification-request watcher")
         if self._consumer is not None:
             await self._consumer.stop()
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvloop
 
-from services.common.loop import install_event_loop
+from services.common.loop import install_event_loop, wait_for_312
+
+_STOCK_WAIT_FOR = asyncio.tasks.wait_for  # as imported, before any test mends it
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +20,7 @@ def _restore_policy() -> Iterator[None]:
     before = asyncio.get_event_loop_policy()
     yield
     asyncio.set_event_loop_policy(before)
+    asyncio.wait_for = asyncio.tasks.wait_for = _STOCK_WAIT_FOR
 
 
 def _loop_made() -> asyncio.AbstractEventLoop:
@@ -38,3 +43,50 @@ def test_asyncio_leaves_the_standard_loop() -> None:
 def test_an_unknown_loop_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="SIGAP_EVENT_LOOP must be one of uvloop, asyncio, not 'trio'"):
         install_event_loop({"SIGAP_EVENT_LOOP": "trio"})
+
+
+async def _cancel_as_it_completes(wait_for: Any) -> str:
+    """The caller is cancelled in the very loop turn its awaited future completes."""
+    inner: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def caller() -> str:
+        result: str = await wait_for(inner, 5)
+        return result
+
+    task = asyncio.create_task(caller())
+    await asyncio.sleep(0)  # the caller now waits
+    inner.set_result("done")
+    task.cancel()
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return "cancelled"
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.11's wait_for only")
+async def test_311_wait_for_loses_such_a_cancellation_and_the_mended_one_keeps_it() -> None:
+    assert await _cancel_as_it_completes(_STOCK_WAIT_FOR) == "done"  # the bug the mend is for
+    assert await _cancel_as_it_completes(wait_for_312) == "cancelled"
+
+
+async def test_mended_wait_for_times_out_and_returns_like_the_stock_one() -> None:
+    assert await wait_for_312(asyncio.sleep(0, "value"), 1) == "value"
+    assert await wait_for_312(asyncio.sleep(0, "value"), None) == "value"
+    with pytest.raises(TimeoutError):
+        await wait_for_312(asyncio.sleep(5), 0.01)
+    with pytest.raises(TimeoutError):
+        await wait_for_312(asyncio.sleep(5), 0)
+    with pytest.raises(KeyError):
+        await wait_for_312(_raises(KeyError("x")), 1)
+
+
+async def _raises(exc: Exception) -> None:
+    raise exc
+
+
+def test_install_event_loop_mends_wait_for_on_311() -> None:
+    try:
+        install_event_loop({"SIGAP_EVENT_LOOP": "asyncio"})
+        assert (asyncio.wait_for is wait_for_312) == (sys.version_info < (3, 12))
+    finally:
+        asyncio.wait_for = asyncio.tasks.wait_for = _STOCK_WAIT_FOR
