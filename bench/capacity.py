@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import metrics
 from bench.load import incident_record
@@ -125,30 +126,37 @@ async def measure(
     tag: str,
     timeout_s: float,
     poll_s: float = 0.25,
+    dispatchers: tuple[str, ...] = ("dispatcher",),
+    pause_others: bool = True,
 ) -> dict[str, Any]:
+    """The drain by the named dispatcher workers of `stack` (one, for the target; more, to see how
+    it scales), their handled events summed. `pause_others=False`: the caller keeps the notifier and
+    the gateway paused itself."""
     records = backlog(count, seed, tag)
     events = len(records)
-    before = (await metrics.scrape(stack.metrics_urls[:1])).get(EVENTS, 0.0)
-    with paused(stack, ("notifier", "gateway")):
-        with paused(stack, ("dispatcher",)):
+    urls = [stack.dispatcher_metrics_url(name) for name in dispatchers]
+    before = (await metrics.scrape_sum(urls)).get(EVENTS, 0.0)
+    with paused(stack, ("notifier", "gateway") if pause_others else ()):
+        with paused(stack, dispatchers):
             produce_s = await _produce(producer, topic, records)
         resumed = time.monotonic()
         samples: list[tuple[float, float]] = [(0.0, 0.0)]
-        metrics_before = await metrics.scrape(stack.metrics_urls[:1])
+        metrics_before = await metrics.scrape_sum(urls)
         while time.monotonic() - resumed < timeout_s:
             await asyncio.sleep(poll_s)
-            snap = await metrics.scrape(stack.metrics_urls[:1])
+            snap = await metrics.scrape_sum(urls)
             samples.append((time.monotonic() - resumed, snap.get(EVENTS, 0.0) - before))
             if samples[-1][1] >= events:
                 break
         wall = time.monotonic() - resumed
-        metrics_after = await metrics.scrape(stack.metrics_urls[:1])
+        metrics_after = await metrics.scrape_sum(urls)
     handled = int(samples[-1][1])
     result: dict[str, Any] = {
         "mode": (
             "backlog drain: incident.reported + incident.closed per incident straight onto incidents;"
             " notifier and gateway paused, no delivery reports"
         ),
+        "workers": len(dispatchers),
         "incidents": count,
         "events": events,
         "handled": handled,
@@ -158,10 +166,29 @@ async def measure(
         "services": metrics.difference(metrics_before, metrics_after, wall),
     }
     log.info(
-        "dispatcher capacity: %d/%d events, %s incidents/s (middle 80%%), %s overall",
+        "dispatcher capacity, %d worker(s): %d/%d events, %s incidents/s (middle 80%%), %s overall",
+        len(dispatchers),
         handled,
         events,
         result["incidents_per_s"],
         result["incidents_per_s_whole_drain"],
     )
     return result
+
+
+async def wait_group_stable(bootstrap: str, group: str, members: int, timeout_s: float = 60.0) -> float:
+    """Wait until the consumer group has `members` members and is Stable (the rebalance that a new
+    worker causes is over); returns the seconds waited. Raises TimeoutError."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout_s:
+            for response in await admin.describe_consumer_groups([group]):
+                for _error, group_id, state, _proto_type, _protocol, group_members, *_ in response.groups:
+                    if group_id == group and state == "Stable" and len(group_members) == members:
+                        return round(time.monotonic() - started, 1)
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+    raise TimeoutError(f"consumer group {group} did not settle with {members} members in {timeout_s:.0f}s")

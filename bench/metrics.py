@@ -72,6 +72,15 @@ async def scrape(urls: list[str]) -> Snapshot:
     return merged
 
 
+async def scrape_sum(urls: list[str]) -> Snapshot:
+    """Like `scrape`, but each metric summed over the URLs (several workers of one service)."""
+    total: Snapshot = {}
+    for url in urls:
+        for name, value in (await scrape([url])).items():
+            total[name] = total.get(name, 0.0) + value
+    return total
+
+
 def _mean_ms(delta: Snapshot, name: str) -> float | None:
     count = delta.get(f"{name}_count", 0.0)
     return round(1000 * delta.get(f"{name}_sum", 0.0) / count, 2) if count else None

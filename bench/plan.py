@@ -22,6 +22,7 @@ class Plan:
     compare_stage_s: float = 0.0  # the compared rate's stage, longer so its p99 is stable (0: stage_s)
     capacity_incidents: int = 0  # backlog one dispatcher worker drains alone (0: not measured)
     capacity_timeout_s: float = 300.0
+    capacity_scaling_workers: int = 0  # then the same drain by this many workers (0: not measured)
     compare_rate: float = 50.0  # the rate whose p99 is compared with the ceiling's and between rosters
 
     def stage_for(self, rate: float) -> float:
@@ -47,6 +48,7 @@ FULL = Plan(
     ceiling_blast=20_000,
     settle_cap_s=60,
     capacity_incidents=20_000,
+    capacity_scaling_workers=2,
     compare_stage_s=60,
 )
 
@@ -65,6 +67,7 @@ SMOKE = Plan(
     settle_cap_s=15,
     capacity_incidents=200,
     capacity_timeout_s=60,
+    capacity_scaling_workers=2,
     http_clients=4,
     roster_timeout_s=120,
 )

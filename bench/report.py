@@ -171,6 +171,20 @@ def markdown(report: dict[str, Any]) -> str:
         " of incidents (each reported, then closed) with the notifier and gateway paused, incidents per"
         " second over the middle 80 % of the drain (`bench/capacity.py`).",
     ]
+    scaling = report.get("capacity_scaling") or {}
+    if scaling:
+        one = {label: (r or {}).get("incidents_per_s") for label, r in report.get("capacity", {}).items()}
+        lines += [
+            "",
+            "The same drain by several workers of one group on this machine (not a target; how far more"
+            " workers take it): "
+            + "; ".join(
+                f"{label}: {_fmt(r.get('workers'))} workers {_fmt(r.get('incidents_per_s'))} incidents/s"
+                f" against one worker's {_fmt(one.get(label))}"
+                for label, r in scaling.items()
+            )
+            + ".",
+        ]
     rss = report.get("peak_rss_mb", {})
     lines += [
         "",

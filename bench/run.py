@@ -243,16 +243,47 @@ class Bench:
         idle = await phase.settle(self.plan.settle_cap_s * 3)
         if not idle["idle"]:
             self.note(f"{phase.label}: the dispatcher was still busy before the capacity drain")
-        self.report["capacity"][phase.label] = await capacity.measure(
-            phase.stack,
-            phase.producer,
-            phase.prefix + INCIDENTS,
-            count=self.plan.capacity_incidents,
-            seed=phase.count,
-            tag=phase.label,
-            timeout_s=self.plan.capacity_timeout_s,
-        )
-        phase.stack.check_alive()
+        with capacity.paused(phase.stack, ("notifier", "gateway")):
+            self.report["capacity"][phase.label] = await capacity.measure(
+                phase.stack,
+                phase.producer,
+                phase.prefix + INCIDENTS,
+                count=self.plan.capacity_incidents,
+                seed=phase.count,
+                tag=phase.label,
+                timeout_s=self.plan.capacity_timeout_s,
+                pause_others=False,  # paused here, until after the drain by several workers
+            )
+            phase.stack.check_alive()
+            if self.plan.capacity_scaling_workers > 1:
+                await self._capacity_scaling(phase)
+
+    async def _capacity_scaling(self, phase: Phase) -> None:
+        """The same drain (new incidents) by several workers of one group on this machine: how far more
+        workers take it, for the planners' choice between a faster worker and more of them. Not a target
+        (that is one worker's); the notifier and gateway stay paused."""
+        workers = self.plan.capacity_scaling_workers
+        try:
+            names = ("dispatcher", *(phase.stack.add_dispatcher() for _ in range(workers - 1)))
+            waited = await capacity.wait_group_stable(self.bootstrap, f"{phase.prefix}dispatcher", workers)
+            await asyncio.sleep(2.0)  # the workers' first fetches after the rebalance
+            result = await capacity.measure(
+                phase.stack,
+                phase.producer,
+                phase.prefix + INCIDENTS,
+                count=self.plan.capacity_incidents,
+                seed=phase.count + 1,
+                tag=f"{phase.label}-w{workers}",
+                timeout_s=self.plan.capacity_timeout_s,
+                dispatchers=names,
+                pause_others=False,
+            )
+            result["rebalance_wait_s"] = waited
+            self.report.setdefault("capacity_scaling", {})[phase.label] = result
+            phase.stack.check_alive()
+        except Exception as exc:  # a measurement beside the targets: note it, keep the run
+            log.exception("capacity scaling failed")
+            self.note(f"{phase.label}: the drain by {workers} workers could not be measured: {exc}")
 
     async def _load_roster(self, phase: Phase) -> None:
         label, count = phase.label, phase.count

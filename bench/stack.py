@@ -98,6 +98,7 @@ class Stack:
     wrap_dispatcher: list[str] = field(default_factory=list)  # e.g. a profiler's command line
     dispatcher_port: int = field(default_factory=free_port)
     notifier_port: int = field(default_factory=free_port)
+    extra_dispatcher_ports: dict[str, int] = field(default_factory=dict)  # add_dispatcher's workers
 
     @property
     def base_url(self) -> str:
@@ -142,6 +143,23 @@ class Stack:
         raise TimeoutError(
             f"the gateway did not answer within {timeout_s}s:\n{self.services['gateway'].log_tail()}"
         )
+
+    def add_dispatcher(self) -> str:
+        """Start one more dispatcher worker in the same consumer group (its own metrics port); returns
+        its name (`dispatcher-2`, …). Partitions move to it in a rebalance."""
+        name = f"dispatcher-{sum(1 for n in self.services if n.startswith('dispatcher')) + 1}"
+        port = free_port()
+        env = {**self.services["dispatcher"].env, "SIGAP_DISPATCHER_PORT": str(port)}
+        args = ["-m", "services.dispatcher", "worker", "-l", "info"]
+        service = Service(name, args, env, self.logs_dir / f"{name}.log")
+        service.start()
+        self.services[name] = service
+        self.extra_dispatcher_ports[name] = port
+        return name
+
+    def dispatcher_metrics_url(self, name: str) -> str:
+        port = self.dispatcher_port if name == "dispatcher" else self.extra_dispatcher_ports[name]
+        return f"http://127.0.0.1:{port}/metrics"
 
     @property
     def metrics_urls(self) -> list[str]:

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from schemas.envelope import Envelope
 from schemas.events import Payload
+
+
+class CachedPartitioner:
+    """aiokafka's `DefaultPartitioner` (Kafka's: murmur2 of the key modulo the partition count; a random
+    available partition without a key), remembering the hash of recent keys. aiokafka's murmur2 is
+    pure Python, and a dispatcher sends several records under one incident's key: hashing was ~2 % of
+    the worker in the backlog drain. Same partitions as the default, so every producer agrees."""
+
+    def __init__(self, size: int = 65536) -> None:
+        self._hash = functools.lru_cache(maxsize=size)(murmur2)
+
+    def __call__(self, key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
+        if key is None:
+            return int(DefaultPartitioner()(key, all_partitions, available))
+        index: int = (self._hash(key) & 0x7FFFFFFF) % len(all_partitions)
+        return all_partitions[index]
 
 
 def new_producer(bootstrap: str, client_id: str = "sigap") -> AIOKafkaProducer:
@@ -17,6 +37,7 @@ def new_producer(bootstrap: str, client_id: str = "sigap") -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=1,
         request_timeout_ms=15000,
+        partitioner=CachedPartitioner(),
     )
 
 

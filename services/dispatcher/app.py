@@ -11,6 +11,7 @@ from typing import Any
 import faust
 
 from services.common.config import get_settings
+from services.common.kafka import CachedPartitioner
 from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
 from services.dispatcher.settings import get_dispatcher_settings
 
@@ -40,6 +41,7 @@ app = faust.App(
     broker_max_poll_records=500,
     producer_acks=-1,
     producer_linger=0.0,
+    producer_partitioner=CachedPartitioner(),  # the default partitions, with key hashes remembered
     stream_buffer_maxsize=1024,
     logging_config=None,
 )
