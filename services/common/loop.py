@@ -27,6 +27,9 @@ CHOICES = ("uvloop", "asyncio")
 
 T = TypeVar("T")
 
+STOCK_WAIT_FOR = asyncio.tasks.wait_for
+"""the interpreter's own, kept for the tests that show what the mend is for"""
+
 
 async def wait_for_312(fut: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109 - its signature
     """Python 3.12's `asyncio.wait_for`: the awaitable runs in the calling task under

@@ -10,17 +10,15 @@ from typing import Any
 import pytest
 import uvloop
 
-from services.common.loop import install_event_loop, wait_for_312
-
-_STOCK_WAIT_FOR = asyncio.tasks.wait_for  # as imported, before any test mends it
+from services.common.loop import STOCK_WAIT_FOR, install_event_loop, wait_for_312
 
 
 @pytest.fixture(autouse=True)
 def _restore_policy() -> Iterator[None]:
-    before = asyncio.get_event_loop_policy()
+    before, wait_for = asyncio.get_event_loop_policy(), asyncio.wait_for
     yield
     asyncio.set_event_loop_policy(before)
-    asyncio.wait_for = asyncio.tasks.wait_for = _STOCK_WAIT_FOR
+    asyncio.wait_for = asyncio.tasks.wait_for = wait_for
 
 
 def _loop_made() -> asyncio.AbstractEventLoop:
@@ -65,7 +63,7 @@ async def _cancel_as_it_completes(wait_for: Any) -> str:
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.11's wait_for only")
 async def test_311_wait_for_loses_such_a_cancellation_and_the_mended_one_keeps_it() -> None:
-    assert await _cancel_as_it_completes(_STOCK_WAIT_FOR) == "done"  # the bug the mend is for
+    assert await _cancel_as_it_completes(STOCK_WAIT_FOR) == "done"  # the bug the mend is for
     assert await _cancel_as_it_completes(wait_for_312) == "cancelled"
 
 
@@ -85,8 +83,7 @@ async def _raises(exc: Exception) -> None:
 
 
 def test_install_event_loop_mends_wait_for_on_311() -> None:
-    try:
-        install_event_loop({"SIGAP_EVENT_LOOP": "asyncio"})
-        assert (asyncio.wait_for is wait_for_312) == (sys.version_info < (3, 12))
-    finally:
-        asyncio.wait_for = asyncio.tasks.wait_for = _STOCK_WAIT_FOR
+    asyncio.wait_for = asyncio.tasks.wait_for = STOCK_WAIT_FOR
+    install_event_loop({"SIGAP_EVENT_LOOP": "asyncio"})
+    assert (asyncio.wait_for is wait_for_312) == (sys.version_info < (3, 12))
+    assert asyncio.tasks.wait_for is asyncio.wait_for
