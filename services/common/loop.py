@@ -49,6 +49,25 @@ async def wait_for_312(fut: Awaitable[T], timeout: float | None) -> T:  # noqa: 
         return await fut
 
 
+async def run_to_end(aw: Awaitable[T]) -> T:
+    """Await a short cleanup to its end even if the caller is cancelled (again) meanwhile — giving a
+    claim back while stopping, say: faust cancels an agent's task more than once on its way down, and
+    a second cancellation must not cut the cleanup the first one started. A cancellation that arrived
+    meanwhile is raised once the cleanup is done."""
+    task = asyncio.ensure_future(aw)
+    interrupted = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            interrupted = True
+    if interrupted:
+        raise asyncio.CancelledError
+    return task.result()
+
+
 def mend_wait_for() -> bool:
     """Replace `asyncio.wait_for` by `wait_for_312` where it is 3.11's; True if it did."""
     if sys.version_info >= (3, 12) or asyncio.wait_for is wait_for_312:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from services.common.loop import STOCK_WAIT_FOR, install_event_loop, wait_for_312
+from services.common.loop import STOCK_WAIT_FOR, install_event_loop, run_to_end, wait_for_312
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +87,36 @@ def test_install_event_loop_mends_wait_for_on_311() -> None:
     install_event_loop({"SIGAP_EVENT_LOOP": "asyncio"})
     assert (asyncio.wait_for is wait_for_312) == (sys.version_info < (3, 12))
     assert asyncio.tasks.wait_for is asyncio.wait_for
+
+
+async def test_run_to_end_finishes_a_cleanup_through_a_second_cancellation() -> None:
+    finished: list[str] = []
+    started = asyncio.Event()
+
+    async def release() -> str:
+        started.set()
+        await asyncio.sleep(0.05)
+        finished.append("released")
+        return "ok"
+
+    async def stopping() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:  # the first cancellation starts the cleanup ...
+            await run_to_end(release())
+            raise
+
+    task = asyncio.create_task(stopping())
+    await asyncio.sleep(0)
+    task.cancel()
+    await started.wait()
+    task.cancel()  # ... and a second one arrives while it runs
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert finished == ["released"]
+
+
+async def test_run_to_end_returns_the_result_and_raises_the_error() -> None:
+    assert await run_to_end(asyncio.sleep(0, "ok")) == "ok"
+    with pytest.raises(KeyError):
+        await run_to_end(_raises(KeyError("gone")))
