@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common.loop import run_to_end
 from services.notifier.delivery import Record
 from services.notifier.runtime import Notifier
 
@@ -45,6 +46,8 @@ def deliver_agent(notifier: Notifier) -> Agent:
 
                 await notifier.submit(event.message.value, record_of(event), ack)
         finally:
-            await notifier.stop()
+            # the whole stop is cleanup (claims given back, reports flushed, clients closed): faust
+            # cancels this task again on its way down, which must not cut it short
+            await run_to_end(notifier.stop())
 
     return deliver
