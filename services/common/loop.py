@@ -14,16 +14,12 @@ polling loop cancelled at random moments). That is what hung a benchmark run's t
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-log = logging.getLogger(__name__)
-
 CHOICES = ("uvloop", "asyncio")
-
 
 T = TypeVar("T")
 
