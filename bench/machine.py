@@ -56,8 +56,8 @@ def load_average() -> list[float]:
 def cpu_gauge_s() -> float:
     """Seconds one core takes for a fixed pure-Python loop (5 million additions), best of three. The
     machine is a shared virtual one whose speed drifts: on 2026-11-28 the bare relay's p99 went from 5
-    to 21 ms within an hour with nothing else running, and the same loop of twice the length took
-    0.96 to 1.6 s between runs minutes apart. Taken at the start and at the end of a run, it says how
+    to 21 ms within an hour with nothing else running, and a module-level loop of twice the length
+    took 0.96 to 1.6 s between runs minutes apart. Taken at the start and at the end of a run, it says how
     fast the machine was while it measured."""
     best = float("inf")
     for _ in range(3):
