@@ -243,20 +243,28 @@ class Bench:
         idle = await phase.settle(self.plan.settle_cap_s * 3)
         if not idle["idle"]:
             self.note(f"{phase.label}: the dispatcher was still busy before the capacity drain")
+        # the notifier and gateway stay paused until after the drain by several workers
         with capacity.paused(phase.stack, ("notifier", "gateway")):
-            self.report["capacity"][phase.label] = await capacity.measure(
-                phase.stack,
-                phase.producer,
-                phase.prefix + INCIDENTS,
-                count=self.plan.capacity_incidents,
-                seed=phase.count,
-                tag=phase.label,
-                timeout_s=self.plan.capacity_timeout_s,
-                pause_others=False,  # paused here, until after the drain by several workers
-            )
+            self.report["capacity"][phase.label] = await self._drain(phase, ("dispatcher",))
             phase.stack.check_alive()
             if self.plan.capacity_scaling_workers > 1:
                 await self._capacity_scaling(phase)
+
+    async def _drain(self, phase: Phase, dispatchers: tuple[str, ...]) -> dict[str, Any]:
+        """A backlog drain by the named workers, with incidents of its own (seed and ids per worker
+        count); the caller keeps the notifier and gateway paused."""
+        workers = len(dispatchers)
+        return await capacity.measure(
+            phase.stack,
+            phase.producer,
+            phase.prefix + INCIDENTS,
+            count=self.plan.capacity_incidents,
+            seed=phase.count + workers - 1,
+            tag=phase.label if workers == 1 else f"{phase.label}-w{workers}",
+            timeout_s=self.plan.capacity_timeout_s,
+            dispatchers=dispatchers,
+            pause_others=False,
+        )
 
     async def _capacity_scaling(self, phase: Phase) -> None:
         """The same drain (new incidents) by several workers of one group on this machine: how far more
@@ -267,17 +275,7 @@ class Bench:
             names = ("dispatcher", *(phase.stack.add_dispatcher() for _ in range(workers - 1)))
             waited = await capacity.wait_group_stable(self.bootstrap, f"{phase.prefix}dispatcher", workers)
             await asyncio.sleep(2.0)  # the workers' first fetches after the rebalance
-            result = await capacity.measure(
-                phase.stack,
-                phase.producer,
-                phase.prefix + INCIDENTS,
-                count=self.plan.capacity_incidents,
-                seed=phase.count + 1,
-                tag=f"{phase.label}-w{workers}",
-                timeout_s=self.plan.capacity_timeout_s,
-                dispatchers=names,
-                pause_others=False,
-            )
+            result = await self._drain(phase, names)
             result["rebalance_wait_s"] = waited
             self.report.setdefault("capacity_scaling", {})[phase.label] = result
             phase.stack.check_alive()

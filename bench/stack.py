@@ -163,10 +163,7 @@ class Stack:
 
     @property
     def metrics_urls(self) -> list[str]:
-        return [
-            f"http://127.0.0.1:{self.dispatcher_port}/metrics",
-            f"http://127.0.0.1:{self.notifier_port}/metrics",
-        ]
+        return [self.dispatcher_metrics_url("dispatcher"), f"http://127.0.0.1:{self.notifier_port}/metrics"]
 
     def peak_rss_mb(self) -> dict[str, float | None]:
         return {

@@ -21,7 +21,6 @@ from typing import Protocol
 from schemas.envelope import Envelope
 from schemas.events import NotificationDelivered, NotificationFailed, NotificationRequested
 from schemas.vocabulary import ChannelType
-from services.common.loop import run_to_end
 from services.notifier import metrics
 from services.notifier.channels import Channel, Outgoing, mask
 from services.notifier.claims import Claims, Verdict
@@ -309,7 +308,7 @@ class Deliverer:
                 failure = error
             except asyncio.CancelledError:
                 if not calling:  # stopping before the provider saw anything: leave the hop to a redelivery
-                    await run_to_end(self._claims.release(nid, hop, token))
+                    await self._claims.release(nid, hop, token)
                 raise
             else:
                 accepted_at = self._now()
@@ -354,5 +353,5 @@ class Deliverer:
             try:
                 await self._sleep(decision.delay_s)
             except asyncio.CancelledError:  # stopping between attempts: nothing is in the provider's hands
-                await run_to_end(self._claims.release(nid, hop, token))
+                await self._claims.release(nid, hop, token)
                 raise
