@@ -293,7 +293,9 @@ async def apply_roster_batch(messages: list[Any]) -> None:
         await dead_letter(messages[index], reason, envelope.event_type if envelope else None)
     metrics.EVENTS.labels(settings.topic("volunteers"), "volunteer.*").inc(len(messages) - len(invalid))
     if available:
-        await runtime().dispatch.request_retries(f"{available} volunteers came on duty", now())
+        await runtime().dispatch.wake_understaffed(
+            f"{len(available)} volunteers came on duty", available, now()
+        )
 
 
 @app.agent(topics.weather_alerts)

@@ -103,8 +103,13 @@ class NotifyCoordinators:
 
 @dataclass(frozen=True, slots=True)
 class MarkUnderstaffed:
+    """The incident is understaffed, short of these kinds of need (`unit` or `unit:skill`): a volunteer
+    of one of them becoming free wakes it (rule 7). Repeated while it stays understaffed, so the kinds
+    follow what it is short of."""
+
     incident_id: str
     since: datetime
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +126,11 @@ class ClearRetry:
 
 @dataclass(frozen=True, slots=True)
 class RetryUnderstaffed:
-    """A volunteer became free: ask understaffed incidents to look again (each in its own order)."""
+    """Volunteers became free: ask the understaffed incidents they could help to look again (each in
+    its own order)."""
 
     reason: str
+    volunteer_ids: tuple[str, ...] = ()
 
 
 Command = (

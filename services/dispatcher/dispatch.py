@@ -88,7 +88,7 @@ class _Run:
     volunteers it reserved or released (read in the same round trips, for telling them)."""
 
     batch: Batch
-    retry_reasons: list[str] = field(default_factory=list)
+    retries: list[RetryUnderstaffed] = field(default_factory=list)
     profiles: dict[str, str] = field(default_factory=dict)
     unless_state: str | None = None
     """the state key the next candidate search must find absent (the state was not loaded)"""
@@ -108,7 +108,7 @@ class _Group:
     changed: bool = False
     """some event changed more than the list of processed event ids: save"""
     records: list[Record] = field(default_factory=list)
-    retry_reasons: list[str] = field(default_factory=list)
+    retries: list[RetryUnderstaffed] = field(default_factory=list)
     first_offers: list[Envelope[Payload]] = field(default_factory=list)
     """reports whose first offers are among the records"""
 
@@ -252,7 +252,7 @@ class Dispatch:
                 group.changed = True
             group.current = current
             group.records.extend(run.batch.records)
-            group.retry_reasons.extend(run.retry_reasons)
+            group.retries.extend(run.retries)
             if isinstance(event.payload, IncidentReported) and any(
                 isinstance(e.payload, OfferMade) for _, _, e in run.batch.records
             ):
@@ -267,13 +267,14 @@ class Dispatch:
     async def _save(self, group: _Group, now: datetime) -> None:
         """Save what the group's events left (if they changed anything), then ask for the retries
         they requested."""
-        understaffed: list[str] | None = None
         if group.changed and group.current is not None:
-            understaffed = [] if group.retry_reasons else None  # read with the save, same round trip
-            await self.incidents.save(group.current, group.version, understaffed=understaffed)
-        if group.retry_reasons:
-            await self.request_retries(
-                "; ".join(group.retry_reasons), now, exclude={group.incident_id}, understaffed=understaffed
+            await self.incidents.save(group.current, group.version)
+        if group.retries:
+            await self.wake_understaffed(
+                "; ".join(r.reason for r in group.retries),
+                [v for r in group.retries for v in r.volunteer_ids],
+                now,
+                exclude=(group.incident_id,),
             )
 
     async def _carry_out(
@@ -357,13 +358,13 @@ class Dispatch:
                         batch.add(self.topic(NOTIFICATIONS), notice, key=state.incident_id)
                         metrics.NOTIFICATIONS.labels(notice.kind.value).inc()
             case MarkUnderstaffed():
-                await self.incidents.mark_understaffed(command.incident_id, command.since)
+                await self.incidents.mark_understaffed(command.incident_id, command.since, command.kinds)
             case ClearUnderstaffed():
                 await self.incidents.clear_understaffed(command.incident_id)
             case ClearRetry():
                 await self.incidents.clear_retry(command.incident_id)
             case RetryUnderstaffed():
-                run.retry_reasons.append(command.reason)
+                run.retries.append(command)
         return None
 
     async def _notify(self, command: Notify, state: IncidentState | None, run: _Run) -> None:
@@ -413,20 +414,25 @@ class Dispatch:
 
     # --- producers of `responses` -------------------------------------------------------------
 
-    async def request_retries(
-        self,
-        reason: str,
-        now: datetime,
-        exclude: set[str] | None = None,
-        understaffed: list[str] | None = None,
+    async def request_retries(self, reason: str, now: datetime) -> int:
+        """Ask every understaffed incident (the oldest 500) to look again: the periodic backstop of
+        rule 7, for whatever the retries of freed volunteers did not reach."""
+        return await self._retry(
+            await self.incidents.claim_retries(await self.incidents.understaffed()), reason, now
+        )
+
+    async def wake_understaffed(
+        self, reason: str, volunteer_ids: Sequence[str], now: datetime, exclude: Sequence[str] = ()
     ) -> int:
-        """Ask every understaffed incident (oldest first) to look again, each in its own order: one
-        `dispatch.retry` on `responses`, unless one is already on its way. `understaffed`: the
-        registry as the caller just read it (else it is read here)."""
-        if understaffed is None:
-            understaffed = await self.incidents.understaffed()
-        waiting = [i for i in understaffed if i not in (exclude or set())]
-        claimed = await self.incidents.claim_retries(waiting)
+        """Volunteers became free (rule 7): ask the understaffed incidents they could help — the
+        oldest few per volunteer of each kind of need they can fill (`SIGAP_DISPATCHER_RETRY_FANOUT`)
+        — to look again. The work is bounded by the volunteers freed, never by how many incidents
+        wait: during a shortage every free used to retry every understaffed incident."""
+        claimed = await self.incidents.wake_for(volunteer_ids, self.own.dispatcher_retry_fanout, exclude)
+        return await self._retry(claimed, reason, now)
+
+    async def _retry(self, claimed: list[str], reason: str, now: datetime) -> int:
+        """One `dispatch.retry` on `responses` for each incident (its retry flag already set)."""
         if not claimed:
             return 0
         batch = Batch(derived_id("retry", reason, now.isoformat()))
@@ -465,5 +471,5 @@ class Dispatch:
     async def wake_rested(self, now: datetime) -> int:
         woken = await self.roster.wake_rested(now)
         if woken:
-            await self.request_retries(f"{len(woken)} volunteers rested", now)
+            await self.wake_understaffed(f"{len(woken)} volunteers rested", woken, now)
         return len(woken)

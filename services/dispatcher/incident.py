@@ -116,6 +116,11 @@ class NeedState(BaseModel):
     def describe(self) -> str:
         return f"{self.unit.value}/{self.skill.value}" if self.skill else self.unit.value
 
+    @property
+    def kind(self) -> str:
+        """`unit` or `unit:skill`: the suffix of the roster's geo index this need searches."""
+        return f"{self.unit.value}:{self.skill.value}" if self.skill else self.unit.value
+
 
 class Assignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -381,16 +386,15 @@ def _settle(step: _Step) -> None:
     if not state.status.is_open:
         return
     counts = [state.counts(i) for i in range(len(state.needs))]
-    short = [
-        f"{n.describe()} ×{c.open}"
-        for n, c in zip(state.needs, counts, strict=True)
-        if n.exhausted and c.open
-    ]
+    shortfall = [(n, c) for n, c in zip(state.needs, counts, strict=True) if n.exhausted and c.open]
+    short = [f"{n.describe()} ×{c.open}" for n, c in shortfall]
     if all(c.filled >= n.count for n, c in zip(state.needs, counts, strict=True)):
         _set_status(step, IncidentStatus.STAFFED, "every need filled")
-    elif short:
+    elif shortfall:
         reason = f"no more candidates within {step.policy.max_radius_km:g} km: " + ", ".join(short)
         _set_status(step, IncidentStatus.UNDERSTAFFED, reason)
+        kinds = tuple(dict.fromkeys(n.kind for n, _ in shortfall))
+        step.commands.append(MarkUnderstaffed(state.incident_id, state.reported_at, kinds))
     else:
         _set_status(step, IncidentStatus.DISPATCHING, "offers outstanding")
 
@@ -410,7 +414,6 @@ def _set_status(step: _Step, status: IncidentStatus, reason: str) -> None:
     if status == IncidentStatus.UNDERSTAFFED:
         state.understaffed_episode += 1
         step.commands.append(NotifyCoordinators(state.understaffed_episode, state.open_slots(), reason))
-        step.commands.append(MarkUnderstaffed(state.incident_id, state.reported_at))
     elif previous == IncidentStatus.UNDERSTAFFED:
         step.commands.append(ClearUnderstaffed(state.incident_id))
 
@@ -485,7 +488,7 @@ def _on_declined_or_expired(step: _Step, p: OfferDeclined | OfferExpired) -> Non
     if state.status.is_open:
         _search_open_needs(step, only=a.need_index)  # the next candidate, at once
         _settle(step)
-    step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} {a.status.value} an offer"))
+    step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} {a.status.value} an offer", (a.volunteer_id,)))
 
 
 def _on_progress(step: _Step, p: AssignmentStatusChanged) -> None:
@@ -501,7 +504,7 @@ def _on_progress(step: _Step, p: AssignmentStatusChanged) -> None:
     step.note(new.value, a.volunteer_name)
     if new == A.RELEASED:
         _end_hold(step, a, p.model_copy(), _rest_until(step, a))
-        step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} released"))
+        step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} released", (a.volunteer_id,)))
     else:
         step.emit(p.model_copy())
         step.commands.append(SetOfferStatus(a.offer_id, new))
@@ -529,7 +532,7 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
     cancelled = isinstance(p, IncidentCancelled)
     status = IncidentStatus.CANCELLED if cancelled else IncidentStatus.CLOSED
     text = p.reason if isinstance(p, IncidentCancelled) else p.note
-    freed = 0
+    freed: list[str] = []
     for a in state.assignments:
         if a.status == A.OFFERED:
             a.status = A.WITHDRAWN
@@ -545,7 +548,7 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
             step.commands.append(
                 Notify(NotificationKind.WITHDRAWAL, a.volunteer_id, a.offer_id, text or status.value)
             )
-            freed += 1
+            freed.append(a.volunteer_id)
         elif a.status in HOLDING:
             a.status = A.RELEASED
             a.updated_at = step.now
@@ -562,12 +565,12 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
             step.commands.append(
                 Notify(NotificationKind.CANCELLATION, a.volunteer_id, a.offer_id, text or status.value)
             )
-            freed += 1
+            freed.append(a.volunteer_id)
     for need in state.needs:
         need.exhausted = False
     _set_status(step, status, text or status.value)
     if freed:
-        step.commands.append(RetryUnderstaffed(f"incident {state.incident_id} {status.value}"))
+        step.commands.append(RetryUnderstaffed(f"incident {state.incident_id} {status.value}", tuple(freed)))
 
 
 def _on_retry(step: _Step, p: DispatchRetry) -> None:

@@ -34,7 +34,16 @@ class DispatcherSettings(BaseSettings):
     coordinators: str = ""
     expiry_interval_s: float = Field(default=0.3, gt=0, le=10)
     expiry_lease_s: float = Field(default=15.0, gt=0)
-    retry_interval_s: float = Field(default=30.0, gt=0)
+    retry_interval_s: float = Field(
+        default=30.0, gt=0, description="every understaffed incident looks again this often (the backstop)"
+    )
+    dispatcher_retry_fanout: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="a freed volunteer wakes this many of the oldest understaffed incidents of each "
+        "kind of need they can fill",
+    )
     kafka_session_timeout_s: float = Field(
         default=10.0, ge=6, le=300, description="how soon a dead worker's partitions move to another"
     )

@@ -4,8 +4,11 @@
   that owns the incident's partition; the save is a compare-and-set on `version`, together with the
   gateway's read model `incident:{id}` (`IncidentView`) and the `incidents:open` / `incidents:all`
   lists, and a `changes` notice (`save_incident.lua`). The owner keeps what it saved last in memory.
-- The understaffed registry (`dsp:understaffed`, oldest first) and per-incident retry flags
-  (`dsp:retry:{id}`: a retry event is on its way) drive rule 7's retries.
+- The understaffed registry (`dsp:understaffed`, oldest first), one registry per kind of need
+  (`dsp:understaffed:k:{unit}[:{skill}]`, the incidents short of it; `dsp:understaffed:kinds` says
+  which an incident is in) and per-incident retry flags (`dsp:retry:{id}`: a retry event is on its
+  way) drive rule 7's retries: a freed volunteer wakes the oldest incidents of their kinds
+  (`wake_understaffed.lua`); the periodic retry wakes every one.
 - Alerts: `alert:{id}` (`WeatherAlertView`), `alerts:active` (score = expiry), standby dedupe sets.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -24,6 +28,7 @@ from services.common.readmodels import Keys, change_notice
 from services.common.redis import run_script
 from services.dispatcher.incident import IncidentState
 from services.dispatcher.projection import incident_view
+from services.dispatcher.roster import RosterKeys
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +45,8 @@ class StaleState(RuntimeError):
 
 
 @cache
-def _save_lua() -> str:
-    return resources.files("services.dispatcher").joinpath("lua/save_incident.lua").read_text("utf-8")
+def _lua(name: str) -> str:
+    return resources.files("services.dispatcher").joinpath(f"lua/{name}.lua").read_text("utf-8")
 
 
 class IncidentStore:
@@ -59,7 +64,9 @@ class IncidentStore:
         self.redis = redis
         self.keys = Keys(prefix)
         self.prefix = prefix
-        self._save = redis.register_script(_save_lua())
+        self._save = redis.register_script(_lua("save_incident"))
+        self._mark = redis.register_script(_lua("understaffed"))
+        self._wake = redis.register_script(_lua("wake_understaffed"))
         self._cache: OrderedDict[str, IncidentState] = OrderedDict()
         self._cache_size = cache_size
 
@@ -69,6 +76,14 @@ class IncidentStore:
     @property
     def understaffed_key(self) -> str:
         return f"{self.prefix}dsp:understaffed"
+
+    @property
+    def understaffed_kinds_key(self) -> str:
+        return f"{self.prefix}dsp:understaffed:kinds"
+
+    def understaffed_kind_key(self, kind: str) -> str:
+        """The incidents short of one kind of need (`unit` or `unit:skill`, as the roster's geo index)."""
+        return f"{self.prefix}dsp:understaffed:k:{kind}"
 
     def retry_key(self, incident_id: str) -> str:
         return f"{self.prefix}dsp:retry:{incident_id}"
@@ -104,12 +119,9 @@ class IncidentStore:
         """Partitions moved: another worker may write these incidents now."""
         self._cache.clear()
 
-    async def save(
-        self, state: IncidentState, expected_version: int, *, understaffed: list[str] | None = None
-    ) -> int:
+    async def save(self, state: IncidentState, expected_version: int) -> int:
         """Save the state and its read models if nobody saved since `expected_version`; the new
-        version. With `understaffed`, the understaffed incidents (oldest first) are read in the same
-        round trip and put there."""
+        version."""
         view = incident_view(state)
         keys = [
             self.state_key(state.incident_id),
@@ -127,31 +139,50 @@ class IncidentStore:
             self.keys.changes,
             change_notice("incident", state.incident_id),
         ]
-        if understaffed is not None:
-            keys.append(self.understaffed_key)
-            args.append(UNDERSTAFFED_LIMIT)
         try:
-            result = await run_script(self.redis, self._save, keys, args)
+            version = int(await run_script(self.redis, self._save, keys, args))
         except BaseException:
             self.forget(state.incident_id)  # the save may or may not have happened
             raise
-        version = int(result[0])
         if version < 0:
             self.forget(state.incident_id)
             raise StaleState(f"incident {state.incident_id} changed since version {expected_version}")
-        if understaffed is not None:
-            understaffed[:] = [str(i) for i in result[1:]]
         state.version = version
         self._remember(state)
         return version
 
     # --- rule 7 ------------------------------------------------------------------------------
 
-    async def mark_understaffed(self, incident_id: str, since: datetime) -> None:
-        await self.redis.zadd(self.understaffed_key, {incident_id: since.timestamp()})
+    async def mark_understaffed(self, incident_id: str, since: datetime, kinds: Sequence[str]) -> None:
+        """Understaffed, short of these kinds of need (`unit` or `unit:skill`) and no others."""
+        keys = [self.understaffed_key, self.understaffed_kinds_key]
+        keys.extend(self.understaffed_kind_key(kind) for kind in kinds)
+        await run_script(self.redis, self._mark, keys, [incident_id, since.timestamp()])
 
     async def clear_understaffed(self, incident_id: str) -> None:
-        await self.redis.zrem(self.understaffed_key, incident_id)
+        await run_script(
+            self.redis, self._mark, [self.understaffed_key, self.understaffed_kinds_key], [incident_id, ""]
+        )
+
+    async def wake_for(
+        self, volunteer_ids: Sequence[str], fanout: int, exclude: Iterable[str] = ()
+    ) -> list[str]:
+        """The understaffed incidents the volunteers (if available) could help — the oldest `fanout`
+        per volunteer of each kind of need they are indexed under — that had no retry on its way;
+        each now has one flagged."""
+        if not volunteer_ids:
+            return []
+        args: list[str | int] = [
+            self.keys.volunteer(""),
+            RosterKeys(self.prefix).geo(""),
+            self.understaffed_kind_key(""),
+            self.retry_key(""),
+            RETRY_FLAG_TTL_S,
+            fanout,
+            ",".join(exclude),
+            *volunteer_ids,
+        ]
+        return [str(i) for i in await run_script(self.redis, self._wake, [], args)]
 
     async def understaffed(self, limit: int = UNDERSTAFFED_LIMIT) -> list[str]:
         return [str(i) for i in await self.redis.zrange(self.understaffed_key, 0, limit - 1)]

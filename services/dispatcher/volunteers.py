@@ -49,22 +49,28 @@ async def apply_record(roster: Roster, key: bytes | None, value: bytes | None, n
     _, available, invalid = await apply_records(roster, [(key, value)], now)
     if invalid:
         raise InvalidEvent(invalid[0][1])
-    return available == 1
+    return bool(available)
 
 
 async def apply_records(
     roster: Roster, records: list[tuple[bytes | None, bytes | None]], now: datetime
-) -> tuple[int, int, list[tuple[int, str]]]:
+) -> tuple[int, list[str], list[tuple[int, str]]]:
     """Apply a batch of `(key, value)` records of the topic in one round trip. A tombstone (no
-    value) removes the volunteer named by the key. Returns (applied, became available, invalid
-    records as (index, reason))."""
+    value) removes the volunteer named by the key. Returns (applied, the ids of the volunteers who
+    became available, invalid records as (index, reason))."""
     changes: list[ProfileChange] = []
     invalid: list[tuple[int, str]] = []
+    available: list[str] = []
+
+    async def flush() -> None:
+        results = await roster.apply_many(changes, now)
+        available.extend(c.profile.volunteer_id for c, r in zip(changes, results, strict=True) if r == 1)
+        changes.clear()
+
     for index, (key, value) in enumerate(records):
         if value is None:
             if changes:  # keep the topic's order around a removal
-                await roster.apply_many(changes, now)
-                changes = []
+                await flush()
             if key:
                 await roster.remove(key.decode("utf-8", "replace"))
             continue
@@ -77,9 +83,9 @@ async def apply_records(
             invalid.append((index, "not a roster event (volunteer.registered, .updated or .duty_changed)"))
             continue
         changes.append(change)
-    results = await roster.apply_many(changes, now)
-    applied = len(records) - len(invalid)
-    return applied, sum(1 for r in results if r == 1), invalid
+    if changes:
+        await flush()
+    return len(records) - len(invalid), available, invalid
 
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:

@@ -2,13 +2,12 @@
 -- meanwhile (the partition's owner is the only writer; this catches a zombie after a rebalance).
 -- An ended incident's state is kept: a replayed report of it must still be recognised.
 -- KEYS[1] state hash   KEYS[2] incident:{id}   KEYS[3] incidents:open   KEYS[4] incidents:all
--- KEYS[5] (optional) the understaffed registry, read in the same round trip
 -- ARGV: 1 expected version, 2 state JSON, 3 view JSON, 4 incident id, 5 reported at (unix s),
---       6 '1' when open, 7 changes channel, 8 change notice, 9 how many understaffed ids to read
--- Returns {-1} when the version did not match, else {new version, understaffed ids oldest first…}.
+--       6 '1' when open, 7 changes channel, 8 change notice
+-- Returns -1 when the version did not match, else the new version.
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then
-  return {-1}
+  return -1
 end
 redis.call('HSET', KEYS[1], 'version', version + 1, 'state', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
@@ -19,10 +18,4 @@ else
   redis.call('ZREM', KEYS[3], ARGV[4])
 end
 redis.call('PUBLISH', ARGV[7], ARGV[8])
-local out = {version + 1}
-if KEYS[5] then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, tonumber(ARGV[9]) - 1)) do
-    table.insert(out, id)
-  end
-end
-return out
+return version + 1

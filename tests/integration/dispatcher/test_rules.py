@@ -384,3 +384,32 @@ async def test_a_long_deployment_earns_a_rest(bus: Bus, workers: Workers, roster
     await eventually(lambda: "understaffed" in statuses(bus, "INC-R2"), what="understaffed while resting")
     assert offered_to(bus, "INC-R2") == []
     await eventually(lambda: offered_to(bus, "INC-R2") == ["a"], 15, "offered after the rest")
+
+
+async def test_a_freed_volunteer_goes_to_the_longest_waiting_incident_without_a_retry_storm(
+    bus: Bus, workers: Workers, roster: Roster
+) -> None:
+    """Rule 7 at a shortage: twelve incidents, one evacuee. When the evacuee declines, the oldest
+    incident still waiting is offered them — and only the oldest few are asked to look again
+    (`SIGAP_DISPATCHER_RETRY_FANOUT`), not all eleven: every free used to retry every understaffed
+    incident, so a flood with more incidents than volunteers spent the worker on empty searches."""
+    await bus.register(volunteer("solo", 1))
+    workers.start(SIGAP_RETRY_INTERVAL_S="600", SIGAP_DISPATCHER_RETRY_FANOUT="2")  # no periodic retry
+    await roster.ready(1)
+    ids = [f"INC-S{i:02d}" for i in range(12)]
+    evac = [Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=1)]
+    await bus.send("incidents", incident(ids[0], evac))
+    await eventually(lambda: offered_to(bus, ids[0]) == ["solo"], what="the first incident offered")
+    for incident_id in ids[1:]:  # reported one after another: each waits longer than the next
+        await bus.send("incidents", incident(incident_id, evac))
+    await eventually(
+        lambda: all(statuses(bus, i)[-1:] == ["understaffed"] for i in ids[1:]), 20, "eleven understaffed"
+    )
+
+    await answer(bus, OfferDeclined, ids[0], "solo")
+    await eventually(lambda: offered_to(bus, ids[1]) == ["solo"], 10, "the longest waiting offered solo")
+    await asyncio.sleep(1.0)
+    retried = [e.payload.incident_id for e in bus.events("responses", "dispatch.retry")]  # type: ignore[attr-defined]
+    assert sorted(retried) == ids[1:3]
+    assert all(offered_to(bus, i) == [] for i in ids[2:])
+    assert statuses(bus, ids[2])[-1:] == ["understaffed"]

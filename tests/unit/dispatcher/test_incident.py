@@ -47,7 +47,7 @@ from services.dispatcher.commands import (
     SetOfferStatus,
 )
 from services.dispatcher.incident import IncidentState, Policy, decide, offer_id_for
-from tests.unit.dispatcher.world import POLICY, RUNCARDS, T0, World, ev, later, reported
+from tests.unit.dispatcher.world import POLICY, RUNCARDS, T0, Vol, World, ev, later, reported
 
 A = AssignmentStatus
 S = IncidentStatus
@@ -135,7 +135,8 @@ def test_a_decline_frees_the_volunteer_and_offers_the_next_candidate_at_once() -
     assert world.of_type(FreeVolunteer)[0].volunteer_id == "v0"
     assert [a.volunteer_id for a in state.assignments if a.status == A.OFFERED] == ["v1", "v2"]
     assert "v0" in world.of_type(FindCandidates)[0].exclude
-    assert world.of_type(RetryUnderstaffed)  # other understaffed incidents may use v0 now
+    # other understaffed incidents may use v0 now: v0 wakes them
+    assert [r.volunteer_ids for r in world.of_type(RetryUnderstaffed)] == [("v0",)]
     assert emitted(world, OfferDeclined)[0].volunteer_id == "v0"
 
 
@@ -170,6 +171,30 @@ def test_understaffed_notifies_coordinators_once_and_retries_when_volunteers_fre
     assert state.status == S.DISPATCHING
     assert world.of_type(ClearUnderstaffed)
     assert [a.volunteer_id for a in state.assignments] == ["v0", "late"]
+
+
+def test_an_understaffed_incident_says_which_kinds_of_need_it_is_short_of_as_they_change() -> None:
+    """Rule 7's retries go to the incidents a freed volunteer could help: the registry is told the
+    kinds (`unit` or `unit:skill`) the incident is short of, every time it settles understaffed."""
+    evac, trc = Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=1), Need(unit=Unit.TRC, count=1)
+    world = evac_world(1)  # one evacuee volunteer, no TRC at all
+    state = world.run(None, ev(reported(needs=[evac, trc])), T0)
+    assert state.status == S.UNDERSTAFFED
+    assert [m.kinds for m in world.of_type(MarkUnderstaffed)] == [("trc",)]
+    assert world.of_type(MarkUnderstaffed)[0].since == state.reported_at
+    # v0 declines and nobody else is near: short of evacuees too now, though the status stays
+    state = world.run(state, ev(answer(OfferDeclined, state, "v0")), later(5))
+    assert state.status == S.UNDERSTAFFED
+    assert world.of_type(MarkUnderstaffed)[-1].kinds == ("tagana:evacuation", "trc")  # the last one holds
+    # a TRC volunteer appears: the retry fills that need, and the incident is short of evacuees only
+    world.volunteers["t0"] = Vol(Unit.TRC, frozenset({Skill.RAPID_ASSESSMENT}), 2.0)
+    state = world.run(state, ev(DispatchRetry(incident_id="INC-1")), later(30))
+    assert "t0" in [a.volunteer_id for a in state.assignments]
+    assert world.of_type(MarkUnderstaffed)[-1].kinds == ("tagana:evacuation",)
+    # closing it frees t0 for the others, and takes it out of every registry
+    state = world.run(state, ev(IncidentClosed(incident_id="INC-1", by="ops")), later(60))
+    assert world.of_type(ClearUnderstaffed)
+    assert [r.volunteer_ids for r in world.of_type(RetryUnderstaffed)] == [("t0",)]
 
 
 def test_understaffed_incident_becomes_staffed_when_the_last_slot_is_accepted() -> None:
