@@ -153,9 +153,17 @@ async def test_a_restarted_poller_does_not_publish_again(
     server.put("/rss.xml", rss(server, [(ident, "/k.xml")]))
     settings = poll_settings(topics, server, nowcast=server.url("/rss.xml"))
 
+    issued = metric("sigap_bmkg_documents_total", origin="nowcast", outcome="issued")
     first = await start_pollers(settings, producer, redis)
     try:
         await reader.wait(1)
+        # The record can reach the topic before the producer's acknowledgement reaches the poller; a
+        # poller stopped in between does not know it was sent and releases its claim (at least once),
+        # so the next one would publish it again, under the same event id. Stop it once it knows.
+        await wait_for(
+            lambda: metric("sigap_bmkg_documents_total", origin="nowcast", outcome="issued") > issued,
+            what="the first poller done with the document",
+        )
     finally:
         await first.stop()
     duplicates = metric("sigap_bmkg_documents_total", origin="nowcast", outcome="duplicate")
