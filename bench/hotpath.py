@@ -166,7 +166,10 @@ async def run(
     *,
     lanes: tuple[int, ...] = (1, 8, 32),
     batches: tuple[int, ...] = (16, 64, 256),
+    timed: int | None = None,
 ) -> dict[str, Any]:
+    """`timed`: how many incidents to time event by event first (default `incidents`; 0 to only
+    measure throughput, e.g. under a profiler)."""
     prefix = f"bench.hot{uuid.uuid4().hex[:6]}."
     settings = Settings(
         topic_prefix=prefix,
@@ -208,7 +211,7 @@ async def run(
         rng = random.Random(5)
         totals: dict[str, list[float]] = {"incident.reported": [], "incident.closed": []}
         per_kind: dict[str, Timings] = {}
-        for i in range(incidents):
+        for i in range(incidents if timed is None else timed):
             value, key = incident_record(rng, f"HOT-{i:06d}")
             reported = decode_event(value)
             closed: Envelope[Payload] = make_event(
@@ -229,6 +232,8 @@ async def run(
         out["lanes"] = {str(k): await _throughput(dispatch, rng, k, incidents) for k in lanes}
         out["batches"] = {str(k): await _throughput_batched(dispatch, rng, k, incidents) for k in batches}
         for kind, samples in totals.items():
+            if not samples:
+                continue
             acc = per_kind[kind]
             n = len(samples)
             total_ms = 1000 * sum(samples) / n
@@ -262,12 +267,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--lanes", default="1,8,32", help="concurrent incidents to try for throughput")
     parser.add_argument("--batches", default="16,64,256", help="batch sizes (events) to try for throughput")
+    parser.add_argument("--timed", type=int, default=None, help="incidents timed one event at a time first")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     lanes = tuple(int(x) for x in args.lanes.split(",") if x.strip())
     batches = tuple(int(x) for x in args.batches.split(",") if x.strip())
     result = asyncio.run(
-        run(args.roster, args.incidents, args.bootstrap, args.redis_url, lanes=lanes, batches=batches)
+        run(
+            args.roster,
+            args.incidents,
+            args.bootstrap,
+            args.redis_url,
+            lanes=lanes,
+            batches=batches,
+            timed=args.timed,
+        )
     )
     try:
         import hiredis  # noqa: F401

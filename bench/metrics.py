@@ -4,6 +4,7 @@ which tells a saturated worker from a slow path, and which service is the queue.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -30,14 +31,24 @@ WANTED = (
 )
 
 
+GC = ("sigap_gc_collections_total", "sigap_gc_pause_seconds_total", "sigap_gc_pause_longest_seconds")
+"""`services.common.heap.CollectorPauses`: the same names in every service, kept apart by service."""
+
+
 def parse(text: str) -> Snapshot:
-    """Prometheus text → metric name → value summed over its labels (only the names in WANTED)."""
+    """Prometheus text → metric name → value summed over its labels (only the names in WANTED); the
+    garbage collector's as `gc|{service}|{name}|{generation}`."""
     out: Snapshot = {}
+    service = next((s for s in ("dispatcher", "notifier", "gateway") if f"sigap_{s}_" in text), "other")
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         name_part, _, value = line.rpartition(" ")
         name, _, labels = name_part.partition("{")
+        if name in GC:
+            with contextlib.suppress(ValueError):
+                out[f"gc|{service}|{name}|{_label(labels, 'generation')}"] = float(value)
+            continue
         if name not in WANTED:
             continue
         try:
@@ -108,4 +119,23 @@ def difference(before: Snapshot, after: Snapshot, wall_s: float) -> dict[str, An
         "notifier_notifications": int(delta.get("sigap_notifier_notifications_total", 0)),
         "notifier_provider_ms_mean": _mean_ms(delta, "sigap_notifier_provider_call_seconds"),
         "notifier_handoff_ms_mean": _mean_ms(delta, "sigap_notifier_handoff_seconds"),
+        "gc": collector(delta, after, wall_s),
     }
+
+
+def collector(delta: Snapshot, after: Snapshot, wall_s: float) -> dict[str, Any]:
+    """Per service: how long the garbage collector paused it per second of wall time, how many
+    collections of each generation ran, and the longest pause of each since the service started."""
+    out: dict[str, Any] = {}
+    for key, value in delta.items():
+        if not key.startswith("gc|"):
+            continue
+        _, service, name, generation = key.split("|")
+        entry = out.setdefault(service, {"pause_ms_per_s": 0.0, "collections": {}, "longest_ms": {}})
+        if name == "sigap_gc_pause_seconds_total" and wall_s > 0:
+            entry["pause_ms_per_s"] = round(entry["pause_ms_per_s"] + 1000 * value / wall_s, 2)
+        elif name == "sigap_gc_collections_total":
+            entry["collections"][generation] = int(value)
+        elif name == "sigap_gc_pause_longest_seconds":
+            entry["longest_ms"][generation] = round(1000 * after[key], 1)
+    return out

@@ -8,10 +8,13 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.heap import watch_collector
+
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        watch_collector(self.registry)  # the garbage collector's pauses
         self.requests = Counter(
             "sigap_gateway_requests_total",
             "HTTP requests answered, by route template and status",
