@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    from services.common.heap import freeze_startup_heap, watch_collector
+    from services.common.heap import freeze_startup_heap, tune_collector, watch_collector
     from services.common.loop import install_event_loop
 
     install_event_loop()  # before the app exists: faust and its consumer thread make their loops
@@ -15,6 +15,7 @@ def main() -> None:
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)  # faust makes only the last level
     freeze_startup_heap()  # modules, run cards, the app: out of every later full collection
     watch_collector()  # its pauses on /metrics
+    tune_collector()
     app.main()
 
 

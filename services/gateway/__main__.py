@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from services.common.config import get_settings
-from services.common.heap import freeze_startup_heap
+from services.common.heap import freeze_startup_heap, tune_collector
 from services.common.loop import install_event_loop
 from services.gateway.app import create_app
 from services.gateway.errors import redact
@@ -32,6 +32,7 @@ def main() -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     app = create_app(settings)
     freeze_startup_heap()  # modules, routes, templates: out of every later full collection
+    tune_collector()
     uvicorn.run(
         app,
         host=settings.http_host,

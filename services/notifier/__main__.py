@@ -2,7 +2,7 @@
 
 import sys
 
-from services.common.heap import freeze_startup_heap, watch_collector
+from services.common.heap import freeze_startup_heap, tune_collector, watch_collector
 from services.common.loop import install_event_loop
 from services.notifier.errors import Misconfigured
 
@@ -18,4 +18,5 @@ if __name__ == "__main__":
     app.conf.datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level itself
     freeze_startup_heap()  # modules, templates, the app: out of every later full collection
     watch_collector()  # its pauses on /metrics
+    tune_collector()
     app.main()

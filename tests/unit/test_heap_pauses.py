@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from bench import metrics
-from services.common.heap import PAUSES, CollectorPauses, watch_collector
+from services.common.heap import DEFAULT_THRESHOLDS, PAUSES, CollectorPauses, tune_collector, watch_collector
 
 
 def test_every_collection_is_counted_and_timed_by_generation() -> None:
@@ -54,3 +55,18 @@ def test_the_bench_keeps_each_services_collector_apart() -> None:
         "longest_ms": {"2": 250.0},
     }
     assert gc_part["notifier"]["pause_ms_per_s"] == 0.0 and gc_part["notifier"]["collections"] == {"2": 0}
+
+
+def test_thresholds_come_from_the_environment_or_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = gc.get_threshold()
+    try:
+        monkeypatch.delenv("SIGAP_GC_THRESHOLDS", raising=False)
+        assert tune_collector() == DEFAULT_THRESHOLDS == gc.get_threshold()
+        monkeypatch.setenv("SIGAP_GC_THRESHOLDS", "700,10,10")
+        assert tune_collector() == (700, 10, 10) == gc.get_threshold()
+        for bad in ("700,10", "a,b,c", "0,10,10", "700,-1,10"):
+            with pytest.raises(ValueError, match="SIGAP_GC_THRESHOLDS"):
+                tune_collector(bad)
+        assert gc.get_threshold() == (700, 10, 10)  # a refused value changes nothing
+    finally:
+        gc.set_threshold(*before)
