@@ -39,14 +39,23 @@ def freeze_startup_heap() -> int:
     return frozen
 
 
-DEFAULT_THRESHOLDS = (20_000, 10, 100)
-"""CPython's are (700, 10, 10). With those, the dispatcher draining a backlog spent 110 ms of every
-second in the collector — 33 full collections in a minute, up to 145 ms each — because the objects of
-a batch in flight outlive several young collections and get promoted, and every promotion brings the
-next full collection nearer. With these: 4.6 ms per second, no full collection in the minute, and the
-drain went from 383 to 460 incidents/s (`bench.run --rosters 1000 --rates '' --steps ''`, back to
-back, 2026-11-28). Garbage without cycles is freed at once either way; only cyclic garbage waits
-longer, and the peak memory of the drain did not move (144 MiB)."""
+DEFAULT_THRESHOLDS = (700, 10, 100)
+"""CPython's are (700, 10, 10): its young collections, with full ones ten times rarer. With CPython's,
+the dispatcher draining a backlog spent 110 ms of every second in the collector, 33 full collections
+in a minute of up to 145 ms each: the objects of a batch in flight outlive a few young collections,
+get promoted, and every promotion brings the next full collection nearer. Measured with
+`bench.run --rosters 1000` (2026-11-28; this machine's speed drifts by a third between runs):
+
+| gen0,gen1,gen2 | backlog drain, incidents/s | collector, ms per s | full collections | 50/s stage p50 / p99 (ms) |
+|---|---:|---:|---:|---|
+| 700,10,10 | 383 (and 330) | 110 | 33 a minute, ≤ 145 ms | 5.4 / 20.8, 4.7 / 24.6, 7.6 / 30.5, 8.4 / 39.9 |
+| 700,10,100 | 507 | 55 | 3 a minute | 8.1 / 38.0, 7.1 / 24.6 |
+| 20000,10,100 | 460 (and 376) | 4.6 | none, but young pauses of 10–20 ms and 50–90 ms | 6.6 / 21.0, 7.7 / 28.8 |
+
+At 50/s the full collections of CPython's thresholds came twice a minute at 37–72 ms each — a p99 is
+made of such pauses — and none with 700,10,100. The 50/s figures move with the machine more than with
+the thresholds. Garbage without cycles is freed at once whatever the thresholds; only cyclic garbage
+waits for a collection, and the drains' peak memory did not move (144 MiB)."""
 
 
 def tune_collector(spec: str | None = None) -> tuple[int, int, int]:
