@@ -46,11 +46,11 @@ in a minute of up to 145 ms each: the objects of a batch in flight outlive a few
 get promoted, and every promotion brings the next full collection nearer. Measured with
 `bench.run --rosters 1000` (2026-11-28; this machine's speed drifts by a third between runs):
 
-| gen0,gen1,gen2 | backlog drain, incidents/s | collector, ms per s | full collections | 50/s stage p50 / p99 (ms) |
-|---|---:|---:|---:|---|
-| 700,10,10 | 383 (and 330) | 110 | 33 a minute, ≤ 145 ms | 5.4 / 20.8, 4.7 / 24.6, 7.6 / 30.5, 8.4 / 39.9 |
-| 700,10,100 | 507 | 55 | 3 a minute | 8.1 / 38.0, 7.1 / 24.6 |
-| 20000,10,100 | 460 (and 376) | 4.6 | none, but young pauses of 10–20 ms and 50–90 ms | 6.6 / 21.0, 7.7 / 28.8 |
+| thresholds | drain (incidents/s) | collector (ms/s) | full collections | 50/s p50 / p99 (ms) |
+|---|---:|---:|---|---|
+| 700,10,10 | 383, 330 | 110 | 33 a minute, ≤ 145 ms | 5.4/20.8, 4.7/24.6, 7.6/30.5, 8.4/39.9 |
+| 700,10,100 | 507 | 55 | 3 a minute | 8.1/38.0, 7.1/24.6 |
+| 20000,10,100 | 460, 376 | 4.6 | none; young pauses 10–20 and 50–90 ms | 6.6/21.0, 7.7/28.8 |
 
 At 50/s the full collections of CPython's thresholds came twice a minute at 37–72 ms each — a p99 is
 made of such pauses — and none with 700,10,100. The 50/s figures move with the machine more than with
