@@ -8,9 +8,8 @@ alive at that moment into a permanent generation that collections skip; the obje
 handling events are collected as before (young generations untouched, so no pause grows).
 
 `tune_collector` sets the thresholds (see `DEFAULT_THRESHOLDS`), and `CollectorPauses` measures what
-the collector costs a running service: every collection's pause, by
-generation, on `/metrics` (`sigap_gc_collections_total`, `sigap_gc_pause_seconds_total`,
-`sigap_gc_pause_longest_seconds`)."""
+the collector costs a running service: every collection's pause, by generation, on `/metrics`
+(`sigap_gc_collections_total`, `sigap_gc_pause_seconds_total`, `sigap_gc_pause_longest_seconds`)."""
 
 from __future__ import annotations
 
