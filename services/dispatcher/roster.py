@@ -55,7 +55,8 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 @cache
-def _lua(name: str) -> str:
+def lua_source(name: str) -> str:
+    """The text of `lua/{name}.lua` beside this module (the dispatcher's Redis scripts)."""
     return resources.files("services.dispatcher").joinpath(f"lua/{name}.lua").read_text("utf-8")
 
 
@@ -142,7 +143,7 @@ class Roster:
         self.keys = Keys(prefix)
         self.own = RosterKeys(prefix)
         self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(_lua(name))
+            name: redis.register_script(lua_source(name))
             for name in (
                 "apply_profile",
                 "remove_volunteer",

@@ -18,8 +18,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import cache
-from importlib import resources
 
 from redis.asyncio import Redis
 
@@ -28,7 +26,7 @@ from services.common.readmodels import Keys, change_notice
 from services.common.redis import run_script
 from services.dispatcher.incident import IncidentState
 from services.dispatcher.projection import incident_view
-from services.dispatcher.roster import RosterKeys
+from services.dispatcher.roster import RosterKeys, lua_source
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +40,6 @@ class StaleState(RuntimeError):
     """Someone saved this incident since we loaded it (a rebalance in flight): reload and retry."""
 
     retriable = True
-
-
-@cache
-def _lua(name: str) -> str:
-    return resources.files("services.dispatcher").joinpath(f"lua/{name}.lua").read_text("utf-8")
 
 
 class IncidentStore:
@@ -64,9 +57,9 @@ class IncidentStore:
         self.redis = redis
         self.keys = Keys(prefix)
         self.prefix = prefix
-        self._save = redis.register_script(_lua("save_incident"))
-        self._mark = redis.register_script(_lua("understaffed"))
-        self._wake = redis.register_script(_lua("wake_understaffed"))
+        self._save = redis.register_script(lua_source("save_incident"))
+        self._mark = redis.register_script(lua_source("understaffed"))
+        self._wake = redis.register_script(lua_source("wake_understaffed"))
         self._cache: OrderedDict[str, IncidentState] = OrderedDict()
         self._cache_size = cache_size
 
