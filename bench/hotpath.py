@@ -32,7 +32,9 @@ from schemas.envelope import Envelope, decode_event, make_event
 from schemas.events import IncidentClosed, Payload, VolunteerRegistered
 from schemas.fields import utcnow
 from services.common.config import Settings
+from services.common.heap import tune_collector
 from services.common.kafka import new_producer
+from services.common.loop import install_event_loop
 from services.common.topics import create_topics, delete_topics
 from services.dispatcher import outputs
 from services.dispatcher.dispatch import Dispatch
@@ -270,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timed", type=int, default=None, help="incidents timed one event at a time first")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    tune_collector()  # the collector's thresholds of the services (`SIGAP_GC_THRESHOLDS`)
+    loop = install_event_loop()  # and their event loop (`SIGAP_EVENT_LOOP`)
     lanes = tuple(int(x) for x in args.lanes.split(",") if x.strip())
     batches = tuple(int(x) for x in args.batches.split(",") if x.strip())
     result = asyncio.run(
@@ -289,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         result["redis_parser"] = "hiredis"
     except ImportError:
         result["redis_parser"] = "python"
+    result["event_loop"] = loop
     print(json.dumps(result, indent=2))
 
 

@@ -27,7 +27,10 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
+from redis.exceptions import ResponseError
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +99,61 @@ class AutoPipelineRedis(Redis):
                 _settle(future, result)
             return
         self.pipelines_sent += 1
-        pipe = self.pipeline(transaction=False)
-        for args, options, _ in live:
-            pipe.execute_command(*args, **options)
+        await self._pipeline(live)
+
+    async def _pipeline(self, live: list[_Queued]) -> None:
+        """Send `live` as one pipeline on one connection and hand each caller its reply, as redis-py's
+        `Pipeline` does without a transaction, minus its per-command bookkeeping: each command packed
+        by hiredis in C (the same bytes as redis-py's `pack_command`), one write, the replies parsed
+        with the client's own callbacks, in order. A reply that is an error goes to its caller alone;
+        a failed connection reaches every caller not yet answered, and is not retried here (the
+        commands may have run: the callers decide, as for any failed call)."""
+        packed: list[bytes] = []
+        sent: list[_Queued] = []
+        for queued in live:
+            try:
+                packed.append(_pack(queued[0]))
+            except Exception as exc:  # a value Redis cannot take (say None): that caller's error alone
+                _settle(queued[2], exc)
+            else:
+                sent.append(queued)
+        if not sent:
+            return
+        pool = self.connection_pool
+        conn = None
         try:
-            results = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:  # the connection failed: every caller hears of it
-            for _, _, future in live:
+            conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            await conn.send_packed_command(b"".join(packed))
+            for args, options, future in sent:
+                try:
+                    reply = await self.parse_response(conn, args[0], **options)
+                except ResponseError as exc:
+                    reply = exc
+                _settle(future, reply)
+        except BaseException as exc:  # no connection, or it failed: every caller not answered hears of it
+            if conn is not None:
+                await conn.disconnect(nowait=True)  # replies may be left on it
+            for _, _, future in sent:
                 _settle(future, exc)
             if not isinstance(exc, Exception):
                 raise
-            return
-        for (_, _, future), result in zip(live, results, strict=True):
-            _settle(future, result)
+        finally:
+            if conn is not None:
+                await pool.release(conn)
+
+
+def _pack(args: tuple[Any, ...]) -> bytes:
+    """One command in the Redis protocol, as redis-py's `Connection.pack_command` makes it, by hiredis.
+    What hiredis does not take (a memoryview; None or a bool, which redis-py refuses with its own
+    error) and a first argument holding spaces ("CONFIG GET", which redis-py splits) go to redis-py."""
+    first = args[0]
+    if not (isinstance(first, str) and " " in first):
+        try:
+            packed: bytes = hiredis.pack_command(args)
+            return packed
+        except TypeError:
+            pass
+    return b"".join(Connection().pack_command(*args))
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any) -> None:

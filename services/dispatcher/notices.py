@@ -7,6 +7,7 @@ hands it to a provider at most once.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from schemas.events import (
@@ -22,13 +23,29 @@ from services.common import links
 from services.common.notifications import notification_id
 from services.dispatcher.incident import Assignment, IncidentState
 
+RECIPIENTS_KEPT = 4096
+_recipients: OrderedDict[int, tuple[VolunteerProfile, Recipient]] = OrderedDict()
+"""Recipients made, by the profile object they were made from (kept alive here, so its id is not
+reused): the dispatcher parses a volunteer's profile once (`Dispatch._profile`) and tells them of an
+offer and of its end from the same object, so the recipient — validated, with its channels — is made
+once too. Profiles are never changed in place, nor are recipients (pydantic keeps a model passed as a
+field value as it is, so notices share it)."""
+
 
 def volunteer_recipient(profile: VolunteerProfile) -> Recipient:
     """The volunteer's channels in their own order; a volunteer who listed none still has a phone."""
+    kept = _recipients.get(id(profile))
+    if kept is not None and kept[0] is profile:
+        _recipients.move_to_end(id(profile))
+        return kept[1]
     channels = list(profile.channels) or [ChannelAddress(type=ChannelType.SMS, address=profile.phone)]
-    return Recipient(
+    recipient = Recipient(
         volunteer_id=profile.volunteer_id, name=profile.name, language=profile.language, channels=channels[:6]
     )
+    _recipients[id(profile)] = (profile, recipient)
+    if len(_recipients) > RECIPIENTS_KEPT:
+        _recipients.popitem(last=False)
+    return recipient
 
 
 def _incident_context(state: IncidentState, **extra: object) -> MessageContext:

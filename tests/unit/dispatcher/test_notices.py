@@ -73,6 +73,22 @@ def test_a_volunteer_without_channels_is_still_reached_by_sms() -> None:
     assert [(c.type, c.address) for c in r.channels] == [(ChannelType.SMS, "+6281234567890")]
 
 
+def test_a_recipient_is_made_once_per_profile_object() -> None:
+    """The offer and its withdrawal are told from the same parsed profile: one recipient, shared; a
+    profile parsed again (a changed roster entry) gets its own."""
+    state = offered_state()
+    a = state.assignments[0]
+    budi = profile()
+    offer = notices.offer_notice(
+        state, a, budi, public_url="https://sigap.example", secret=SECRET, link_ttl=timedelta(hours=1)
+    )
+    withdrawal = notices.ended_notice(NotificationKind.WITHDRAWAL, state, a, budi, "false alarm")
+    assert offer.recipient is withdrawal.recipient
+    moved = profile(channels=[ChannelAddress(type=ChannelType.SMS, address="081299998888")])
+    assert [c.address for c in notices.volunteer_recipient(moved).channels] == ["+6281299998888"]
+    assert notices.volunteer_recipient(budi) is offer.recipient
+
+
 def test_withdrawal_and_cancellation_ids_differ_from_the_offer() -> None:
     state = offered_state()
     a = state.assignments[0]

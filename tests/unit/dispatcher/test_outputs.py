@@ -97,7 +97,7 @@ def test_a_batch_builds_valid_envelopes() -> None:
         batch.add("t", payload, key="INC-1")
     for _, key, event in batch.records:
         assert key == b"INC-1"
-        assert decode_event(envelope_json(event)) == event
+        assert decode_event(envelope_json(event)) == event.envelope()
 
 
 def test_the_read_model_is_the_validated_view() -> None:
