@@ -1,9 +1,15 @@
-"""What faust itself costs one worker: a worker whose agent does nothing but acknowledge each record
-drains the same backlog as `bench.capacity` (each incident reported, then closed) from a fresh topic.
+"""What one worker's input and output cost, before any of the dispatcher's work: a faust worker
+configured like the dispatcher drains the same backlog as `bench.capacity` (each incident reported, then
+closed) from a fresh topic.
 
-`python -m bench.faust_floor [--incidents 20000]` prints records/s over the middle 80 % of the drain
-and the incidents/s that means (two records each): the most any faust worker configured like the
-dispatcher could handle on this machine, before doing any of the dispatcher's work.
+`python -m bench.faust_floor [--incidents 20000] [--mode ack|io]` prints records/s over the middle 80 %
+of the drain and the incidents/s that means (two records each):
+- `ack` (the default): the agent only acknowledges — what faust's consumption allows;
+- `io`: the agent also does the dispatcher's I/O for each record — the same number and sizes of output
+  records (`OUTPUT_BYTES`, measured from `bench.hotpath`'s batches), sent and awaited per batch, and
+  the two coalesced Redis round trips of a batch — but none of its work (`faust_floor_app`). The most
+  any worker doing the dispatcher's I/O in Python could drain on this machine; 1,000 incidents/s from
+  the dispatcher needs its work to fit in what this floor leaves of a millisecond per incident.
 """
 
 from __future__ import annotations
@@ -20,17 +26,23 @@ import uuid
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from redis.asyncio import Redis
 
 from bench.capacity import backlog
 from services.common.kafka import new_producer
 from services.common.topics import delete_topics
+
+OUTPUT_BYTES = ([330, 330, 410, 1010], [330, 330, 1010])
+"""the sizes of the records the dispatcher sends for an incident's report (two status changes, the
+offer, the offer's notification request) and for its close (the status change, the withdrawal, its
+notification request), in bytes: the means measured in `bench.hotpath`'s batches (1,000 volunteers)"""
 
 
 async def _prepare(bootstrap: str, topic: str, incidents: int) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, 8, 1)])
+        await admin.create_topics([NewTopic(topic, 8, 1), NewTopic(f"{topic}.out", 8, 1)])
     finally:
         await admin.close()
     producer = new_producer(bootstrap, client_id=topic)
@@ -42,7 +54,22 @@ async def _prepare(bootstrap: str, topic: str, incidents: int) -> None:
         await producer.stop()
 
 
-def measure(bootstrap: str, incidents: int, timeout_s: float = 300.0) -> dict[str, float]:
+async def _forget_keys(redis_url: str, topic: str) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis.delete(*(f"{topic}:{kind}:{n}" for kind in "sv" for n in range(64)))
+    finally:
+        await redis.aclose()
+
+
+def measure(
+    bootstrap: str,
+    incidents: int,
+    timeout_s: float = 300.0,
+    *,
+    mode: str = "ack",
+    redis_url: str = "redis://127.0.0.1:6379/0",
+) -> dict[str, float]:
     topic = f"bench.floor{uuid.uuid4().hex[:8]}"
     asyncio.run(_prepare(bootstrap, topic, incidents))
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,12 +80,15 @@ def measure(bootstrap: str, incidents: int, timeout_s: float = 300.0) -> dict[st
             "SIGAP_FLOOR_RECORDS": str(2 * incidents),
             "SIGAP_FLOOR_RESULT": str(result),
             "SIGAP_FLOOR_BROKER": ";".join(f"kafka://{h}" for h in bootstrap.split(",")),
+            "SIGAP_FLOOR_MODE": mode,
+            "SIGAP_FLOOR_REDIS": redis_url,
+            "SIGAP_FLOOR_OUTPUTS": json.dumps(OUTPUT_BYTES),
         }
         log = Path(tmp) / "worker.log"
-        command = [sys.executable, "-m", "faust", "-A", "bench.faust_floor_app", "--datadir", tmp]
+        command = [sys.executable, "-m", "bench.faust_floor_app", "--datadir", tmp]
         with log.open("wb") as errors:  # the child has its own copy of the descriptor
             worker = subprocess.Popen(
-                [*command, "worker", "-l", "warn"], env=env, stdout=subprocess.DEVNULL, stderr=errors
+                [*command, "worker", "-l", "info"], env=env, stdout=subprocess.DEVNULL, stderr=errors
             )
         try:
             deadline = time.monotonic() + timeout_s
@@ -73,7 +103,9 @@ def measure(bootstrap: str, incidents: int, timeout_s: float = 300.0) -> dict[st
             if worker.poll() is None:
                 worker.kill()
             worker.wait()
-    asyncio.run(delete_topics(bootstrap, topic))  # the topic is its own (unique) prefix
+    asyncio.run(delete_topics(bootstrap, topic))  # the topics have their own (unique) prefix
+    if mode == "io":
+        asyncio.run(_forget_keys(redis_url, topic))
     out["incidents_per_s"] = round(out["records_per_s"] / 2, 1)
     return out
 
@@ -82,8 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.faust_floor", description=__doc__)
     parser.add_argument("--incidents", type=int, default=20_000)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--mode", choices=("ack", "io"), default="ack")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.bootstrap, args.incidents)))
+    print(json.dumps(measure(args.bootstrap, args.incidents, mode=args.mode, redis_url=args.redis_url)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ class Plan:
     capacity_incidents: int = 0  # backlog one dispatcher worker drains alone (0: not measured)
     capacity_timeout_s: float = 300.0
     capacity_scaling_workers: int = 0  # then the same drain by this many workers (0: not measured)
+    floor_incidents: int = 0  # backlog of the I/O floor's drains (`bench.faust_floor`; 0: not measured)
     compare_rate: float = 50.0  # the rate whose p99 is compared with the ceiling's and between rosters
 
     def stage_for(self, rate: float) -> float:
@@ -50,6 +51,7 @@ FULL = Plan(
     capacity_incidents=20_000,
     capacity_scaling_workers=2,
     compare_stage_s=60,
+    floor_incidents=20_000,
 )
 
 SMOKE = Plan(
@@ -68,6 +70,7 @@ SMOKE = Plan(
     capacity_incidents=200,
     capacity_timeout_s=60,
     capacity_scaling_workers=2,
+    floor_incidents=500,
     http_clients=4,
     roster_timeout_s=120,
 )

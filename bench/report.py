@@ -70,6 +70,7 @@ def derive(report: dict[str, Any], compare_rate: float) -> None:
             "met": _met(capacity, TARGET_SUSTAINED_PER_S, at_least=True),
             "measured_as": "the worst roster's backlog drain by the dispatcher alone (capacity)",
             "whole_pipeline_max_sustained_per_s": sustained,
+            "io_floor_incidents_per_s": ((report.get("floor") or {}).get("io") or {}).get("incidents_per_s"),
         },
         "p99_100k_le_1_5x_1k": {
             "target": f"p99 at {compare_rate:g}/s with 100k volunteers ≤ {TARGET_P99_100K_VS_1K}× with 1k",
@@ -203,6 +204,17 @@ def markdown(report: dict[str, Any]) -> str:
         f" acknowledgement (p50 {_fmt(c.get('p50_ms'))}, p99 {_fmt(c.get('p99_ms'))} ms from its send);"
         f" {_fmt(c.get('msgs_per_s'))} msgs/s."
     )
+    floor = report.get("floor") or {}
+    if floor.get("io") or floor.get("ack"):
+        io, ack_only = floor.get("io") or {}, floor.get("ack") or {}
+        lines += [
+            "",
+            f"I/O floor (`bench.faust_floor`, {floor.get('incidents', '–')} incidents): a faust worker "
+            "configured as the dispatcher, doing its input and output for each incident (the same output "
+            "records and Redis round trips) and none of its work, drains "
+            f"{_fmt(io.get('incidents_per_s'))} incidents/s; acknowledging only, "
+            f"{_fmt(ack_only.get('incidents_per_s'))}/s.",
+        ]
     lines += ["", "| Target | Value | Result |", "|---|---:|---|"]
     for t in report.get("targets", {}).values():
         lines.append(f"| {t['target']} | {_fmt(t['value'])} | {_verdict(t['met'])} |")

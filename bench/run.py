@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from bench import capacity, ceiling, matching, metrics, report, roster
+from bench import capacity, ceiling, faust_floor, matching, metrics, report, roster
 from bench.evaluate import stage_result, sustained_step, wait_drain
 from bench.load import post_incidents, produce_incidents
 from bench.machine import REPO, cpu_gauge_s, load_average, machine_facts
@@ -117,6 +117,7 @@ class Bench:
             "peak_rss_mb": {},
             "peak_rss_mb_by_roster": {},
             "ceiling": None,
+            "floor": None,
             "notes": [],
         }
 
@@ -129,6 +130,7 @@ class Bench:
         if self.plan.name == "full" and load and load[0] > BUSY_LOAD:
             self.note(f"the machine was busy at start (load average {load[0]}): figures are pessimistic")
         await self._ceiling()
+        await self._floor()
         for count in self.plan.rosters:
             await self._roster_phase(count)
         self._summarise()
@@ -149,6 +151,27 @@ class Bench:
         except Exception as exc:
             log.exception("ceiling failed")
             self.note(f"the ceiling could not be measured: {exc}")
+
+    async def _floor(self) -> None:
+        """What one faust worker drains of the capacity backlog doing only the dispatcher's I/O
+        (`bench.faust_floor`), and only acknowledging: what is left for the dispatcher's work."""
+        if not self.plan.floor_incidents:
+            return
+        log.info("floor: a faust worker doing the dispatcher's I/O and none of its work")
+        floor: dict[str, Any] = {"incidents": self.plan.floor_incidents}
+        try:
+            for mode in ("ack", "io"):
+                floor[mode] = await asyncio.to_thread(
+                    faust_floor.measure,
+                    self.bootstrap,
+                    self.plan.floor_incidents,
+                    mode=mode,
+                    redis_url=self.redis_url,
+                )
+        except Exception as exc:  # beside the targets: note it, keep the run
+            log.exception("floor failed")
+            self.note(f"the I/O floor could not be measured: {exc}")
+        self.report["floor"] = floor
 
     async def _roster_phase(self, count: int) -> None:
         label = report.roster_label(count)

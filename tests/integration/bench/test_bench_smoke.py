@@ -74,6 +74,15 @@ def test_smoke_run_writes_a_complete_report(tmp_path: Path) -> None:
     assert ceiling["received"] == ceiling["sent"] > 0
     assert ceiling["msgs_per_s"] > 0
     assert ceiling["from_ack"]["p50_ms"] <= ceiling["from_ack"]["p99_ms"]
+    floor = report["floor"]  # the drains by a worker doing only the dispatcher's I/O, or only acking
+    for mode in ("ack", "io"):
+        assert floor[mode]["mode"] == mode
+        assert floor[mode]["records"] == 2 * floor["incidents"] > 0
+        assert floor[mode]["incidents_per_s"] > 0
+    assert (
+        report["targets"]["sustained_ge_1000_per_s"]["io_floor_incidents_per_s"]
+        == floor["io"]["incidents_per_s"]
+    )
     assert {
         "p99_vs_ceiling_at_50",
         "p99_from_post_vs_ceiling_from_send_at_50",
@@ -86,4 +95,5 @@ def test_smoke_run_writes_a_complete_report(tmp_path: Path) -> None:
 
     markdown = (tmp_path / "report.md").read_text()
     assert "| Roster | Rate (/s) |" in markdown
+    assert "I/O floor" in markdown
     assert report["machine"]["commit"][:12] in markdown
