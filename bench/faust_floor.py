@@ -2,12 +2,13 @@
 configured like the dispatcher drains the same backlog as `bench.capacity` (each incident reported, then
 closed) from a fresh topic.
 
-`python -m bench.faust_floor [--incidents 20000] [--mode ack|io]` prints records/s over the middle 80 %
-of the drain and the incidents/s that means (two records each):
+`python -m bench.faust_floor [--incidents 20000] [--mode ack|io|io-per-record]` prints records/s over
+the middle 80 % of the drain and the incidents/s that means (two records each):
 - `ack` (the default): the agent only acknowledges — what faust's consumption allows;
 - `io`: the agent also does the dispatcher's I/O for each record — the same number and sizes of output
-  records (`OUTPUT_BYTES`, measured from `bench.hotpath`'s batches), sent and awaited per batch, and
-  the two coalesced Redis round trips of a batch — but none of its work (`faust_floor_app`). The most
+  records (`OUTPUT_BYTES`, measured from `bench.hotpath`'s batches), sent as the dispatcher sends them
+  and awaited per batch, and the two coalesced Redis round trips of a batch — but none of its work
+  (`faust_floor_app`); `io-per-record` sends each output record with its own `send`. The most
   any worker doing the dispatcher's I/O in Python could drain on this machine; 1,000 incidents/s from
   the dispatcher needs its work to fit in what this floor leaves of a millisecond per incident.
 """
@@ -104,7 +105,7 @@ def measure(
                 worker.kill()
             worker.wait()
     asyncio.run(delete_topics(bootstrap, topic))  # the topics have their own (unique) prefix
-    if mode == "io":
+    if mode != "ack":
         asyncio.run(_forget_keys(redis_url, topic))
     out["incidents_per_s"] = round(out["records_per_s"] / 2, 1)
     return out
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--incidents", type=int, default=20_000)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--mode", choices=("ack", "io"), default="ack")
+    parser.add_argument("--mode", choices=("ack", "io", "io-per-record"), default="ack")
     args = parser.parse_args(argv)
     print(json.dumps(measure(args.bootstrap, args.incidents, mode=args.mode, redis_url=args.redis_url)))
 

@@ -3,16 +3,19 @@ acknowledgement, the same consumer and producer settings, the services' event lo
 thresholds). Run by `bench.faust_floor` as `python -m bench.faust_floor_app worker`; reads its topics,
 the number of records, the mode and where to write its result from the environment.
 
-Two modes (`SIGAP_FLOOR_MODE`):
+Modes (`SIGAP_FLOOR_MODE`):
 - `ack`: the agent only acknowledges each record — what faust's consumption costs;
 - `io`: the agent does the dispatcher's input and output without any of its work. Records are taken
   in batches as the dispatcher takes them (whatever arrived, at most `SIGAP_FLOOR_BATCH`); for each
   record it sends, on an output topic, as many records of the same sizes as the dispatcher sends for
-  that event (`SIGAP_FLOOR_OUTPUTS`: the sizes for a report, then for a close, in bytes), and makes
-  the dispatcher's two Redis round trips for the batch — one for the searches, one for the saves —
-  with a command per record whose reply (a search's rows) or value (a save's state and view) is of
-  the same size; then it waits for the broker's acknowledgements and
-  acknowledges the batch. What is left between this floor and the dispatcher's drain is its work.
+  that event (`SIGAP_FLOOR_OUTPUTS`: the sizes for a report, then for a close, in bytes), as the
+  dispatcher sends them (`outputs.send_in_batches`), and makes the dispatcher's two Redis round trips
+  for the batch — one for the searches, one for the saves — with a command per record whose reply (a
+  search's rows) or value (a save's state and view) is of the same size; then it waits for the
+  broker's acknowledgements and acknowledges the batch. What is left between this floor and the
+  dispatcher's drain is its work;
+- `io-per-record`: the same, with one producer `send` per output record (how the dispatcher sent
+  before `send_in_batches`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import faust  # noqa: E402 - after the event loop policy is set
 
 from services.common.autopipe import AutoPipelineRedis, coalescing  # noqa: E402
 from services.common.kafka import CachedPartitioner  # noqa: E402
+from services.dispatcher.outputs import send_in_batches  # noqa: E402
 
 TOPIC = os.environ.get("SIGAP_FLOOR_TOPIC", "sigap-floor")
 RECORDS = int(os.environ.get("SIGAP_FLOOR_RECORDS", "0"))
@@ -105,12 +109,15 @@ async def floor(stream: Any) -> None:
     async def handle(events: list[Any]) -> None:
         with coalescing():  # as the dispatcher's batch: one pipeline per round trip
             await asyncio.gather(*(redis.get(f"{TOPIC}:s:{i % 64}") for i in range(len(events))))
-        pending = []
+        outbound: list[tuple[str, bytes | None, bytes]] = []
         for event in events:
-            key = event.message.key
-            kind = 0 if event.message.offset % 2 == 0 else 1  # stand-in for report/close alternation
-            for body in bodies[kind % len(bodies)]:
-                pending.append(await app.producer.send(out, key, body, None, None, None))
+            kind = event.message.offset % 2  # reports sit at even offsets, closes at odd (the backlog)
+            outbound.extend((out, event.message.key, body) for body in bodies[kind % len(bodies)])
+        if MODE == "io":  # as the dispatcher sends (`outputs.send_in_batches`)
+            producer = app.producer._ensure_producer()
+            pending = await send_in_batches(producer, outbound)
+        else:  # io-per-record: one `send` per record, as the dispatcher did before
+            pending = [await app.producer.send(t, k, v, None, None, None) for t, k, v in outbound]
         await asyncio.gather(*pending)
         with coalescing():
             await asyncio.gather(*(redis.set(f"{TOPIC}:v:{i % 64}", save) for i in range(len(events))))

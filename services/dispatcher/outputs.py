@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,14 +16,21 @@ import orjson
 from schemas.envelope import Envelope
 from schemas.events import Payload
 from schemas.fields import utcnow
+from services.common.kafka import CachedPartitioner
 
 SOURCE = "dispatcher"
 
 
+Outbound = tuple[str, bytes | None, bytes]
+"""(topic, key, value) of one record to produce"""
+
+
 class Sender(Protocol):
-    """Starts sending one record; the awaitable it returns completes when the broker has it."""
+    """Starts sending records; each awaitable returned completes when the broker has its records."""
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
+
+    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]: ...
 
 
 def envelope_json(event: Envelope[Payload] | Outgoing) -> bytes:
@@ -107,12 +114,46 @@ class Batch:
 async def send_all(sender: Sender, records: list[Record]) -> None:
     """Send every record, then wait for the broker to acknowledge all of them."""
     if records:
-        pending = [await sender.send(topic, key, envelope_json(event)) for topic, key, event in records]
+        pending = await sender.send_many(
+            [(topic, key, envelope_json(event)) for topic, key, event in records]
+        )
         await asyncio.gather(*pending)
 
 
+_PARTITIONER = CachedPartitioner()
+
+
+async def send_in_batches(producer: Any, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
+    """Send `records` through an aiokafka producer as ready-made batches, one (or more, when one
+    fills) per topic and partition, in the records' order within each: one acknowledgement to await
+    per batch. The partition of each record is the producer's own (`CachedPartitioner`, Kafka's
+    default), so every record lands where `send` would have put it, in the same order.
+
+    Why: `send` costs a record a partition lookup, a future and a trip through the accumulator; the
+    dispatcher sends ~7 records per incident, and a worker doing only its I/O drained ~25 % more
+    incidents per second this way (`bench.faust_floor --mode io-batches`). The batches are closed
+    before they are queued, so no other sender's record joins them."""
+    partitions: dict[str, list[int]] = {}
+    chains: dict[tuple[str, int], list[Any]] = {}
+    for topic, key, value in records:
+        known = partitions.get(topic)
+        if known is None:
+            known = partitions[topic] = sorted(await producer.partitions_for(topic))
+        chain = chains.setdefault((topic, _PARTITIONER(key, known, known)), [producer.create_batch()])
+        if chain[-1].append(timestamp=None, key=key, value=value) is None:  # full: the next batch
+            chain.append(producer.create_batch())
+            if chain[-1].append(timestamp=None, key=key, value=value) is None:
+                raise ValueError(f"a record of {len(value)} bytes does not fit an empty batch ({topic})")
+    pending: list[Awaitable[Any]] = []
+    for (topic, partition), chain in chains.items():
+        for batch in chain:
+            batch.close()
+            pending.append(await producer.send_batch(batch, topic, partition=partition))
+    return pending
+
+
 class AioKafkaSender:
-    """A `Sender` over an aiokafka producer (the CLI, tests)."""
+    """A `Sender` over an aiokafka producer (the CLI, tests, `bench.hotpath`)."""
 
     def __init__(self, producer: Any) -> None:
         self.producer = producer
@@ -121,9 +162,13 @@ class AioKafkaSender:
         fut: Awaitable[Any] = await self.producer.send(topic, value, key=key)
         return fut
 
+    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
+        return await send_in_batches(self.producer, records)
+
 
 class FaustSender:
-    """A `Sender` over the faust app's own producer."""
+    """A `Sender` over the faust app's own producer (for many records at once, the aiokafka producer
+    under it)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -131,3 +176,8 @@ class FaustSender:
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
         fut: Awaitable[Any] = await self.app.producer.send(topic, key, value, None, None, None)
         return fut
+
+    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
+        # faust-streaming's aiokafka driver: the started aiokafka producer it sends with
+        producer = self.app.producer._ensure_producer()
+        return await send_in_batches(producer, records)

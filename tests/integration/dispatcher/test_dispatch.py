@@ -4,7 +4,7 @@ does not remember, a batch whose save or send fails)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from services.common.config import Settings
 from services.common.kafka import new_producer
 from services.dispatcher.dispatch import Dispatch
 from services.dispatcher.incident import Policy
-from services.dispatcher.outputs import AioKafkaSender
+from services.dispatcher.outputs import AioKafkaSender, Outbound
 from services.dispatcher.roster import Roster
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.runtime import dispatcher_redis
@@ -42,6 +42,10 @@ class CountingSender(AioKafkaSender):
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
         self.sent.append((topic, value))
         return await super().send(topic, key, value)
+
+    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
+        self.sent.extend((topic, value) for topic, _, value in records)
+        return await super().send_many(records)
 
 
 @pytest.fixture
@@ -215,6 +219,9 @@ async def test_an_incident_whose_save_fails_is_handed_back_and_the_others_are_sa
 
 class FailingSender(AioKafkaSender):
     async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        raise KafkaConnectionError("broker away (test)")
+
+    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
         raise KafkaConnectionError("broker away (test)")
 
 
