@@ -148,11 +148,9 @@ def _pack(args: tuple[Any, ...]) -> bytes:
     error) and a first argument holding spaces ("CONFIG GET", which redis-py splits) go to redis-py."""
     first = args[0]
     if not (isinstance(first, str) and " " in first):
-        try:
+        with contextlib.suppress(TypeError):
             packed: bytes = hiredis.pack_command(args)
             return packed
-        except TypeError:
-            pass
     return b"".join(Connection().pack_command(*args))
 
 

@@ -131,8 +131,8 @@ async def send_in_batches(producer: Any, records: Sequence[Outbound]) -> list[Aw
 
     Why: `send` costs a record a partition lookup, a future and a trip through the accumulator; the
     dispatcher sends ~7 records per incident, and a worker doing only its I/O drained ~25 % more
-    incidents per second this way (`bench.faust_floor --mode io-batches`). The batches are closed
-    before they are queued, so no other sender's record joins them."""
+    incidents per second this way (`bench.faust_floor`, modes `io` and `io-per-record`). The batches
+    are closed before they are queued, so no other sender's record joins them."""
     partitions: dict[str, list[int]] = {}
     chains: dict[tuple[str, int], list[Any]] = {}
     for topic, key, value in records:
