@@ -112,7 +112,7 @@ async def floor(stream: Any) -> None:
         outbound: list[tuple[str, bytes | None, bytes]] = []
         for event in events:
             kind = event.message.offset % 2  # reports sit at even offsets, closes at odd (the backlog)
-            outbound.extend((out, event.message.key, body) for body in bodies[kind % len(bodies)])
+            outbound.extend((out, event.message.key, body) for body in bodies[kind])
         if MODE == "io":  # as the dispatcher sends (`outputs.send_in_batches`)
             producer = app.producer._ensure_producer()
             pending = await send_in_batches(producer, outbound)

@@ -36,7 +36,7 @@ from services.common.heap import tune_collector
 from services.common.kafka import new_producer
 from services.common.loop import install_event_loop
 from services.common.topics import create_topics, delete_topics
-from services.dispatcher import outputs
+from services.dispatcher import dispatch as dispatch_module
 from services.dispatcher.dispatch import Dispatch
 from services.dispatcher.incident import Policy
 from services.dispatcher.outputs import AioKafkaSender
@@ -87,17 +87,9 @@ def instrument(dispatch: Dispatch, timings: Timings) -> None:
             setattr(roster, name, timings.wrap(f"redis: roster.{name}", getattr(roster, name)))
     for name in ("load", "save", "understaffed", "claim_retries"):
         setattr(store, name, timings.wrap(f"redis: incidents.{name}", getattr(store, name)))
-    original_flush = outputs.Batch.flush
-
-    async def flush(self: outputs.Batch, sender: Any) -> None:
-        started = time.perf_counter()
-        try:
-            await original_flush(self, sender)
-        finally:
-            timings.seconds["kafka: produce and await acks"] += time.perf_counter() - started
-            timings.calls["kafka: produce and await acks"] += 1
-
-    outputs.Batch.flush = flush  # type: ignore[method-assign]
+    # the dispatcher sends and awaits its outputs with `send_all` (it once did with `Batch.flush`,
+    # which this used to time: that timing had been silently empty since)
+    dispatch_module.send_all = timings.wrap("kafka: produce and await acks", dispatch_module.send_all)
 
 
 async def _throughput(dispatch: Dispatch, rng: random.Random, lanes: int, incidents: int) -> dict[str, Any]:

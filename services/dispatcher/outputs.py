@@ -57,8 +57,7 @@ def derived_id(*parts: str) -> str:
 class Outgoing:
     """An output event: the envelope's fields, built here and never validated again (every field is
     made here or is an already validated payload). Not an `Envelope` model: constructing one cost more
-    than serialising it (py-spy, `bench.hotpath`), and nothing reads an output but `envelope_json`.
-    `envelope()` gives the model (tests)."""
+    than serialising it (py-spy, `bench.hotpath`), and nothing reads an output but `envelope_json`."""
 
     event_id: str
     event_type: str
@@ -67,17 +66,6 @@ class Outgoing:
     source: str
     correlation_id: str | None
     payload: Payload
-
-    def envelope(self) -> Envelope[Payload]:
-        return Envelope[Payload](
-            event_id=self.event_id,
-            event_type=self.event_type,
-            schema_version=self.schema_version,
-            occurred_at=self.occurred_at,
-            source=self.source,
-            correlation_id=self.correlation_id,
-            payload=self.payload,
-        )
 
 
 Record = tuple[str, bytes | None, Outgoing]
