@@ -262,6 +262,15 @@ class _OfferAnswer(Payload):
     volunteer_id: Identifier
     via: ResponseVia = "link"
     by: str | None = Field(default=None, max_length=64)
+    channel: ChannelType | None = Field(
+        default=None,
+        description="the chat channel a volunteer answered on (button or reply); None: the link or ops room",
+    )
+    channel_ref: str = Field(
+        default="",
+        max_length=200,
+        description="the answered message at the provider (Telegram `chat_id:message_id`), for the follow-up",
+    )
 
 
 class OfferAccepted(_OfferAnswer):
@@ -423,3 +432,26 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     NotificationFailed,
     DeadLetter,
 )
+
+
+# --- answers on chat channels (issue 18) ----------------------------------------------------------
+
+
+class NotificationStatus(Payload):
+    """A provider's later word on a message it accepted (WhatsApp's `statuses[]` webhook): sent to the
+    phone, delivered, read by the volunteer, or failed after all. Published by the gateway on
+    `deliveries`, keyed by the notification id."""
+
+    EVENT_TYPE: ClassVar[str] = "notification.status"
+
+    notification_id: Identifier | None = Field(
+        default=None, description="from the message's biz_opaque_callback_data; None when it had none"
+    )
+    channel: ChannelType
+    status: Literal["sent", "delivered", "read", "failed"]
+    provider_message_id: str = Field(max_length=500)
+    at: UtcDatetime
+    reason: str = Field(default="", max_length=1000)
+
+
+ALL_PAYLOADS = (*ALL_PAYLOADS, NotificationStatus)

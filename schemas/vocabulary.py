@@ -110,6 +110,8 @@ class NotificationKind(_Labelled):
     CANCELLATION = "cancellation"
     STANDBY = "standby"
     UNDERSTAFFED = "understaffed"
+    REPLY = "reply"
+    """a short answer to a volunteer's own message (a button press, "SIAP"), text given by the sender"""
 
 
 class Language(StrEnum):
@@ -186,6 +188,7 @@ _LABELS_ID: dict[StrEnum, str] = {
     NotificationKind.CANCELLATION: "Pembatalan kejadian",
     NotificationKind.STANDBY: "Pemberitahuan siaga",
     NotificationKind.UNDERSTAFFED: "Peringatan kurang personel",
+    NotificationKind.REPLY: "Balasan pesan relawan",
 }
 
 # A StrEnum member hashes and compares as its string, so members of two enums with the same value

@@ -87,3 +87,59 @@ def verify(token: str, secret: str, now: datetime) -> LinkClaims:
 
 def response_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/r/{token}"
+
+
+# --- answer buttons and SMS short codes (issue 18) ---------------------------------------------
+#
+# A chat button carries an opaque, signed reference to one answer to one offer of one volunteer:
+# `{answer}.{offer_id}.{mac}` where `mac` is an HMAC (with the link secret, under its own label so it can
+# never be mistaken for a link's) of the answer, the offer id and the volunteer id. The volunteer id is
+# bound by the MAC but not spelled out: it fits Telegram's 64-byte `callback_data`, and the gateway checks
+# it against the offer's own volunteer. Never a bare offer id.
+
+AnswerCode = Literal["y", "n"]
+"""`y`: the volunteer accepts (SIAP); `n`: declines (TIDAK BISA)."""
+MAX_REF_BYTES = 64
+
+
+def _answer_mac(secret: str, answer: str, offer_id: str, volunteer_id: str) -> str:
+    key = hmac.new(secret.encode(), b"sigap-answer-button-v1", hashlib.sha256).digest()
+    body = f"{answer}|{offer_id}|{volunteer_id}".encode()
+    return _b64(hmac.new(key, body, hashlib.sha256).digest()[:15])
+
+
+def sign_answer(answer: AnswerCode, offer_id: str, volunteer_id: str, secret: str) -> str | None:
+    """The button reference, or None when the offer id is too long to fit 64 bytes (no buttons then)."""
+    ref = f"{answer}.{offer_id}.{_answer_mac(secret, answer, offer_id, volunteer_id)}"
+    return ref if len(ref.encode()) <= MAX_REF_BYTES else None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRef:
+    answer: AnswerCode
+    offer_id: str
+    mac: str
+
+    def genuine_for(self, volunteer_id: str, secret: str) -> bool:
+        """True when this reference was signed for `volunteer_id` (constant-time comparison)."""
+        return hmac.compare_digest(self.mac, _answer_mac(secret, self.answer, self.offer_id, volunteer_id))
+
+
+def parse_answer(ref: str) -> AnswerRef:
+    """The parts of a button reference (not yet checked: that needs the offer's volunteer)."""
+    if not ref.isascii() or len(ref) > MAX_REF_BYTES:
+        raise InvalidToken("malformed")
+    answer, _, rest = ref.partition(".")
+    offer_id, _, mac = rest.rpartition(".")
+    if answer not in ("y", "n") or not offer_id or len(mac) != 20:
+        raise InvalidToken("malformed")
+    return AnswerRef("y" if answer == "y" else "n", offer_id, mac)
+
+
+def short_code(offer_id: str) -> str:
+    """The 4-digit code an offer SMS carries ("SIAP 1234"): derived from the offer id alone, so the
+    notifier that writes it and the gateway that reads a reply agree without sharing state. A volunteer
+    holds at most one open offer (DESIGN.md §3 rule 4), so it is unique among their open offers; the
+    gateway compares it only with the sender's own offer."""
+    digest = hashlib.blake2b(offer_id.encode(), digest_size=8, person=b"sigap-sms-code").digest()
+    return f"{int.from_bytes(digest, 'big') % 10000:04d}"

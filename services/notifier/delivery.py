@@ -51,6 +51,12 @@ class Record:
     """the record's timestamp: hand-off latency is measured from it"""
 
 
+class SenderBook(Protocol):
+    """Remembers which volunteer an address belongs to (`services.common.senders`)."""
+
+    async def remember(self, outgoing: Outgoing, channel: ChannelType) -> None: ...
+
+
 class Reports(Protocol):
     async def delivered(self, payload: NotificationDelivered, correlation_id: str | None) -> None: ...
 
@@ -99,6 +105,7 @@ class Deliverer:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        senders: SenderBook | None = None,
     ) -> None:
         self._channels = channels
         self._enabled = list(enabled)
@@ -111,6 +118,7 @@ class Deliverer:
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._held: dict[tuple[str, str, str], float] = {}
+        self._senders = senders
 
     # --- heartbeat -----------------------------------------------------------------------------
 
@@ -164,6 +172,8 @@ class Deliverer:
             )
             result = await self._hop(route, outgoing, deadline)
             if isinstance(result, Sent):
+                if self._senders is not None and not result.reemitted:
+                    await self._senders.remember(outgoing, route.channel)
                 await self._report_delivered(request, route.channel, result, record, correlation)
                 return "delivered"
             if result.superseded:

@@ -37,6 +37,7 @@ from services.notifier.delivery import Deliverer, Record
 from services.notifier.limits import NotifierConfig, notifier_config
 from services.notifier.plan import effective_deadline
 from services.notifier.ratelimit import ChannelGate
+from services.notifier.senders import RedisSenderBook
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class Notifier:
             config=self.config,
             reports=self._reports,
             sms_max_parts=settings.sms_max_parts,
+            senders=RedisSenderBook(self.redis, settings.redis_prefix),
         )
         self._heartbeat = asyncio.create_task(self._deliverer.heartbeat(), name="claim-heartbeat")
         log.info(

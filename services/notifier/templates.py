@@ -18,6 +18,7 @@ from functools import cached_property
 from schemas.events import MessageContext, NotificationRequested
 from schemas.reference import Kelurahan, kelurahan, map_link, nearest_kelurahan
 from schemas.vocabulary import ChannelType, Language, NotificationKind, Skill, Unit
+from services.common.links import short_code
 from services.notifier import smstext
 from services.notifier.smstext import Piece
 
@@ -63,6 +64,8 @@ class Rendered:
     button: str | None
     """label of the button that opens `response_url` (Telegram)"""
     response_url: str | None
+    reply_to: str | None = None
+    """a reply's answered message at the provider (Telegram `chat_id:message_id`): edited in place"""
 
     @cached_property
     def sms(self) -> str:
@@ -295,12 +298,36 @@ def _understaffed(request: NotificationRequested, f: _Facts) -> _Draft:
     )
 
 
+def _reply(request: NotificationRequested, f: _Facts) -> _Draft:
+    """A short answer to the volunteer's own message; the gateway or dispatcher wrote its text."""
+    text = request.context.reason or f.pick("Pesan Anda sudah kami terima.", "We have received your message.")
+    return _Draft(
+        title="",
+        subject=f.pick("Balasan", "Reply"),
+        lines=[Piece(text, 0)],
+        detail=text,
+        time="",
+        button=None,
+    )
+
+
+def sms_answer_line(request: NotificationRequested) -> Piece | None:
+    """ "Balas SIAP 1234 atau TIDAK 1234": an offer SMS's way to answer without the link (issue 18)."""
+    if request.kind != NotificationKind.OFFER or not request.offer_id:
+        return None
+    code = short_code(request.offer_id)
+    if request.recipient.language == Language.EN:
+        return Piece(f"Reply SIAP {code} or TIDAK {code}", 0)
+    return Piece(f"Balas SIAP {code} atau TIDAK {code}", 0)
+
+
 _DRAFTS: dict[NotificationKind, Callable[[NotificationRequested, _Facts], _Draft]] = {
     NotificationKind.OFFER: _offer,
     NotificationKind.WITHDRAWAL: _withdrawal,
     NotificationKind.CANCELLATION: _cancellation,
     NotificationKind.STANDBY: _standby,
     NotificationKind.UNDERSTAFFED: _understaffed,
+    NotificationKind.REPLY: _reply,
 }
 
 
@@ -309,9 +336,12 @@ def render(request: NotificationRequested, *, sms_max_parts: int = 3) -> Rendere
     facts = _facts(request)
     draft = _DRAFTS[request.kind](request, facts)
     lines = [p for p in draft.lines if p.text]
-    header = f"[SIGAP] {draft.title}"
+    header = f"[SIGAP] {draft.title}".rstrip()
     text = "\n".join([header, *(p.text for p in lines)])
-    sms_pieces = [Piece(f"SIGAP {draft.title}", 5), *(p for p in lines if p.drop_order != MAP_LINE)]
+    sms_pieces = [Piece(f"SIGAP {draft.title}".rstrip(), 5), *(p for p in lines if p.drop_order != MAP_LINE)]
+    answer_line = sms_answer_line(request)
+    if answer_line is not None:  # before the link, which stays last
+        sms_pieces.insert(len(sms_pieces) - 1 if facts.link else len(sms_pieces), answer_line)
     footer = facts.pick(
         "Pesan otomatis SIGAP, Dinas Sosial Kota Kediri.",
         "An automatic message from SIGAP, Dinas Sosial Kota Kediri.",
@@ -333,4 +363,5 @@ def render(request: NotificationRequested, *, sms_max_parts: int = 3) -> Rendere
         ),
         button=draft.button,
         response_url=facts.link,
+        reply_to=str(request.context.extra.get("reply_to") or "") or None,
     )

@@ -95,4 +95,11 @@ def sample_payloads() -> list[ev.Payload]:
         ),
         ev.NotificationFailed(notification_id="N-1", channel=ChannelType.SMS, reason="503", attempts=3),
         ev.DeadLetter(topic="sigap.incidents", reason="payload.severity: bad", original_base64="e30="),
+        ev.NotificationStatus(
+            notification_id="N-1",
+            channel=ChannelType.WHATSAPP,
+            status="read",
+            provider_message_id="wamid.HBgN000001",
+            at=datetime(2026, 3, 12, 8, 0, tzinfo=UTC),
+        ),
     ]
