@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     outbox_max: int = Field(default=1000, ge=1)
     outbox_volunteer_max: int = Field(default=100, ge=1)
 
+    # answers on chat channels (issue 18): the gateway's webhooks; an empty secret turns its endpoint off
+    whatsapp_app_secret: str = Field(default="", description="Meta app secret: X-Hub-Signature-256")
+    whatsapp_verify_token: str = Field(default="", description="hub.verify_token of the webhook set-up")
+    telegram_webhook_secret: str = Field(
+        default="", description="setWebhook's secret_token: X-Telegram-Bot-Api-Secret-Token"
+    )
+    sms_webhook_secret: str = Field(default="", description="X-Sigap-Webhook-Secret of SMS replies")
+    inbound_dedupe_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="provider message ids kept")
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:

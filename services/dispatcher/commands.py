@@ -12,7 +12,7 @@ from datetime import datetime
 
 from schemas.events import Need, Payload
 from schemas.fields import GeoPoint
-from schemas.vocabulary import AssignmentStatus, NotificationKind
+from schemas.vocabulary import AssignmentStatus, ChannelType, NotificationKind
 
 # --- commands ---------------------------------------------------------------------------------
 
@@ -90,6 +90,9 @@ class Notify:
     volunteer_id: str
     offer_id: str
     reason: str = ""
+    channel: ChannelType | None = None
+    """a `reply` goes back on the chat channel the volunteer answered on (issue 18)"""
+    channel_ref: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -32,6 +33,7 @@ from schemas.events import (
 from schemas.vocabulary import NotificationKind
 from services.common.autopipe import coalescing
 from services.common.config import Settings
+from services.common.replies import ReplyCode
 from services.common.topics import DISPATCH_LOG, NOTIFICATIONS, RESPONSES
 from services.dispatcher import metrics, notices
 from services.dispatcher.commands import (
@@ -385,6 +387,11 @@ class Dispatch:
                 public_url=self.settings.public_url,
                 secret=self.settings.link_secret,
                 link_ttl=timedelta(seconds=self.own.link_ttl_s),
+            )
+        elif command.kind == NotificationKind.REPLY:
+            outcome = cast(ReplyCode, command.reason)
+            notice = notices.reply_notice(
+                state, assignment, profile, outcome, channel=command.channel, channel_ref=command.channel_ref
             )
         else:
             notice = notices.ended_notice(command.kind, state, assignment, profile, command.reason)

@@ -45,6 +45,7 @@ from schemas.events import (
 from schemas.fields import GeoPoint
 from schemas.vocabulary import (
     AssignmentStatus,
+    ChannelType,
     IncidentStatus,
     IncidentType,
     NotificationKind,
@@ -424,15 +425,29 @@ def _on_accepted(step: _Step, p: OfferAccepted) -> None:
     if a is None or a.volunteer_id != p.volunteer_id or not state.status.is_open:
         return
     if a.status == A.OFFERED:
-        _accept(step, a, p.via, p.by)
+        _accept(step, a, p.via, p.by, p.channel)
         step.commands.append(ConfirmAssignment(a.volunteer_id, a.offer_id, step.now))
+        _reply(step, a, p, "accepted")
         _settle(step)
+    elif a.status in (A.WITHDRAWN, A.EXPIRED) and p.channel is not None:
+        # a chat answer that crossed the offer's end: tell them (the places were filled, or time ran out)
+        _reply(step, a, p, "filled" if a.status == A.WITHDRAWN else "expired")
     elif a.status in (A.DECLINED, A.EXPIRED) and p.via == "ops_room" and state.counts(a.need_index).open > 0:
         # "the ops room can still record an answer for them" (rule 5): take them if they are free
         step.commands.append(Reclaim(a.volunteer_id, a.offer_id, state.incident_id, step.now))
 
 
-def _accept(step: _Step, a: Assignment, via: ResponseVia, by: str | None) -> None:
+def _reply(step: _Step, a: Assignment, p: OfferAccepted | OfferDeclined, outcome: str) -> None:
+    """The outcome of an answer given on a chat channel, told back on that channel (issue 18)."""
+    if p.channel is not None:
+        step.commands.append(
+            Notify(NotificationKind.REPLY, a.volunteer_id, a.offer_id, outcome, p.channel, p.channel_ref)
+        )
+
+
+def _accept(
+    step: _Step, a: Assignment, via: ResponseVia, by: str | None, channel: ChannelType | None = None
+) -> None:
     a.status = A.ACCEPTED
     a.responded_at = a.accepted_at = a.updated_at = step.now
     a.via = via
@@ -445,6 +460,7 @@ def _accept(step: _Step, a: Assignment, via: ResponseVia, by: str | None) -> Non
             volunteer_id=a.volunteer_id,
             via=via,
             by=by,
+            channel=channel,
         )
     )
 
@@ -483,6 +499,7 @@ def _on_declined_or_expired(step: _Step, p: OfferDeclined | OfferExpired) -> Non
     if isinstance(p, OfferDeclined):
         a.responded_at = step.now
         a.via = p.via
+        _reply(step, a, p, "declined")
     step.note(a.status.value, a.volunteer_name)
     _end_hold(step, a, p.model_copy())
     if state.status.is_open:

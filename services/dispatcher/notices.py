@@ -21,6 +21,7 @@ from schemas.events import (
 from schemas.vocabulary import ChannelType, NotificationKind
 from services.common import links
 from services.common.notifications import notification_id
+from services.common.replies import ReplyCode, reply_text
 from services.dispatcher.incident import Assignment, IncidentState
 
 RECIPIENTS_KEPT = 4096
@@ -121,6 +122,35 @@ def ended_notice(
             skill=assignment.skill,
             reason=reason[:500],
             extra={"incident_status": state.status.value},
+        ),
+    )
+
+
+def reply_notice(
+    state: IncidentState,
+    assignment: Assignment,
+    profile: VolunteerProfile,
+    outcome: ReplyCode,
+    *,
+    channel: ChannelType | None,
+    channel_ref: str = "",
+) -> NotificationRequested:
+    """The outcome of a volunteer's answer on a chat channel, sent back on that channel (issue 18); on
+    Telegram it edits the message whose button was pressed (`reply_to`)."""
+    recipient = volunteer_recipient(profile)
+    own = [c for c in recipient.channels if c.type == channel]
+    if own and own != recipient.channels:
+        recipient = recipient.model_copy(update={"channels": own[:1]})
+    return NotificationRequested(
+        notification_id=notification_id("reply", assignment.offer_id, outcome),
+        kind=NotificationKind.REPLY,
+        recipient=recipient,
+        incident_id=state.incident_id,
+        offer_id=assignment.offer_id,
+        context=_incident_context(
+            state,
+            reason=reply_text(outcome, profile.language),
+            extra={"reply_to": channel_ref} if channel_ref else {},
         ),
     )
 

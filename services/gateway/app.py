@@ -30,7 +30,17 @@ from services.gateway.metrics import Metrics, MetricsMiddleware
 from services.gateway.pages import STATIC, make_templates
 from services.gateway.publisher import EventPublisher
 from services.gateway.reads import ReadModels
-from services.gateway.routes import board, health, incidents, links, offers, outbox, stream, volunteers
+from services.gateway.routes import (
+    board,
+    health,
+    incidents,
+    links,
+    offers,
+    outbox,
+    stream,
+    volunteers,
+    webhooks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +137,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.add_middleware(BodyLimit, max_bytes=max(MAX_BODY, settings.bmkg_max_document_bytes + 65536))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    for module in (incidents, offers, volunteers, outbox, stream, health, links, board):
+    for module in (incidents, offers, volunteers, outbox, stream, health, links, board, webhooks):
         app.include_router(module.router)
     if bmkg is not None and hasattr(bmkg, "router"):
         app.include_router(bmkg.router)

@@ -28,7 +28,7 @@ from schemas.events import (
 )
 from schemas.fields import GeoPoint
 from schemas.reference import nearest_kelurahan
-from schemas.vocabulary import AssignmentStatus
+from schemas.vocabulary import AssignmentStatus, ChannelType
 from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS
 from services.gateway.context import Gateway
 from services.gateway.errors import ApiError, StoreUnavailable, conflict, not_found
@@ -159,8 +159,18 @@ async def offer_for(gw: Gateway, offer_id: str) -> OfferRef:
     return ref
 
 
-async def act_on_offer(gw: Gateway, ref: OfferRef, action: str, *, via: ResponseVia, by: str | None) -> None:
-    """Answer an offer (accept/decline) or report progress on an assignment."""
+async def act_on_offer(
+    gw: Gateway,
+    ref: OfferRef,
+    action: str,
+    *,
+    via: ResponseVia,
+    by: str | None,
+    channel: ChannelType | None = None,
+    channel_ref: str = "",
+) -> None:
+    """Answer an offer (accept/decline) or report progress on an assignment; `channel` names the chat
+    channel a volunteer answered on (a button or a reply), `channel_ref` the message answered."""
     allowed = allowed_actions(ref, gw.clock().timestamp(), via)
     if action not in allowed:
         if ref.status == AssignmentStatus.OFFERED and not allowed:
@@ -178,13 +188,13 @@ async def act_on_offer(gw: Gateway, ref: OfferRef, action: str, *, via: Response
     }
     payload: OfferAccepted | OfferDeclined | AssignmentStatusChanged
     if action == "accept":
-        payload = OfferAccepted(**common)
+        payload = OfferAccepted(**common, channel=channel, channel_ref=channel_ref)
     elif action == "decline":
-        payload = OfferDeclined(**common)
+        payload = OfferDeclined(**common, channel=channel, channel_ref=channel_ref)
     else:
         payload = AssignmentStatusChanged(status=AssignmentStatus(action), **common)
     await gw.publisher.publish(RESPONSES, make_event(payload, source=SOURCE, correlation_id=ref.incident_id))
-    log.info("offer %s: %s via %s", ref.offer_id, action, via)
+    log.info("offer %s: %s via %s%s", ref.offer_id, action, via, f" ({channel.value})" if channel else "")
 
 
 # --- volunteers -------------------------------------------------------------------------------

@@ -48,6 +48,12 @@ class Metrics:
             "incident posts answered from an earlier post with the same Idempotency-Key",
             registry=self.registry,
         )
+        self.inbound = Counter(
+            "sigap_gateway_inbound_messages_total",
+            "volunteers' messages received on the webhooks (issue 18), by channel and what became of them",
+            ["channel", "result"],
+            registry=self.registry,
+        )
 
 
 class MetricsMiddleware:

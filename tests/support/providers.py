@@ -1,7 +1,9 @@
 """Real local servers speaking the providers' protocols, for tests of the notifier (and end-to-end tests):
 
-- WhatsApp Cloud API: `POST /v21.0/{phone_number_id}/messages`, `Authorization: Bearer <token>`;
-- Telegram Bot API: `POST /bot{token}/sendMessage`;
+- WhatsApp Cloud API: `POST /v21.0/{phone_number_id}/messages`, `Authorization: Bearer <token>` (text,
+  template with quick-reply button parameters, interactive `button` messages);
+- Telegram Bot API: `POST /bot{token}/sendMessage` (inline keyboards with `url` or `callback_data`
+  buttons) and `POST /bot{token}/editMessageText`;
 - Zenziva SMS: `POST /api/sendsms/` form fields `userkey`, `passkey`, `to`, `message`;
 - a generic JSON SMS gateway: `POST /sms` `{"from", "to", "text"}` with HTTP basic auth;
 - SMTP (aiosmtpd).
@@ -22,6 +24,8 @@ import base64
 import email
 import email.policy
 import email.utils
+import hashlib
+import hmac
 import threading
 import time
 from collections import defaultdict, deque
@@ -240,6 +244,7 @@ class ProviderServers:
         app = web.Application()
         app.router.add_post("/v21.0/{phone_number_id}/messages", self._whatsapp)
         app.router.add_post("/bot{token}/sendMessage", self._telegram)
+        app.router.add_post("/bot{token}/editMessageText", self._telegram_edit)
         app.router.add_post("/api/sendsms/", self._zenziva)
         app.router.add_post("/sms", self._sms_generic)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
@@ -361,6 +366,39 @@ class ProviderServers:
             }
         )
 
+    async def _telegram_edit(self, request: web.Request) -> web.Response:
+        """`editMessageText`: chat_id + message_id + text; answers the edited Message."""
+        if request.match_info["token"] != TELEGRAM_TOKEN:
+            self.state.shape_error("telegram", "wrong bot token in the path")
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        body = await request.json()
+        chat, message_id, text = body.get("chat_id"), body.get("message_id"), body.get("text")
+        if (
+            not isinstance(chat, int)
+            or not isinstance(message_id, int)
+            or not (isinstance(text, str) and text)
+        ):
+            self.state.shape_error("telegram", f"editMessageText needs chat_id, message_id, text: {body}")
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"},
+                status=400,
+            )
+        self._arrived("telegram", str(chat), request, body)
+        return web.json_response(
+            {
+                "ok": True,
+                "result": {
+                    "message_id": message_id,
+                    "chat": {"id": chat, "type": "private"},
+                    "date": int(time.time()),
+                    "edit_date": int(time.time()),
+                    "text": text,
+                },
+            }
+        )
+
     async def _zenziva(self, request: web.Request) -> web.Response:
         if request.content_type != "application/x-www-form-urlencoded":
             self.state.shape_error("zenziva", f"content type {request.content_type}, not a form")
@@ -453,11 +491,48 @@ def _whatsapp_problem(body: Any) -> str:
         for component in template.get("components", []):
             if component.get("type") not in ("header", "body", "button"):
                 return f"unknown component type {component.get('type')!r}"
+            if component.get("type") == "button":
+                if (
+                    component.get("sub_type") != "quick_reply"
+                    or not str(component.get("index", "")).isdigit()
+                ):
+                    return "a button component needs sub_type quick_reply and an index"
+                params = component.get("parameters", [])
+                if not all(p.get("type") == "payload" and p.get("payload") for p in params):
+                    return "quick-reply button parameters are {type: payload, payload}"
+                continue
             for param in component.get("parameters", []):
                 if param.get("type") != "text" or not str(param.get("text", "")).strip():
                     return "template parameters must be non-empty text"
         return ""
+    if kind == "interactive":
+        return _interactive_problem(body.get("interactive"))
     return f"unsupported message type {kind!r}"
+
+
+def _interactive_problem(interactive: Any) -> str:
+    """Reply buttons: 1-3, unique ids of at most 256 characters, titles of at most 20; body ≤ 1024."""
+    if not isinstance(interactive, dict) or interactive.get("type") != "button":
+        return "interactive.type must be 'button' (reply buttons)"
+    text = (interactive.get("body") or {}).get("text")
+    if not (isinstance(text, str) and text.strip()) or len(text) > 1024:
+        return "interactive.body.text is required, at most 1024 characters"
+    buttons = (interactive.get("action") or {}).get("buttons")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return "interactive.action.buttons must hold 1 to 3 buttons"
+    ids = []
+    for button in buttons:
+        reply = button.get("reply") if isinstance(button, dict) else None
+        if button.get("type") != "reply" or not isinstance(reply, dict):
+            return "each button is {type: reply, reply: {id, title}}"
+        if not (isinstance(reply.get("id"), str) and 1 <= len(reply["id"]) <= 256):
+            return "button reply id must be 1-256 characters"
+        if not (isinstance(reply.get("title"), str) and 1 <= len(reply["title"]) <= 20):
+            return "button reply title must be 1-20 characters"
+        ids.append(reply["id"])
+    if len(set(ids)) != len(ids):
+        return "button ids must be unique"
+    return ""
 
 
 def _telegram_problem(body: Any) -> str:
@@ -483,6 +558,11 @@ def _telegram_problem(body: Any) -> str:
                 url = button.get("url")
                 if url is not None and not str(url).startswith(("http://", "https://", "tg://")):
                     return "BUTTON_URL_INVALID"
+                data = button.get("callback_data")
+                if data is not None and not (isinstance(data, str) and 1 <= len(data.encode()) <= 64):
+                    return "BUTTON_DATA_INVALID"  # the Bot API's limit: 1-64 bytes
+                if url is None and data is None:
+                    return "a keyboard button needs url or callback_data"
     return ""
 
 
@@ -535,3 +615,118 @@ class SmtpHandler:
                 reply=reply,
             )
         )
+
+
+# --- what the providers send us (issue 18): webhooks in their real shapes ------------------------
+
+WABA_ID = "102290129340398"
+DISPLAY_NUMBER = "6281130001000"
+
+
+def meta_signature(raw: bytes, app_secret: str) -> str:
+    """`X-Hub-Signature-256` as Meta computes it: HMAC-SHA256 of the raw body with the app secret."""
+    return "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def meta_notification(
+    *, messages: list[dict[str, Any]] | None = None, statuses: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A `whatsapp_business_account` webhook notification (one entry, one `messages` change)."""
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
+    }
+    if messages:
+        value["contacts"] = [{"profile": {"name": "Relawan"}, "wa_id": m["from"]} for m in messages]
+        value["messages"] = list(messages)
+    if statuses:
+        value["statuses"] = list(statuses)
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "changes": [{"value": value, "field": "messages"}]}],
+    }
+
+
+def meta_button_reply(
+    sender: str, message_id: str, button_id: str, title: str, context_id: str = ""
+) -> dict[str, Any]:
+    """An interactive reply-button press (`messages[].type = interactive`, `button_reply`)."""
+    return {
+        "context": {"from": DISPLAY_NUMBER, "id": context_id or "wamid.context"},
+        "from": sender,
+        "id": message_id,
+        "timestamp": str(int(time.time())),
+        "type": "interactive",
+        "interactive": {"type": "button_reply", "button_reply": {"id": button_id, "title": title}},
+    }
+
+
+def meta_quick_reply(sender: str, message_id: str, payload: str, text: str) -> dict[str, Any]:
+    """A template quick-reply button press (`messages[].type = button`)."""
+    return {
+        "context": {"from": DISPLAY_NUMBER, "id": "wamid.template"},
+        "from": sender,
+        "id": message_id,
+        "timestamp": str(int(time.time())),
+        "type": "button",
+        "button": {"text": text, "payload": payload},
+    }
+
+
+def meta_text(sender: str, message_id: str, body: str) -> dict[str, Any]:
+    return {
+        "from": sender,
+        "id": message_id,
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": body},
+    }
+
+
+def meta_status(message_id: str, status: str, recipient: str, callback_data: str = "") -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": message_id,
+        "status": status,
+        "timestamp": str(int(time.time())),
+        "recipient_id": recipient,
+    }
+    if callback_data:
+        item["biz_opaque_callback_data"] = callback_data
+    if status == "failed":
+        item["errors"] = [{"code": 131026, "title": "Message undeliverable"}]
+    return item
+
+
+def telegram_callback(update_id: int, user_id: int, message_id: int, data: str) -> dict[str, Any]:
+    """A Bot API `Update` carrying a `callback_query` (an inline button pressed in a private chat)."""
+    user = {"id": user_id, "is_bot": False, "first_name": "Relawan", "language_code": "id"}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": f"{user_id}{update_id}",
+            "from": user,
+            "message": {
+                "message_id": message_id,
+                "from": {"id": 123456, "is_bot": True, "first_name": "Sigap"},
+                "chat": {"id": user_id, "first_name": "Relawan", "type": "private"},
+                "date": int(time.time()),
+                "text": "[SIGAP] TAWARAN TUGAS",
+            },
+            "chat_instance": "-1234567890",
+            "data": data,
+        },
+    }
+
+
+def telegram_text(update_id: int, user_id: int, message_id: int, text: str) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": "Relawan"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "from": user,
+            "chat": {"id": user_id, "first_name": "Relawan", "type": "private"},
+            "date": int(time.time()),
+            "text": text,
+        },
+    }
