@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import MAX_NEEDS, Certification, ChannelAddress, Need
+from schemas.events import MAX_NEEDS, Certification, ChannelAddress, Need, OfferMode
 from schemas.fields import (
     GeoPoint,
     Identifier,
@@ -67,6 +67,11 @@ class IncidentCreate(_Body):
         default=None, max_length=MAX_NEEDS, description="explicit needs; the run card applies when absent"
     )
     allow_outside_area: bool = False
+    offer_mode: OfferMode | None = Field(
+        default=None,
+        description="broadcast: offer a multiple of the open slots at once, the first answers fill them; "
+        "one_per_slot: one offer per open slot (default: the run card's; extreme incidents broadcast)",
+    )
 
     @model_validator(mode="after")
     def _in_area(self) -> IncidentCreate:

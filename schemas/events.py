@@ -35,6 +35,7 @@ from schemas.vocabulary import (
 
 MAX_NEED_COUNT = 50
 MAX_NEEDS = 20
+OfferMode = Literal["one_per_slot", "broadcast"]
 
 
 class Payload(BaseModel):
@@ -132,6 +133,11 @@ class IncidentReported(Payload):
     reported_by: str | None = Field(default=None, max_length=64)
     allow_outside_area: bool = False
     from_alert_id: str | None = Field(default=None, max_length=200)
+    offer_mode: OfferMode | None = Field(
+        default=None,
+        description="one_per_slot: one offer per open slot; broadcast: a call-out to a multiple of the open "
+        "slots, the first answers fill them (None: the run card's)",
+    )
 
     @model_validator(mode="after")
     def _in_area(self) -> IncidentReported:

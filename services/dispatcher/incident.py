@@ -15,6 +15,7 @@ Rules of DESIGN.md §3 and where they live here:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -38,6 +39,7 @@ from schemas.events import (
     OfferDeclined,
     OfferExpired,
     OfferMade,
+    OfferMode,
     OfferWithdrawn,
     Payload,
     ResponseVia,
@@ -170,6 +172,8 @@ class IncidentState(BaseModel):
     assignments: list[Assignment] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     offer_seq: int = 0
+    offer_mode: OfferMode = "one_per_slot"
+    broadcast_factor: float = 1.0
     understaffed_episode: int = 0
     processed: list[str] = Field(default_factory=list)
     version: int = 0
@@ -184,6 +188,18 @@ class IncidentState(BaseModel):
 
     def open_slots(self) -> int:
         return sum(self.counts(i).open for i in range(len(self.needs)))
+
+    def offer_room(self, need_index: int) -> int:
+        """How many more offers a need may have out now. One per slot: its open slots (rule 6). A
+        broadcast (issue 18): up to `broadcast_factor` × its unfilled slots outstanding at once; the first
+        answers fill the slots, the rest are withdrawn as filled, so accepted never exceed the count."""
+        c = self.counts(need_index)
+        if self.offer_mode != "broadcast":
+            return c.open
+        unfilled = self.needs[need_index].count - c.filled
+        if unfilled <= 0:
+            return 0
+        return max(0, math.ceil(unfilled * self.broadcast_factor - 1e-9) - c.offered)
 
     def assignment(self, offer_id: str) -> Assignment | None:
         return next((a for a in self.assignments if a.offer_id == offer_id), None)
@@ -283,6 +299,7 @@ def _on_reported(
     payload: IncidentReported, event: Envelope[Payload], now: datetime, policy: Policy
 ) -> Decision:
     needs = payload.needs or policy.runcards.needs(payload.type, payload.severity)
+    mode = payload.offer_mode or policy.runcards.offer_mode(payload.type, payload.severity)
     state = IncidentState(
         incident_id=payload.incident_id,
         type=payload.type,
@@ -298,9 +315,13 @@ def _on_reported(
         updated_at=now,
         needs=[NeedState(unit=n.unit, skill=n.skill, count=n.count) for n in needs],
         processed=[event.event_id],
+        offer_mode=mode,
+        broadcast_factor=policy.runcards.broadcast_factor if mode == "broadcast" else 1.0,
     )
     step = _Step(state, now, policy)
     source = "needs as posted" if payload.needs else f"run card {payload.type.value}/{payload.severity.value}"
+    if mode == "broadcast":
+        source += f", broadcast ×{state.broadcast_factor:g}"
     step.note("reported", f"{payload.title} — {source}", at=event.occurred_at)
     step.emit(
         IncidentStatusChanged(incident_id=state.incident_id, status=IncidentStatus.REPORTED, reason=source)
@@ -315,7 +336,7 @@ def _search_open_needs(step: _Step, only: int | None = None) -> None:
     for index, need in enumerate(state.needs):
         if only is not None and index != only:
             continue
-        open_slots = state.counts(index).open
+        open_slots = state.offer_room(index)
         if open_slots == 0:
             need.exhausted = False
             continue
@@ -340,7 +361,7 @@ def _on_found(step: _Step, found: CandidatesFound) -> None:
     for r in found.reservations:
         if state.assignment(r.offer_id) is not None:
             continue  # a redelivered event met its own earlier reservation
-        if not state.status.is_open or state.counts(found.need_index).open == 0:
+        if not state.status.is_open or state.offer_room(found.need_index) == 0:
             step.commands.append(FreeVolunteer(r.volunteer_id, r.offer_id, A.WITHDRAWN))  # never overstaffed
             continue
         expires_at = r.expires_at or step.now + step.policy.offer_ttl(state.severity)
@@ -376,7 +397,7 @@ def _on_found(step: _Step, found: CandidatesFound) -> None:
         step.commands.append(Notify(NotificationKind.OFFER, r.volunteer_id, r.offer_id))
         until = expires_at.astimezone(WIB)  # the ops room reads Kediri time
         step.note("offered", f"{r.volunteer_name}: {need.describe()}, until {until:%H:%M:%S} WIB")
-    need.exhausted = found.exhausted and state.counts(found.need_index).open > 0
+    need.exhausted = found.exhausted and state.offer_room(found.need_index) > 0
     _settle(step)
 
 
@@ -424,10 +445,17 @@ def _on_accepted(step: _Step, p: OfferAccepted) -> None:
     a = state.assignment(p.offer_id)
     if a is None or a.volunteer_id != p.volunteer_id or not state.status.is_open:
         return
-    if a.status == A.OFFERED:
+    if a.status == A.OFFERED and state.counts(a.need_index).filled >= state.needs[a.need_index].count:
+        _withdraw_as_filled(step, a, p)  # a broadcast need filled by earlier answers
+        _settle(step)
+    elif a.status == A.OFFERED:
         _accept(step, a, p.via, p.by, p.channel)
         step.commands.append(ConfirmAssignment(a.volunteer_id, a.offer_id, step.now))
         _reply(step, a, p, "accepted")
+        if state.counts(a.need_index).filled >= state.needs[a.need_index].count:
+            for other in state.assignments:
+                if other.need_index == a.need_index and other.status == A.OFFERED:
+                    _withdraw_as_filled(step, other)
         _settle(step)
     elif a.status in (A.WITHDRAWN, A.EXPIRED) and p.channel is not None:
         # a chat answer that crossed the offer's end: tell them (the places were filled, or time ran out)
@@ -435,6 +463,29 @@ def _on_accepted(step: _Step, p: OfferAccepted) -> None:
     elif a.status in (A.DECLINED, A.EXPIRED) and p.via == "ops_room" and state.counts(a.need_index).open > 0:
         # "the ops room can still record an answer for them" (rule 5): take them if they are free
         step.commands.append(Reclaim(a.volunteer_id, a.offer_id, state.incident_id, step.now))
+
+
+def _withdraw_as_filled(step: _Step, a: Assignment, answer: OfferAccepted | None = None) -> None:
+    """A broadcast need is full: the offer is withdrawn and its volunteer is free again (issue 18). One
+    who said yes too late hears "Sudah terpenuhi" on the channel they answered on; the others get the
+    withdrawal notice ("tempat sudah terisi")."""
+    a.status = A.WITHDRAWN
+    a.updated_at = step.now
+    if answer is not None:
+        a.responded_at = step.now
+    step.note("withdrawn", f"{a.volunteer_name}: already filled")
+    withdrawn = OfferWithdrawn(
+        offer_id=a.offer_id,
+        incident_id=step.state.incident_id,
+        volunteer_id=a.volunteer_id,
+        reason="reassigned",
+    )
+    _end_hold(step, a, withdrawn)
+    if answer is not None and answer.channel is not None:
+        _reply(step, a, answer, "filled")
+    else:
+        step.commands.append(Notify(NotificationKind.WITHDRAWAL, a.volunteer_id, a.offer_id, "reassigned"))
+    step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} not needed (filled)", (a.volunteer_id,)))
 
 
 def _reply(step: _Step, a: Assignment, p: OfferAccepted | OfferDeclined, outcome: str) -> None:
@@ -592,7 +643,8 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
 
 def _on_retry(step: _Step, p: DispatchRetry) -> None:
     step.commands.append(ClearRetry(step.state.incident_id))
-    if step.state.status.is_open and step.state.open_slots():
+    state = step.state
+    if state.status.is_open and any(state.offer_room(i) for i in range(len(state.needs))):
         _search_open_needs(step)
         _settle(step)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
@@ -20,6 +20,8 @@ from schemas.events import Need
 from schemas.vocabulary import IncidentType, Severity, Skill
 
 DEFAULT_CARD = "default"
+OfferMode = Literal["one_per_slot", "broadcast"]
+OFFER_MODES: tuple[OfferMode, ...] = ("one_per_slot", "broadcast")
 _E = TypeVar("_E", Severity, Skill)
 
 
@@ -36,6 +38,18 @@ class RunCards:
     certification_required: frozenset[Skill]
     min_step_km: float = 0.125
     """The first ring is searched outwards from a disc of this radius (doubling), in one round trip."""
+    offer_modes: Mapping[tuple[IncidentType | None, Severity], OfferMode] = field(
+        default_factory=lambda: {(None, Severity.EXTREME): "broadcast"}
+    )
+    """`[offers] mode`: by severity (`extreme = "broadcast"`) or by card (`"flood.severe" = …`)"""
+    broadcast_factor: float = 2.0
+    """`[offers] broadcast_factor`: a broadcast need is offered to this many times its open slots"""
+
+    def offer_mode(self, incident_type: IncidentType, severity: Severity) -> OfferMode:
+        """How a card's needs are offered (issue 18): one offer per open slot, or a call-out to many."""
+        return self.offer_modes.get(
+            (incident_type, severity), self.offer_modes.get((None, severity), "one_per_slot")
+        )
 
     def needs(self, incident_type: IncidentType, severity: Severity) -> list[Need]:
         """The needs of an incident posted without explicit ones."""
@@ -99,7 +113,10 @@ def parse_runcards(data: Mapping[str, Any], source: str = "run cards") -> RunCar
         _enum(Skill, name, f"{source} [matching] certification_required")
         for name in matching.get("certification_required", [])
     )
+    modes, factor = _offer_modes(data.get("offers", {}), source)
     return RunCards(
+        offer_modes=modes,
+        broadcast_factor=factor,
         cards=cards,
         offer_ttl_s=ttl,
         rings_km=tuple(float(r) for r in rings),
@@ -107,6 +124,30 @@ def parse_runcards(data: Mapping[str, Any], source: str = "run cards") -> RunCar
         certification_required=certified,
         min_step_km=float(min_step),
     )
+
+
+def _offer_modes(
+    offers: Mapping[str, Any], source: str
+) -> tuple[dict[tuple[IncidentType | None, Severity], OfferMode], float]:
+    """`mode = { extreme = "broadcast", "flood.severe" = "broadcast" }` and `broadcast_factor = 2`;
+    without a `mode` table, extreme incidents are broadcast and the rest one offer per slot."""
+    where = f"{source} [offers] mode"
+    table = offers.get("mode", {"extreme": "broadcast"})
+    if not isinstance(table, Mapping):
+        raise RunCardError(f"{where} must be a table of severity (or type.severity) = mode")
+    modes: dict[tuple[IncidentType | None, Severity], OfferMode] = {}
+    for name, mode in table.items():
+        if mode not in OFFER_MODES:
+            raise RunCardError(f"{where}: {name} = {mode!r}, not one of {', '.join(OFFER_MODES)}")
+        kind, dot, severity = str(name).rpartition(".")
+        incident_type = IncidentType(kind) if dot and kind in {t.value for t in IncidentType} else None
+        if dot and incident_type is None:
+            raise RunCardError(f"{where}: unknown incident type {kind!r}")
+        modes[(incident_type, _enum(Severity, severity, where))] = mode
+    factor = offers.get("broadcast_factor", 2.0)
+    if not isinstance(factor, int | float) or not 1 <= factor <= 10:
+        raise RunCardError(f"{source}: [offers] broadcast_factor must be a number from 1 to 10")
+    return modes, float(factor)
 
 
 def _severity_table(table: Any, where: str) -> dict[Severity, tuple[Need, ...]]:

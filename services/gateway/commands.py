@@ -77,6 +77,7 @@ async def post_incident(
         reported_by=by,
         allow_outside_area=body.allow_outside_area,
         from_alert_id=from_alert_id,
+        offer_mode=body.offer_mode,
     )
     event = make_event(payload, source=SOURCE, correlation_id=incident_id, event_id=event_id)
     try:
