@@ -79,11 +79,21 @@ async def test_whatsapp_text_and_template(
     assert wamid.startswith("wamid.")
     assert req.path == f"/v21.0/{p.PHONE_NUMBER_ID}/messages"
     assert req.headers["Authorization"] == f"Bearer {p.WHATSAPP_TOKEN}"
-    assert req.body["type"] == "text" and LINK in req.body["text"]["body"]
+    # an offer carries its SIAP / TIDAK BISA reply buttons, the link still in the text (issue 18)
+    assert req.body["type"] == "interactive" and LINK in req.body["interactive"]["body"]["text"]
+    assert [b["reply"]["title"] for b in req.body["interactive"]["action"]["buttons"]] == [
+        "SIAP",
+        "TIDAK BISA",
+    ]
+    await WhatsAppChannel(env_settings, http).send(outgoing(ChannelType.WHATSAPP, phone, "withdrawal"), 5)
+    notice = providers.requests("whatsapp", "62" + phone[1:])[1]
+    assert notice.body["type"] == "text" and notice.body["text"]["preview_url"] is True
 
     templated = Settings(**{**env_settings.model_dump(), "whatsapp_template": "sigap_notice"})
     await WhatsAppChannel(templated, http).send(outgoing(ChannelType.WHATSAPP, phone), 5)
-    assert providers.requests("whatsapp", "62" + phone[1:])[1].body["template"]["name"] == "sigap_notice"
+    template = providers.requests("whatsapp", "62" + phone[1:])[2].body["template"]
+    assert template["name"] == "sigap_notice"
+    assert [c["sub_type"] for c in template["components"] if c["type"] == "button"] == ["quick_reply"] * 2
     assert not providers.take_shape_errors()
 
 
@@ -121,7 +131,9 @@ async def test_telegram(
     assert message_id.isdigit()
     assert req.path == f"/bot{p.TELEGRAM_TOKEN}/sendMessage"
     assert req.body["chat_id"] == int(chat)
-    assert req.body["reply_markup"]["inline_keyboard"][0][0] == {"text": "Terima / Tolak", "url": LINK}
+    keyboard = req.body["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for b in keyboard[0]] == ["SIAP", "TIDAK BISA"]  # callback buttons (issue 18)
+    assert keyboard[1][0] == {"text": "Terima / Tolak", "url": LINK}
 
     providers.program("telegram", chat, p.rate_limited(4, where="body"), p.reject())
     with pytest.raises(RateLimited) as limited:
