@@ -17,6 +17,9 @@ Keys (values are JSON unless noted):
 - `outbox`                    → list of `schemas.api.OutboxMessage`, newest first (notifier)
 - `outbox:vol:{volunteer_id}` → the same, one volunteer's
 - `idem:{key}`                → the incident id an `Idempotency-Key` produced (gateway)
+- `sender:{channel}:{address}`→ `{volunteer_id, offer_id, language}`: whom the notifier last wrote to
+                                there (notifier; `services.common.senders`)
+- `gw:inbound:{channel}:{id}` → a provider message id already handled by a webhook (gateway)
 Pub/sub channel `changes` carries `{"kind": "incident"|"volunteer"|"alert"|"outbox", "id": "…"}`
 whenever one of the documents above changes; the gateway relays it to browsers over SSE.
 """
