@@ -33,18 +33,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
+from schemas.api import ErrorBody
 from schemas.envelope import make_event
 from schemas.events import NotificationStatus
 from schemas.vocabulary import ChannelType
 from services.common.topics import DELIVERIES
 from services.gateway.auth import same
 from services.gateway.context import Gateway, GatewayDep
-from services.gateway.errors import ApiError
+from services.gateway.errors import UNAVAILABLE, VALIDATION_ERRORS, ApiError
 from services.gateway.inbound import Inbound, Outcome, mask, receive
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=True)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+_SIGNED: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not the provider's JSON"},
+    401: {"model": ErrorBody, "description": "the provider's signature or secret is missing or wrong"},
+    **UNAVAILABLE,
+}
 
 SMS_SECRET_HEADER = "X-Sigap-Webhook-Secret"  # noqa: S105 - a header's name
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header's name
@@ -74,7 +80,14 @@ def _summary(outcomes: list[Outcome]) -> list[str]:
 # --- WhatsApp Cloud API -----------------------------------------------------------------------
 
 
-@router.get("/whatsapp", summary="Meta's webhook verification", response_class=PlainTextResponse)
+@router.get(
+    "/whatsapp",
+    summary="Meta's webhook verification",
+    response_class=PlainTextResponse,
+    responses={
+        403: {"description": "not Meta's verification with our verify token", "content": {"text/plain": {}}}
+    },
+)
 async def whatsapp_verify(request: Request, gw: GatewayDep) -> Response:
     params = request.query_params
     expected = gw.settings.whatsapp_verify_token
@@ -92,7 +105,7 @@ def whatsapp_signature_ok(secret: str, raw: bytes, header: str) -> bool:
     return same(header.removeprefix("sha256=").lower(), expected)
 
 
-@router.post("/whatsapp", summary="Meta's notifications: answers and message statuses")
+@router.post("/whatsapp", summary="Meta's notifications: answers and message statuses", responses=_SIGNED)
 async def whatsapp_notifications(request: Request, gw: GatewayDep) -> JSONResponse:
     raw = await request.body()
     if not whatsapp_signature_ok(
@@ -184,7 +197,7 @@ async def _whatsapp_status(gw: Gateway, item: dict[str, Any]) -> int:
 # --- Telegram Bot API -------------------------------------------------------------------------
 
 
-@router.post("/telegram", summary="Telegram updates: answer buttons and text replies")
+@router.post("/telegram", summary="Telegram updates: answer buttons and text replies", responses=_SIGNED)
 async def telegram_update(request: Request, gw: GatewayDep) -> JSONResponse:
     secret = gw.settings.telegram_webhook_secret
     if not secret or not same(request.headers.get(TELEGRAM_SECRET_HEADER, ""), secret):
@@ -243,7 +256,9 @@ def telegram_message(update: dict[str, Any]) -> Inbound | None:
 # --- SMS --------------------------------------------------------------------------------------
 
 
-@router.post("/sms", summary="A reply SMS: 'SIAP 1234' / 'TIDAK 1234'")
+@router.post(
+    "/sms", summary="A reply SMS: 'SIAP 1234' / 'TIDAK 1234'", responses={**_SIGNED, **VALIDATION_ERRORS}
+)
 async def sms_reply(request: Request, gw: GatewayDep) -> JSONResponse:
     secret = gw.settings.sms_webhook_secret
     if not secret or not same(request.headers.get(SMS_SECRET_HEADER, ""), secret):
