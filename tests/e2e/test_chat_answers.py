@@ -19,11 +19,11 @@ from schemas.reference import kelurahan
 from services.common.config import Settings
 from services.common.links import parse_answer
 from tests.e2e.stack import (
-    COORDINATOR,
     MANISRENGGO,
     OPERATOR,
     Stack,
     eventually,
+    register_volunteers,
     start_stack,
 )
 from tests.support.providers import (
@@ -93,19 +93,6 @@ def wa_number(ident: str) -> str:
     return f"62813{int(ident[-3:]):08d}"
 
 
-async def register(client: httpx.AsyncClient, stack: Stack, people: list[dict[str, Any]]) -> None:
-    for body in people:
-        answer = await client.post("/api/v1/volunteers", json=body, headers=COORDINATOR)
-        assert answer.status_code == 202, answer.text
-    wanted = {p["id"] for p in people}
-
-    async def ready() -> bool:
-        items = (await client.get("/api/v1/volunteers?limit=500", headers=OPERATOR)).json()["items"]
-        return wanted <= {v["id"] for v in items if v["status"] == "available"}
-
-    await eventually(ready, "the roster", stack)
-
-
 async def post_incident(client: httpx.AsyncClient, **fields: Any) -> str:
     home = kelurahan(MANISRENGGO)
     body = {
@@ -142,7 +129,7 @@ async def test_whatsapp_telegram_and_sms_answers_staff_an_incident(
     stack: Stack, providers: ProviderServers
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=20) as client:
-        await register(
+        await register_volunteers(
             client,
             stack,
             [
@@ -252,7 +239,7 @@ async def test_broadcast_40_answer_at_once_19_filled(stack: Stack, providers: Pr
         for i in range(37, 41)
     ]
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
-        await register(client, stack, people)
+        await register_volunteers(client, stack, people)
         incident_id = await post_incident(client, severity="extreme")
 
         async def offered() -> list[Recorded] | None:

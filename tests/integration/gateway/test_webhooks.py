@@ -47,15 +47,10 @@ TELEGRAM_USER = 700100200
 
 
 @pytest.fixture
-def test_env(prefix: str) -> dict[str, str]:
-    from tests.conftest import KAFKA, REDIS_URL
-
+def test_env(test_env: dict[str, str]) -> dict[str, str]:
+    """The usual test environment, with every webhook's secret set."""
     return {
-        "SIGAP_ENV": "test",
-        "SIGAP_KAFKA_BOOTSTRAP": KAFKA,
-        "SIGAP_REDIS_URL": REDIS_URL,
-        "SIGAP_TOPIC_PREFIX": prefix,
-        "SIGAP_REDIS_PREFIX": prefix.replace(".", ":"),
+        **test_env,
         "SIGAP_WHATSAPP_APP_SECRET": APP_SECRET,
         "SIGAP_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "SIGAP_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
