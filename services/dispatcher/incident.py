@@ -503,6 +503,8 @@ def _accept(
     a.responded_at = a.accepted_at = a.updated_at = step.now
     a.via = via
     who = f" (recorded by {by})" if by else (" (ops room)" if via == "ops_room" else "")
+    if channel is not None:
+        who += f" via {channel.label}"  # a chat button or reply (issue 18)
     step.note("accepted", f"{a.volunteer_name}{who}")
     step.emit(
         OfferAccepted(

@@ -107,6 +107,7 @@ def test_the_first_answers_fill_a_need_and_the_rest_are_withdrawn_at_once() -> N
     assert any(n.kind == NotificationKind.WITHDRAWAL and n.offer_id == second.offer_id for n in notices)
     assert any(n.kind == NotificationKind.REPLY and n.reason == "accepted" for n in notices)
     assert second.volunteer_id not in world.holds
+    assert any(e.event == "accepted" and e.detail.endswith("via WhatsApp") for e in state.timeline)
 
     # the second one's "SIAP" arrives after all: nothing changes, and they hear it was filled
     late = answer(world, state, second.offer_id, 3)
