@@ -241,6 +241,8 @@ async def _send_reply(gw: Gateway, message: Inbound, outcome: Outcome) -> None:
     text = outcome.reply_text
     if text is None:
         return
+    # an offer that is over shows why in place of its buttons; a help text never replaces an offer
+    edit = bool(message.channel_ref) and outcome.result == "late"
     request = NotificationRequested(
         notification_id=notification_id("reply", message.channel.value, message.message_id),
         kind=NotificationKind.REPLY,
@@ -251,8 +253,6 @@ async def _send_reply(gw: Gateway, message: Inbound, outcome: Outcome) -> None:
         ),
         deadline=gw.clock() + REPLY_TTL,
         offer_id=outcome.offer_id,
-        context=MessageContext(
-            reason=text, extra={"reply_to": message.channel_ref} if message.channel_ref else {}
-        ),
+        context=MessageContext(reason=text, extra={"reply_to": message.channel_ref} if edit else {}),
     )
     await gw.publisher.publish(NOTIFICATIONS, make_event(request, source=SOURCE))

@@ -306,3 +306,30 @@ async def test_sms_reply_with_the_offers_code(gw: Gw) -> None:
     assert [r.context.reason for r in replies] == [
         "Kode itu tidak cocok dengan tawaran Anda. Periksa kode di SMS tawaran."
     ]
+
+
+async def test_telegram_press_on_a_filled_offer_edits_it_and_a_forged_one_does_not(gw: Gw) -> None:
+    await _offer(gw, status=AssignmentStatus.WITHDRAWN)
+    await _remember(gw, ChannelType.TELEGRAM, str(TELEGRAM_USER))
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    yes = sign_answer("y", "of-1", "V-001", gw.settings.link_secret)
+    assert yes is not None
+    late = await gw.client.post(
+        "/webhooks/telegram", json=telegram_callback(1, TELEGRAM_USER, 40, yes), headers=headers
+    )
+    assert late.json() | {"callback_query_id": ""} == {
+        "method": "answerCallbackQuery",
+        "callback_query_id": "",
+        "text": "Sudah terpenuhi, terima kasih.",
+        "sigap_result": "late",
+    }
+    forged = await gw.client.post(
+        "/webhooks/telegram", json=telegram_callback(2, TELEGRAM_USER, 41, "n" + yes[1:]), headers=headers
+    )
+    assert forged.json()["sigap_result"] == "forged"
+    replies = sorted(await _replies(gw, expect=2), key=lambda r: r.context.reason)
+    assert [(r.context.reason, r.context.extra) for r in replies] == [
+        ("Sudah terpenuhi, terima kasih.", {"reply_to": f"{TELEGRAM_USER}:40"}),  # the offer shows it
+        ("Tombol ini tidak sah. Gunakan tautan di pesan tawaran.", {}),  # a new message, the offer untouched
+    ]
+    assert await _answers(gw, expect=0) == []
