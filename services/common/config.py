@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -107,6 +108,13 @@ class Settings(BaseSettings):
         if unknown or not names:
             raise ValueError(f"unknown channels {unknown} (known: {', '.join(c.value for c in ChannelType)})")
         return ",".join(names)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("Telegram's secret_token is 1-256 of A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("service_area")
     @classmethod
