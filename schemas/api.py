@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import MAX_NEEDS, Certification, ChannelAddress, Need
+from schemas.events import MAX_NEEDS, Certification, ChannelAddress, Need, units_of
 from schemas.fields import (
     GeoPoint,
     Identifier,
@@ -161,7 +161,10 @@ class VolunteerUpsert(_Body):
     id: Identifier | None = None
     name: ShortText
     phone: PhoneE164
-    unit: Unit
+    unit: Unit | None = Field(default=None, description="one unit (older form); or `units`")
+    units: list[Unit] = Field(default_factory=list, max_length=len(Unit), description="one or more units")
+    nia: str | None = Field(default=None, max_length=40, description="Tagana member number (NIA)")
+    rank: str | None = Field(default=None, max_length=60)
     skills: list[Skill] = Field(default_factory=list, max_length=len(Skill))
     certifications: list[Certification] = Field(default_factory=list, max_length=20)
     home_kelurahan_code: KelurahanCode
@@ -171,8 +174,15 @@ class VolunteerUpsert(_Body):
     language: Language = Language.ID
     allow_outside_area: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any) -> Any:
+        return units_of(data)
+
     @model_validator(mode="after")
     def _in_area(self) -> VolunteerUpsert:
+        if not self.units:
+            raise ValueError("give `units` (one or more) or `unit`")
         check_in_service_area(self.location, self.allow_outside_area)
         return self
 
@@ -193,6 +203,9 @@ class VolunteerView(BaseModel):
     name: str
     phone: str
     unit: Unit
+    units: list[Unit] = Field(default_factory=list)
+    nia: str | None = None
+    rank: str | None = None
     skills: list[Skill]
     certifications: list[Certification]
     home_kelurahan_code: str

@@ -88,15 +88,42 @@ class Certification(BaseModel):
     expires_on: date
 
 
+def units_of(data: Any) -> Any:
+    """`units` (one or more) and `unit` (the first of them) from whichever a body gives: `unit` alone
+    is the older form, still accepted; given both, `unit` must be one of `units` and comes first."""
+    if not isinstance(data, dict):
+        return data
+    unit, units = data.get("unit"), data.get("units")
+    if units is None or units == []:
+        if unit is not None:
+            data = {**data, "units": [unit]}
+        return data
+    if not isinstance(units, list):
+        return data
+    units = list(dict.fromkeys(units))
+    if unit is None:
+        unit = units[0]
+    elif unit not in units:
+        raise ValueError(f"unit {unit!r} is not one of units {units}")
+    return {**data, "unit": unit, "units": [unit, *(u for u in units if u != unit)]}
+
+
 class VolunteerProfile(BaseModel):
-    """Everything the roster knows of one volunteer; the `volunteers` topic carries it whole."""
+    """Everything the roster knows of one volunteer; the `volunteers` topic carries it whole.
+
+    An IPSM member often belongs to several units (a Tagana member who is also in Karang Taruna):
+    `units` lists them all and matching offers the volunteer for a need of any of them; `unit` is the
+    first, kept so that readers of the older one-unit form keep working."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     volunteer_id: Identifier
     name: ShortText
     phone: PhoneE164
-    unit: Unit
+    unit: Unit = Field(description="the first of `units` (the older one-unit form)")
+    units: list[Unit] = Field(default_factory=list, max_length=len(Unit), description="one or more")
+    nia: str | None = Field(default=None, max_length=40, description="Tagana member number (NIA)")
+    rank: str | None = Field(default=None, max_length=60, description="rank or position, as the unit has it")
     skills: list[Skill] = Field(default_factory=list, max_length=len(Skill))
     certifications: list[Certification] = Field(default_factory=list, max_length=20)
     home_kelurahan_code: KelurahanCode
@@ -107,10 +134,17 @@ class VolunteerProfile(BaseModel):
     active: bool = True
     allow_outside_area: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any) -> Any:
+        return units_of(data)
+
     @model_validator(mode="after")
     def _check(self) -> VolunteerProfile:
         check_in_service_area(self.location, self.allow_outside_area)
         self.skills = list(dict.fromkeys(self.skills))
+        if not self.units:
+            self.units = [self.unit]
         return self
 
 

@@ -20,6 +20,7 @@ class _Labelled(StrEnum):
 class Unit(_Labelled):
     TAGANA = "tagana"
     TRC = "trc"
+    PBI_JKN = "pbi_jkn"
     KARANG_TARUNA = "karang_taruna"
     PSM = "psm"
 
@@ -35,6 +36,8 @@ class Skill(_Labelled):
     SHELTER = "shelter"
     COMMAND_POST = "command_post"
     DRIVER = "driver"
+    VICTIM_REGISTRATION = "victim_registration"
+    SOCIAL_DATA = "social_data"
 
 
 class IncidentType(_Labelled):
@@ -129,6 +132,7 @@ _ACTIVE_ASSIGNMENT = frozenset(
 _LABELS_ID: dict[StrEnum, str] = {
     Unit.TAGANA: "Tagana (Taruna Siaga Bencana)",
     Unit.TRC: "TRC (Tim Reaksi Cepat)",
+    Unit.PBI_JKN: "Pendamping PBI-JKN",
     Unit.KARANG_TARUNA: "Karang Taruna",
     Unit.PSM: "PSM (Pekerja Sosial Masyarakat)",
     Skill.WATER_RESCUE: "Penyelamatan di air",
@@ -138,9 +142,11 @@ _LABELS_ID: dict[StrEnum, str] = {
     Skill.PSYCHOSOCIAL: "Dukungan psikososial",
     Skill.RAPID_ASSESSMENT: "Kaji cepat",
     Skill.FIRST_AID: "Pertolongan pertama",
-    Skill.SHELTER: "Hunian sementara / pengungsian",
+    Skill.SHELTER: "Tempat pengungsian",
     Skill.COMMAND_POST: "Posko",
     Skill.DRIVER: "Pengemudi",
+    Skill.VICTIM_REGISTRATION: "Pendataan korban",
+    Skill.SOCIAL_DATA: "Cek DTKS / kepesertaan JKN",
     IncidentType.FLOOD: "Banjir",
     IncidentType.FLASH_FLOOD: "Banjir bandang",
     IncidentType.LANDSLIDE: "Tanah longsor",
