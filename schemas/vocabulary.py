@@ -38,6 +38,7 @@ class Skill(_Labelled):
     DRIVER = "driver"
     VICTIM_REGISTRATION = "victim_registration"
     SOCIAL_DATA = "social_data"
+    BOAT_OPERATOR = "boat_operator"
 
 
 class IncidentType(_Labelled):
@@ -51,8 +52,27 @@ class IncidentType(_Labelled):
     FIRE = "fire"
     FOREST_FIRE = "forest_fire"
     DROUGHT = "drought"
+    STRONG_WIND = "strong_wind"
+    HOUSE_COLLAPSE = "house_collapse"
+    ASH_FALL = "ash_fall"
+    EVACUEE_RECEPTION = "evacuee_reception"
+    SOCIAL_CONFLICT = "social_conflict"
+    EPIDEMIC = "epidemic"
+    # the social emergencies TRC handles, each with its own procedure; `social_emergency` stays
+    # accepted for a case not (yet) told apart
+    ODGJ = "odgj"
+    STRANDED_PERSON = "stranded_person"
+    HOMELESS_BEGGAR = "homeless_beggar"
+    NEGLECTED_CHILD = "neglected_child"
+    NEGLECTED_ELDERLY = "neglected_elderly"
+    UNIDENTIFIED_BODY = "unidentified_body"
     SOCIAL_EMERGENCY = "social_emergency"
     OTHER = "other"
+
+    @property
+    def is_social_case(self) -> bool:
+        """A person in need rather than a disaster: handled by TRC outreach, not a rapid assessment."""
+        return self in _SOCIAL_CASES
 
 
 class Severity(_Labelled):
@@ -129,6 +149,18 @@ _ACTIVE_ASSIGNMENT = frozenset(
     }
 )
 
+_SOCIAL_CASES = frozenset(
+    {
+        IncidentType.ODGJ,
+        IncidentType.STRANDED_PERSON,
+        IncidentType.HOMELESS_BEGGAR,
+        IncidentType.NEGLECTED_CHILD,
+        IncidentType.NEGLECTED_ELDERLY,
+        IncidentType.UNIDENTIFIED_BODY,
+        IncidentType.SOCIAL_EMERGENCY,
+    }
+)
+
 _LABELS_ID: dict[StrEnum, str] = {
     Unit.TAGANA: "Tagana (Taruna Siaga Bencana)",
     Unit.TRC: "TRC (Tim Reaksi Cepat)",
@@ -147,6 +179,7 @@ _LABELS_ID: dict[StrEnum, str] = {
     Skill.DRIVER: "Pengemudi",
     Skill.VICTIM_REGISTRATION: "Pendataan korban",
     Skill.SOCIAL_DATA: "Cek DTKS / kepesertaan JKN",
+    Skill.BOAT_OPERATOR: "Motoris perahu karet",
     IncidentType.FLOOD: "Banjir",
     IncidentType.FLASH_FLOOD: "Banjir bandang",
     IncidentType.LANDSLIDE: "Tanah longsor",
@@ -157,7 +190,19 @@ _LABELS_ID: dict[StrEnum, str] = {
     IncidentType.FIRE: "Kebakaran",
     IncidentType.FOREST_FIRE: "Kebakaran hutan dan lahan",
     IncidentType.DROUGHT: "Kekeringan",
-    IncidentType.SOCIAL_EMERGENCY: "Kedaruratan sosial",
+    IncidentType.STRONG_WIND: "Angin kencang / pohon tumbang",
+    IncidentType.HOUSE_COLLAPSE: "Rumah roboh",
+    IncidentType.ASH_FALL: "Hujan abu vulkanik",
+    IncidentType.EVACUEE_RECEPTION: "Penerimaan pengungsi",
+    IncidentType.SOCIAL_CONFLICT: "Konflik sosial",
+    IncidentType.EPIDEMIC: "Wabah penyakit / KLB",
+    IncidentType.ODGJ: "ODGJ terlantar",
+    IncidentType.STRANDED_PERSON: "Orang terlantar / musafir",
+    IncidentType.HOMELESS_BEGGAR: "Gelandangan dan pengemis",
+    IncidentType.NEGLECTED_CHILD: "Anak terlantar",
+    IncidentType.NEGLECTED_ELDERLY: "Lanjut usia terlantar",
+    IncidentType.UNIDENTIFIED_BODY: "Jenazah tanpa identitas",
+    IncidentType.SOCIAL_EMERGENCY: "Kedaruratan sosial lainnya",
     IncidentType.OTHER: "Lainnya",
     Severity.MINOR: "Ringan",
     Severity.MODERATE: "Sedang",

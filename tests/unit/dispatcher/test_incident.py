@@ -71,18 +71,20 @@ def test_a_report_without_needs_takes_its_run_card_and_offers_the_nearest() -> N
     world = World.of(
         *[(f"w{i}", Unit.TAGANA, (Skill.WATER_RESCUE,), 1.0 + i) for i in range(3)],
         *[(f"e{i}", Unit.TAGANA, (Skill.EVACUATION,), 1.0 + i) for i in range(3)],
-        *[(f"k{i}", Unit.TAGANA, (Skill.PUBLIC_KITCHEN,), 1.0 + i) for i in range(3)],
+        ("b0", Unit.TAGANA, (Skill.BOAT_OPERATOR,), 2.0),
+        ("p0", Unit.PBI_JKN, (Skill.VICTIM_REGISTRATION,), 3.0),
         ("t0", Unit.TRC, (Skill.RAPID_ASSESSMENT,), 4.0),
     )
-    state = world.run(None, ev(reported()), T0)
+    state = world.run(None, ev(reported(severity=Severity.MODERATE)), T0)
     assert [(n.unit, n.skill, n.count) for n in state.needs] == [
-        (Unit.TAGANA, Skill.WATER_RESCUE, 2),
-        (Unit.TAGANA, Skill.EVACUATION, 2),
-        (Unit.TAGANA, Skill.PUBLIC_KITCHEN, 2),
         (Unit.TRC, Skill.RAPID_ASSESSMENT, 1),
+        (Unit.TAGANA, Skill.WATER_RESCUE, 2),
+        (Unit.TAGANA, Skill.BOAT_OPERATOR, 1),
+        (Unit.TAGANA, Skill.EVACUATION, 2),
+        (Unit.PBI_JKN, Skill.VICTIM_REGISTRATION, 1),
     ]
     assert state.status == S.DISPATCHING
-    assert sorted(a.volunteer_id for a in state.assignments) == ["e0", "e1", "k0", "k1", "t0", "w0", "w1"]
+    assert sorted(a.volunteer_id for a in state.assignments) == ["b0", "e0", "e1", "p0", "t0", "w0", "w1"]
     assert {a.status for a in state.assignments} == {A.OFFERED}
     statuses = [(p.previous_status, p.status) for p in emitted(world, IncidentStatusChanged)]
     assert statuses == [(None, S.REPORTED), (S.REPORTED, S.DISPATCHING)]
