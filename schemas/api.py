@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import MAX_NEEDS, Certification, ChannelAddress, Need, units_of
+from schemas.events import (
+    MAX_NEEDS,
+    AssessmentReport,
+    Certification,
+    ChannelAddress,
+    Need,
+    NeedChange,
+    ResponseVia,
+    units_of,
+)
 from schemas.fields import (
     GeoPoint,
     Identifier,
@@ -128,6 +137,8 @@ class IncidentView(BaseModel):
     timeline: list[TimelineEntry]
     reported_at: datetime
     updated_at: datetime
+    assessment: AssessmentView | None = Field(default=None, description="the latest kaji cepat")
+    assessments: int = Field(default=0, description="how many kaji cepat were received")
 
 
 class IncidentList(BaseModel):
@@ -291,3 +302,32 @@ class WeatherCapResult(BaseModel):
     affected_kelurahan: list[str] = Field(default_factory=list)
     affected_kecamatan: list[str] = Field(default_factory=list)
     reason: str = ""
+
+
+# --- rapid assessment (kaji cepat) --------------------------------------------------------------
+
+
+class AssessmentBody(AssessmentReport):
+    """`POST /api/v1/incidents/{id}/assessments`: what the kaji cepat found (all optional, at least one)."""
+
+
+class AssessmentAccepted(BaseModel):
+    """The 202 answer: the assessment is on the broker; the dispatcher grows the needs by it."""
+
+    id: str
+    event_id: str
+    status: Literal["accepted"] = "accepted"
+
+
+class AssessmentView(BaseModel):
+    """The latest kaji cepat of an incident and what it changed in its needs."""
+
+    report: AssessmentReport
+    received_at: datetime
+    via: ResponseVia = "ops_room"
+    by: str | None = None
+    volunteer_id: str | None = None
+    changes: list[NeedChange] = Field(default_factory=list)
+
+
+IncidentView.model_rebuild()

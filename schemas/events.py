@@ -418,6 +418,92 @@ class NotificationFailed(Payload):
     volunteer_id: Identifier | None = None
 
 
+# --- rapid assessment (kaji cepat) -------------------------------------------------------------
+
+UrgentNeed = Literal["public_kitchen", "shelter", "evacuation", "logistics", "psychosocial", "health"]
+_COUNT = Field(default=None, ge=0, le=1_000_000)
+
+
+class HousesDamaged(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    light: int | None = _COUNT
+    moderate: int | None = _COUNT
+    heavy: int | None = _COUNT
+
+
+class AssessmentReport(BaseModel):
+    """What TRC's rapid assessment (kaji cepat; Perka BNPB 9/2008) found. Every field is optional, but
+    a report says at least one thing."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    families: int | None = Field(default=None, ge=0, le=1_000_000, description="families (KK) affected")
+    people: int | None = Field(default=None, ge=0, le=1_000_000, description="people (jiwa) affected")
+    houses_damaged: HousesDamaged | None = None
+    evacuees: int | None = _COUNT
+    evacuee_sites: list[ShortText] = Field(default_factory=list, max_length=20, description="where")
+    injured: int | None = _COUNT
+    dead: int | None = _COUNT
+    missing: int | None = _COUNT
+    urgent_needs: list[UrgentNeed] = Field(default_factory=list, max_length=6)
+    notes: LongText = ""
+    assessed_at: UtcDatetime | None = None
+    location: GeoPoint | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> AssessmentReport:
+        self.urgent_needs = list(dict.fromkeys(self.urgent_needs))
+        houses = self.houses_damaged
+        if not any(
+            (
+                *(v is not None for v in (self.families, self.people, self.evacuees)),
+                *(v is not None for v in (self.injured, self.dead, self.missing, self.assessed_at)),
+                houses is not None and any(v is not None for v in houses.model_dump().values()),
+                self.evacuee_sites,
+                self.urgent_needs,
+                self.notes,
+                self.location is not None,
+            )
+        ):
+            raise ValueError("an assessment must report at least one finding")
+        return self
+
+
+class IncidentAssessed(Payload):
+    """A kaji cepat of an incident, from the TRC volunteer's link page or the ops room on their behalf.
+    On `incidents`, keyed by the incident id; the dispatcher grows the needs by the assessment rules."""
+
+    EVENT_TYPE: ClassVar[str] = "incident.assessed"
+
+    incident_id: Identifier
+    assessment: AssessmentReport
+    via: ResponseVia = "ops_room"
+    by: str | None = Field(default=None, max_length=64)
+    volunteer_id: Identifier | None = None
+    offer_id: Identifier | None = None
+
+
+class NeedChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: Unit
+    skill: Skill | None = None
+    count: int = Field(ge=0, le=MAX_NEED_COUNT)
+    previous: int = Field(ge=0, le=MAX_NEED_COUNT)
+
+
+class IncidentNeedsChanged(Payload):
+    """The dispatcher changed an incident's needs (after a kaji cepat): on `dispatch-log`."""
+
+    EVENT_TYPE: ClassVar[str] = "incident.needs_changed"
+
+    incident_id: Identifier
+    changes: list[NeedChange] = Field(max_length=MAX_NEEDS)
+    reason: str = Field(default="", max_length=1000)
+    assessment_event_id: str | None = Field(default=None, max_length=64)
+
+
 # --- dead letters -----------------------------------------------------------------------------
 
 
@@ -456,4 +542,6 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     NotificationDelivered,
     NotificationFailed,
     DeadLetter,
+    IncidentAssessed,
+    IncidentNeedsChanged,
 )

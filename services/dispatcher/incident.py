@@ -22,16 +22,20 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.api import TimelineEntry
+from schemas.api import AssessmentView, TimelineEntry
 from schemas.envelope import Envelope
 from schemas.events import (
+    MAX_NEEDS,
     AssignmentStatusChanged,
     DispatchRetry,
+    IncidentAssessed,
     IncidentCancelled,
     IncidentClosed,
+    IncidentNeedsChanged,
     IncidentReported,
     IncidentStatusChanged,
     Need,
+    NeedChange,
     NotificationDelivered,
     NotificationFailed,
     OfferAccepted,
@@ -52,6 +56,7 @@ from schemas.vocabulary import (
     Skill,
     Unit,
 )
+from services.dispatcher.assessment import AssessmentRules, needs_for
 from services.dispatcher.commands import (
     CandidatesFound,
     ClearRetry,
@@ -93,6 +98,8 @@ class Policy:
     offer_ttl_override_s: float | None = None
     rest_after: timedelta = timedelta(hours=4)
     rest_for: timedelta = timedelta(hours=8)
+    assessment: AssessmentRules | None = None
+    """what a kaji cepat adds to the needs (None: an assessment is recorded, the needs stay)"""
 
     def offer_ttl(self, severity: Severity) -> timedelta:
         seconds = self.offer_ttl_override_s or self.runcards.offer_ttl_s[severity]
@@ -109,6 +116,9 @@ class NeedState(BaseModel):
     skill: Skill | None = None
     count: int
     exhausted: bool = Field(default=False, description="the last search ran out of candidates")
+    base: int | None = Field(
+        default=None, description="the run card's (or posted) count once an assessment changed it"
+    )
 
     def as_need(self) -> Need:
         return Need(unit=self.unit, skill=self.skill, count=self.count)
@@ -172,6 +182,8 @@ class IncidentState(BaseModel):
     understaffed_episode: int = 0
     processed: list[str] = Field(default_factory=list)
     version: int = 0
+    assessment: AssessmentView | None = None
+    assessments: int = 0
 
     def counts(self, need_index: int) -> NeedCounts:
         filled = offered = 0
@@ -580,6 +592,109 @@ def _on_retry(step: _Step, p: DispatchRetry) -> None:
         _settle(step)
 
 
+def _on_assessed(step: _Step, p: IncidentAssessed) -> None:
+    """A kaji cepat: the needs follow the latest assessment (the larger of the run card and the
+    assessment rules), never below what is already offered or assigned; new offers go out at once."""
+    state = step.state
+    by = p.by or ("TRC" if p.via == "link" else "")
+    step.note("assessed", _summary(p) + (f" — {by}" if by else ""))
+    changes: list[NeedChange] = []
+    if state.status.is_open and step.policy.assessment is not None:
+        changes = _follow_assessment(step, p, step.policy.assessment)
+    state.assessment = AssessmentView(
+        report=p.assessment,
+        received_at=step.now,
+        via=p.via,
+        by=p.by,
+        volunteer_id=p.volunteer_id,
+        changes=changes,
+    )
+    state.assessments += 1
+    if not changes:
+        return
+    added = ", ".join(_change_text(c) for c in changes)
+    step.note("needs_changed", added)
+    step.emit(
+        IncidentNeedsChanged(
+            incident_id=state.incident_id,
+            changes=changes,
+            reason=f"kaji cepat: {_summary(p)}"[:1000],
+            assessment_event_id=None,
+        )
+    )
+    _search_open_needs(step)
+    _settle(step)
+
+
+def _follow_assessment(step: _Step, p: IncidentAssessed, rules: AssessmentRules) -> list[NeedChange]:
+    state = step.state
+    wanted = {(w.unit, w.skill): w.count for w in needs_for(rules, state.type, p.assessment)}
+    changes: list[NeedChange] = []
+    for index, need in enumerate(state.needs):
+        if need.base is None:
+            need.base = need.count
+        counts = state.counts(index)
+        target = max(need.base, wanted.pop((need.unit, need.skill), 0))
+        count = max(target, counts.filled + counts.offered)
+        if count != need.count:
+            changes.append(NeedChange(unit=need.unit, skill=need.skill, count=count, previous=need.count))
+            need.count = count
+            need.exhausted = False  # its new slots are searched now
+    for (unit, skill), count in wanted.items():
+        if len(state.needs) >= MAX_NEEDS:
+            step.note(
+                "needs_changed", f"batas {MAX_NEEDS} jenis kebutuhan tercapai; sisanya tidak ditambahkan"
+            )
+            break
+        state.needs.append(NeedState(unit=unit, skill=skill, count=count, base=0))
+        changes.append(NeedChange(unit=unit, skill=skill, count=count, previous=0))
+    return changes
+
+
+def _summary(p: IncidentAssessed) -> str:
+    """The assessment in a line, as the ops room says it."""
+    a = p.assessment
+    parts = []
+    for value, unit in ((a.families, "KK"), (a.people, "jiwa"), (a.evacuees, "pengungsi")):
+        if value is not None:
+            parts.append(f"{value} {unit}")
+    houses = a.houses_damaged
+    if houses is not None:
+        for value, what in (
+            (houses.heavy, "rusak berat"),
+            (houses.moderate, "rusak sedang"),
+            (houses.light, "rusak ringan"),
+        ):
+            if value:
+                parts.append(f"{value} rumah {what}")
+    for value, what in ((a.injured, "luka"), (a.dead, "meninggal"), (a.missing, "hilang")):
+        if value:
+            parts.append(f"{value} {what}")
+    if a.evacuee_sites:
+        parts.append("pengungsian di " + ", ".join(a.evacuee_sites))
+    if a.urgent_needs:
+        parts.append("kebutuhan mendesak: " + ", ".join(_URGENT[n] for n in a.urgent_needs))
+    if a.notes:
+        parts.append(a.notes[:200])
+    return "; ".join(parts) or "tanpa angka"
+
+
+_URGENT = {
+    "public_kitchen": "dapur umum",
+    "shelter": "tempat pengungsian",
+    "evacuation": "evakuasi",
+    "logistics": "logistik",
+    "psychosocial": "dukungan psikososial",
+    "health": "kesehatan",
+}
+
+
+def _change_text(c: NeedChange) -> str:
+    what = c.unit.label.split(" (")[0] + (f" {c.skill.label.lower()}" if c.skill else "")
+    diff = c.count - c.previous
+    return f"{what} {'+' if diff > 0 else '−'}{abs(diff)} (menjadi {c.count})"
+
+
 def _on_delivered(step: _Step, p: NotificationDelivered) -> None:
     a = step.state.assignment(p.offer_id) if p.offer_id else None
     if a is None or a.delivered_at is not None or a.status != A.OFFERED:
@@ -598,6 +713,7 @@ def _on_failed(step: _Step, p: NotificationFailed) -> None:
 
 _HANDLERS: dict[type[Payload], Callable[[_Step, Any], None]] = {
     IncidentReported: lambda step, p: None,  # a second report of a known incident: nothing new
+    IncidentAssessed: _on_assessed,
     OfferAccepted: _on_accepted,
     OfferDeclined: _on_declined_or_expired,
     OfferExpired: _on_declined_or_expired,
