@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -21,7 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from schemas.api import DutyChange
-from schemas.vocabulary import AssignmentStatus, IncidentStatus
+from schemas.events import AssessmentReport
+from schemas.vocabulary import AssignmentStatus, IncidentStatus, Unit
 from services.common.links import InvalidToken, LinkClaims, response_url, sign, verify
 from services.gateway import commands
 from services.gateway.auth import same
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["volunteer pages"], responses=PAGE_ERRORS)
 
 DOUBLE_SUBMIT_WINDOW_S = 300
+WIB = timezone(timedelta(hours=7), "WIB")
 
 
 class PageError(Exception):
@@ -75,6 +78,7 @@ DONE_MESSAGES = {
     "on_duty": "Anda sekarang siaga.",
     "off_duty": "Anda sekarang tidak siaga.",
     "location": "Lokasi Anda sudah dikirim.",
+    "assessment": "Hasil kaji cepat sudah dikirim ke Pusdalops. Terima kasih.",
 }
 # The statuses at or past which an action shows as done (the dispatcher applies it asynchronously).
 _REACHED: dict[str, frozenset[AssignmentStatus]] = {
@@ -166,7 +170,7 @@ async def _offer_context(gw: Gateway, token: str, ref: OfferRef, done: str | Non
         processing = False  # overtaken (expired, withdrawn): show the status, not "processing"
     if processing:
         done_message: str | None = "Jawaban Anda sedang diproses…"
-    elif done in _REACHED and ref.status in _REACHED[done]:
+    elif (done in _REACHED and ref.status in _REACHED[done]) or done == "assessment":
         done_message = DONE_MESSAGES[done]
     else:
         done_message = None
@@ -191,7 +195,32 @@ async def _offer_context(gw: Gateway, token: str, ref: OfferRef, done: str | Non
         "done_message": done_message,
         "processing": processing,
         "closed_message": closed,
+        "can_assess": _can_assess(ref, assignment, incident),
+        "urgent_needs": URGENT_NEED_LABELS,
     }
+
+
+# The kaji cepat form (issue 19): the TRC volunteer of an accepted assignment reports what they found.
+URGENT_NEED_LABELS = {
+    "public_kitchen": "Dapur umum",
+    "shelter": "Tempat pengungsian",
+    "evacuation": "Evakuasi",
+    "logistics": "Logistik",
+    "psychosocial": "Dukungan psikososial (LDP)",
+    "health": "Kesehatan",
+}
+_ASSESSING = frozenset({AssignmentStatus.ACCEPTED, AssignmentStatus.EN_ROUTE, AssignmentStatus.ON_SCENE})
+
+
+def _can_assess(ref: OfferRef, assignment: Any, incident: Any) -> bool:
+    """TRC assess (their first job: kaji cepat) once they have taken the assignment."""
+    return bool(
+        assignment is not None
+        and incident is not None
+        and incident.status.is_open
+        and ref.status in _ASSESSING
+        and assignment.unit == Unit.TRC
+    )
 
 
 @router.get(
@@ -247,6 +276,91 @@ async def offer_action(
         await gw.idem.forget(guard)
         raise
     return RedirectResponse(f"/r/{token}?done={action}", status_code=303)
+
+
+_COUNT_FIELDS = ("families", "people", "evacuees", "injured", "dead", "missing")
+_HOUSE_FIELDS = ("light", "moderate", "heavy")
+
+
+def assessment_from_form(form: Mapping[str, Any], now: datetime) -> AssessmentReport:
+    """The kaji cepat form as a report: blank fields are left out; the time is Kediri's (WIB) unless it
+    names its zone. Raises ValidationError (naming the fields) or ValueError."""
+    data: dict[str, Any] = {}
+    for name in _COUNT_FIELDS:
+        value = str(form.get(name) or "").strip()
+        if value:
+            data[name] = value
+    houses = {k: str(form.get(f"houses_{k}") or "").strip() for k in _HOUSE_FIELDS}
+    if any(houses.values()):
+        data["houses_damaged"] = {k: v for k, v in houses.items() if v}
+    sites = [part.strip() for part in str(form.get("evacuee_sites") or "").replace("\n", ",").split(",")]
+    if any(sites):
+        data["evacuee_sites"] = [site for site in sites if site]
+    urgent = [str(v) for v in form.getlist("urgent_needs")] if hasattr(form, "getlist") else []
+    if urgent:
+        data["urgent_needs"] = urgent
+    notes = str(form.get("notes") or "").strip()
+    if notes:
+        data["notes"] = notes
+    at = str(form.get("assessed_at") or "").strip()
+    if at:
+        taken = datetime.fromisoformat(at)
+        data["assessed_at"] = taken if taken.tzinfo else taken.replace(tzinfo=WIB)
+    lat, lon = str(form.get("lat") or "").strip(), str(form.get("lon") or "").strip()
+    if lat and lon:
+        data["location"] = {"lat": lat, "lon": lon}
+    del now  # the report's own time is what the volunteer says; the event carries when it was sent
+    return AssessmentReport.model_validate(data)
+
+
+@router.post(
+    "/r/{token}/assessment",
+    summary="The TRC volunteer's kaji cepat (rapid assessment) of their incident",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={303: {"description": "sent: back to the page (GET)"}},
+)
+async def offer_assessment(*, request: Request, token: str, gw: GatewayDep) -> Response:
+    form = await request.form()
+    claims = _claims(gw, token, "offer")
+    _check_csrf(gw, token, str(form.get("csrf") or ""))
+    ref = await _offer(gw, claims)
+    incident = await gw.reads.incident(ref.incident_id)
+    assignment = (
+        next((a for a in incident.assignments if a.offer_id == ref.offer_id), None) if incident else None
+    )
+    if not _can_assess(ref, assignment, incident):
+        raise PageError(
+            409, "Kaji cepat hanya bisa dikirim oleh anggota TRC yang sedang bertugas di kejadian ini."
+        )
+    try:
+        report = assessment_from_form(form, gw.clock())
+    except (ValidationError, ValueError):
+        raise PageError(
+            422,
+            "Isian kaji cepat belum lengkap atau tidak terbaca: isi setidaknya satu temuan, dengan angka "
+            "bulat (0 atau lebih).",
+            "Kaji cepat belum terkirim",
+        ) from None
+    entry = await gw.reads.roster_entry(ref.volunteer_id)
+    by = f"{entry.profile.name} (TRC)" if entry else "TRC"
+    try:
+        await commands.assess_incident(
+            gw,
+            ref.incident_id,
+            report,
+            via="link",
+            by=by[:64],
+            volunteer_id=ref.volunteer_id,
+            offer_id=ref.offer_id,
+        )
+    except ApiError as exc:
+        if exc.status == 503:
+            raise PageError(503, "Sistem sedang sibuk. Tunggu sebentar lalu kirim lagi.") from None
+        if exc.status == 409:
+            raise PageError(409, "Kejadian ini sudah ditutup; kaji cepat tidak bisa dikirim lagi.") from None
+        raise
+    return RedirectResponse(f"/r/{token}?done=assessment", status_code=303)
 
 
 # --- /v/{token}: the volunteer's own page ------------------------------------------------------

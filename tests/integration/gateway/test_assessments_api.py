@@ -3,22 +3,30 @@ on `incidents`, keyed by the incident id; 422 naming the failing fields; 404 / 4
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from schemas.events import IncidentAssessed
-from schemas.vocabulary import IncidentStatus
+from schemas.vocabulary import AssignmentStatus, IncidentStatus, Unit
 from services.common.topics import INCIDENTS
 from tests.integration.gateway.conftest import (
     COORDINATOR,
     OPERATOR,
     Gw,
+    assignment,
     events_of,
     incident_view,
+    offer_token,
+    profile,
     read_topic,
     seed_incident,
+    seed_offer,
+    seed_volunteer,
 )
 
 pytestmark = pytest.mark.integration
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 REPORT = {
     "families": 40,
@@ -91,3 +99,82 @@ async def test_unknown_closed_and_unauthorised(gw: Gw) -> None:
     assert missing.status_code == 404
     anonymous = await gw.client.post("/api/v1/incidents/INC-C/assessments", json=REPORT)
     assert anonymous.status_code == 401
+
+
+# --- the TRC volunteer's link page ------------------------------------------------------------
+
+
+async def _trc_assignment(gw: Gw, status: AssignmentStatus, unit: Unit = Unit.TRC) -> str:
+    seeded = assignment("of-t", "V-TRC", status).model_copy(update={"unit": unit, "skill": None})
+    await seed_incident(gw, incident_view("INC-T", assignments=[seeded]))
+    await seed_offer(gw, "of-t", "INC-T", "V-TRC", status)
+    await seed_volunteer(
+        gw, profile("V-TRC", name="Budi Santoso", unit=unit.value, skills=[], certifications=[])
+    )
+    return offer_token(gw, "of-t", "V-TRC", "INC-T")
+
+
+async def test_the_trc_link_page_has_the_form_and_posts_the_same_event(gw: Gw) -> None:
+    token = await _trc_assignment(gw, AssignmentStatus.ON_SCENE)
+    page = await gw.client.get(f"/r/{token}")
+    assert page.status_code == 200
+    assert "Kaji cepat" in page.text and f'action="/r/{token}/assessment"' in page.text
+    for field in ("families", "people", "houses_heavy", "evacuees", "evacuee_sites", "missing", "notes"):
+        assert f'name="{field}"' in page.text, field
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    form = {
+        "csrf": csrf.group(1),
+        "families": "40",
+        "people": "",
+        "houses_heavy": "2",
+        "evacuees": "120",
+        "evacuee_sites": "Balai RW 03, Masjid Al-Ikhlas",
+        "urgent_needs": ["public_kitchen", "shelter"],
+        "notes": "air setinggi pinggang",
+        "assessed_at": "2026-11-28T15:20",
+    }
+    sent = await gw.client.post(f"/r/{token}/assessment", data=form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/r/{token}?done=assessment"
+    thanks = await gw.client.get(sent.headers["location"])
+    assert "Hasil kaji cepat sudah dikirim" in thanks.text
+
+    records = await read_topic(gw.settings, INCIDENTS, expect=1)
+    assert records[0].key == b"INC-T"
+    event = events_of(records)[0].payload
+    assert isinstance(event, IncidentAssessed)
+    assert (event.via, event.volunteer_id, event.offer_id) == ("link", "V-TRC", "of-t")
+    assert event.by == "Budi Santoso (TRC)"
+    report = event.assessment
+    assert (report.families, report.people, report.evacuees) == (40, None, 120)
+    assert report.houses_damaged is not None and report.houses_damaged.heavy == 2
+    assert report.evacuee_sites == ["Balai RW 03", "Masjid Al-Ikhlas"]
+    assert report.urgent_needs == ["public_kitchen", "shelter"]
+    assert report.assessed_at is not None and (report.assessed_at.hour, report.assessed_at.minute) == (8, 20)
+
+
+async def test_only_trc_on_an_accepted_assignment_may_assess(gw: Gw) -> None:
+    offered = await _trc_assignment(gw, AssignmentStatus.OFFERED)
+    page = await gw.client.get(f"/r/{offered}")
+    assert "/assessment" not in page.text
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    refused = await gw.client.post(f"/r/{offered}/assessment", data={"csrf": csrf.group(1), "evacuees": "5"})
+    assert refused.status_code == 409
+    assert "anggota TRC" in refused.text
+
+    tagana = await _trc_assignment(gw, AssignmentStatus.ACCEPTED, unit=Unit.TAGANA)
+    assert "/assessment" not in (await gw.client.get(f"/r/{tagana}")).text
+    forged = await gw.client.post(f"/r/{tagana}/assessment", data={"csrf": "0" * 32, "evacuees": "5"})
+    assert forged.status_code == 403
+    assert len(await read_topic(gw.settings, INCIDENTS, expect=0, timeout_s=1.0)) == 0
+
+
+async def test_an_empty_or_bad_form_gets_a_clear_page(gw: Gw) -> None:
+    token = await _trc_assignment(gw, AssignmentStatus.ACCEPTED)
+    csrf = CSRF.search((await gw.client.get(f"/r/{token}")).text)
+    assert csrf is not None
+    for form in ({"evacuees": ""}, {"evacuees": "banyak"}, {"injured": "-1"}):
+        bad = await gw.client.post(f"/r/{token}/assessment", data={"csrf": csrf.group(1), **form})
+        assert bad.status_code == 422
+        assert '<html lang="id">' in bad.text and "Kaji cepat belum terkirim" in bad.text
