@@ -56,6 +56,7 @@ from schemas.vocabulary import (
     Skill,
     Unit,
 )
+from services.common.wording import assessment_summary, need_change
 from services.dispatcher.assessment import AssessmentRules, needs_for
 from services.dispatcher.commands import (
     CandidatesFound,
@@ -597,7 +598,7 @@ def _on_assessed(step: _Step, p: IncidentAssessed) -> None:
     assessment rules), never below what is already offered or assigned; new offers go out at once."""
     state = step.state
     by = p.by or ("TRC" if p.via == "link" else "")
-    step.note("assessed", _summary(p) + (f" — {by}" if by else ""))
+    step.note("assessed", assessment_summary(p.assessment) + (f" — {by}" if by else ""))
     changes: list[NeedChange] = []
     if state.status.is_open and step.policy.assessment is not None:
         changes = _follow_assessment(step, p, step.policy.assessment)
@@ -612,13 +613,13 @@ def _on_assessed(step: _Step, p: IncidentAssessed) -> None:
     state.assessments += 1
     if not changes:
         return
-    added = ", ".join(_change_text(c) for c in changes)
+    added = ", ".join(need_change(c) for c in changes)
     step.note("needs_changed", added)
     step.emit(
         IncidentNeedsChanged(
             incident_id=state.incident_id,
             changes=changes,
-            reason=f"kaji cepat: {_summary(p)}"[:1000],
+            reason=f"kaji cepat: {assessment_summary(p.assessment)}"[:1000],
             assessment_event_id=None,
         )
     )
@@ -649,50 +650,6 @@ def _follow_assessment(step: _Step, p: IncidentAssessed, rules: AssessmentRules)
         state.needs.append(NeedState(unit=unit, skill=skill, count=count, base=0))
         changes.append(NeedChange(unit=unit, skill=skill, count=count, previous=0))
     return changes
-
-
-def _summary(p: IncidentAssessed) -> str:
-    """The assessment in a line, as the ops room says it."""
-    a = p.assessment
-    parts = []
-    for value, unit in ((a.families, "KK"), (a.people, "jiwa"), (a.evacuees, "pengungsi")):
-        if value is not None:
-            parts.append(f"{value} {unit}")
-    houses = a.houses_damaged
-    if houses is not None:
-        for value, what in (
-            (houses.heavy, "rusak berat"),
-            (houses.moderate, "rusak sedang"),
-            (houses.light, "rusak ringan"),
-        ):
-            if value:
-                parts.append(f"{value} rumah {what}")
-    for value, what in ((a.injured, "luka"), (a.dead, "meninggal"), (a.missing, "hilang")):
-        if value:
-            parts.append(f"{value} {what}")
-    if a.evacuee_sites:
-        parts.append("pengungsian di " + ", ".join(a.evacuee_sites))
-    if a.urgent_needs:
-        parts.append("kebutuhan mendesak: " + ", ".join(_URGENT[n] for n in a.urgent_needs))
-    if a.notes:
-        parts.append(a.notes[:200])
-    return "; ".join(parts) or "tanpa angka"
-
-
-_URGENT = {
-    "public_kitchen": "dapur umum",
-    "shelter": "tempat pengungsian",
-    "evacuation": "evakuasi",
-    "logistics": "logistik",
-    "psychosocial": "dukungan psikososial",
-    "health": "kesehatan",
-}
-
-
-def _change_text(c: NeedChange) -> str:
-    what = c.unit.label.split(" (")[0] + (f" {c.skill.label.lower()}" if c.skill else "")
-    diff = c.count - c.previous
-    return f"{what} {'+' if diff > 0 else '−'}{abs(diff)} (menjadi {c.count})"
 
 
 def _on_delivered(step: _Step, p: NotificationDelivered) -> None:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from schemas import reference
+from services.common import wording
 from services.gateway.ids import to_wib
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +72,14 @@ def make_templates() -> Jinja2Templates:
     env.filters["kelurahan"] = kelurahan_name
     env.filters["iso"] = iso
     env.globals["map_link"] = reference.map_link
+    env.filters["pukul"] = wording.pukul
+    env.filters["km"] = wording.km
+    env.filters["phone"] = wording.phone_local
+    env.filters["unit_name"] = wording.unit_name
+    env.filters["need_change"] = wording.need_change
+    env.filters["cap_severity"] = lambda v: wording.CAP_SEVERITY.get(str(v), str(v))
+    env.filters["cap_urgency"] = lambda v: wording.CAP_URGENCY.get(str(v), str(v))
+    env.globals["assessment_summary"] = wording.assessment_summary
     return templates
 
 

@@ -31,6 +31,7 @@ from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, Prin
 from services.gateway.context import Gateway, GatewayDep
 from services.gateway.errors import ApiError, field_errors
 from services.gateway.pages import render
+from services.gateway.routes.links import URGENT_NEED_LABELS, assessment_from_form
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ async def _panel_context(request: Request, gw: Gateway, who: Principal) -> dict[
         "alerts": await gw.reads.alerts(),
         "csrf": request.cookies.get(CSRF_COOKIE, ""),
         "now": gw.clock(),
+        "urgent_needs": URGENT_NEED_LABELS,
     }
 
 
@@ -390,6 +392,27 @@ async def close_incident(
         return f"Kejadian {incident_id} ditutup."
 
     return await _act(request, gw, csrf, action)
+
+
+@router.post("/incidents/{incident_id}/assessment")
+async def assess_incident(request: Request, incident_id: str, gw: GatewayDep) -> Response:
+    """The ops room records a kaji cepat phoned or radioed in by TRC."""
+    form = await request.form()
+
+    async def action(who: Principal) -> str:
+        try:
+            report = assessment_from_form(form, gw.clock())
+        except ValidationError as exc:
+            fields = field_errors(exc.errors())
+            names = ", ".join(dict.fromkeys(f["field"] for f in fields))
+            message = f"Isian kaji cepat belum benar: {names}"
+            raise ApiError(422, "validation_error", message, fields) from None
+        except ValueError:
+            raise ApiError(422, "validation_error", "Waktu kaji tidak terbaca.") from None
+        await commands.assess_incident(gw, incident_id, report, via="ops_room", by=who.label)
+        return f"Kaji cepat untuk {incident_id} dicatat; kebutuhan disesuaikan."
+
+    return await _act(request, gw, str(form.get("csrf") or ""), action)
 
 
 @router.post("/offers/{offer_id}/{answer}")

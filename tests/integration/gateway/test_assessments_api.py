@@ -8,7 +8,7 @@ import re
 import pytest
 
 from schemas.events import IncidentAssessed
-from schemas.vocabulary import AssignmentStatus, IncidentStatus, Unit
+from schemas.vocabulary import AssignmentStatus, IncidentStatus, Skill, Unit
 from services.common.topics import INCIDENTS
 from tests.integration.gateway.conftest import (
     COORDINATOR,
@@ -178,3 +178,47 @@ async def test_an_empty_or_bad_form_gets_a_clear_page(gw: Gw) -> None:
         bad = await gw.client.post(f"/r/{token}/assessment", data={"csrf": csrf.group(1), **form})
         assert bad.status_code == 422
         assert '<html lang="id">' in bad.text and "Kaji cepat belum terkirim" in bad.text
+
+
+# --- the board ----------------------------------------------------------------------------------
+
+
+async def test_the_board_shows_the_latest_assessment_and_records_one_on_behalf(gw: Gw) -> None:
+    from datetime import UTC, datetime
+
+    from schemas.api import AssessmentView
+    from schemas.events import AssessmentReport, NeedChange
+    from tests.integration.gateway.test_board import signed_in
+
+    latest = AssessmentView(
+        report=AssessmentReport(evacuees=120, families=40, evacuee_sites=["Balai RW 03"]),
+        received_at=datetime(2026, 11, 28, 8, 20, tzinfo=UTC),
+        via="link",
+        by="Budi Santoso (TRC)",
+        changes=[NeedChange(unit=Unit.KARANG_TARUNA, skill=Skill.PUBLIC_KITCHEN, count=4, previous=0)],
+    )
+    view = incident_view("INC-K").model_copy(update={"assessment": latest, "assessments": 2})
+    await seed_incident(gw, view)
+    async with signed_in(gw) as client:
+        panel = (await client.get("/board/panel")).text
+        assert "Kaji cepat terakhir" in panel and "pukul 15.20 WIB" in panel
+        assert "40 KK; 120 pengungsi; mengungsi di Balai RW 03" in panel
+        assert "Karang Taruna — Dapur umum +4 (menjadi 4)" in panel and "ke-2" in panel
+        csrf = CSRF.search(panel)
+        assert csrf is not None
+        sent = await client.post(
+            "/board/incidents/INC-K/assessment",
+            data={"csrf": csrf.group(1), "evacuees": "200", "urgent_needs": ["health"]},
+            headers={"X-Requested-With": "fetch"},
+        )
+        assert sent.status_code == 200, sent.text
+        empty = await client.post(
+            "/board/incidents/INC-K/assessment",
+            data={"csrf": csrf.group(1), "evacuees": ""},
+            headers={"X-Requested-With": "fetch"},
+        )
+        assert empty.status_code == 422
+    records = await read_topic(gw.settings, INCIDENTS, expect=1)
+    event = events_of(records)[0].payload
+    assert isinstance(event, IncidentAssessed) and event.via == "ops_room"
+    assert event.assessment.evacuees == 200 and event.assessment.urgent_needs == ["health"]
