@@ -214,7 +214,7 @@ _LABELS_ID: dict[StrEnum, str] = {
     IncidentStatus.UNDERSTAFFED: "Kurang personel",
     IncidentStatus.CLOSED: "Selesai",
     IncidentStatus.CANCELLED: "Dibatalkan",
-    AssignmentStatus.OFFERED: "Ditawarkan",
+    AssignmentStatus.OFFERED: "Menunggu jawaban",
     AssignmentStatus.ACCEPTED: "Diterima",
     AssignmentStatus.DECLINED: "Ditolak",
     AssignmentStatus.EXPIRED: "Kedaluwarsa",
@@ -223,7 +223,7 @@ _LABELS_ID: dict[StrEnum, str] = {
     AssignmentStatus.ON_SCENE: "Di lokasi",
     AssignmentStatus.RELEASED: "Selesai bertugas",
     VolunteerStatus.AVAILABLE: "Siaga",
-    VolunteerStatus.OFFERED: "Sedang ditawari tugas",
+    VolunteerStatus.OFFERED: "Sedang dipanggil",
     VolunteerStatus.ASSIGNED: "Sedang bertugas",
     VolunteerStatus.OFF_DUTY: "Tidak siaga",
     VolunteerStatus.RESTING: "Istirahat",
@@ -232,8 +232,8 @@ _LABELS_ID: dict[StrEnum, str] = {
     ChannelType.SMS: "SMS",
     ChannelType.EMAIL: "Surel",
     ChannelType.OUTBOX: "Kotak keluar",
-    NotificationKind.OFFER: "Tawaran tugas",
-    NotificationKind.WITHDRAWAL: "Penarikan tawaran",
+    NotificationKind.OFFER: "Panggilan tugas",
+    NotificationKind.WITHDRAWAL: "Penarikan panggilan",
     NotificationKind.CANCELLATION: "Pembatalan kejadian",
     NotificationKind.STANDBY: "Pemberitahuan siaga",
     NotificationKind.UNDERSTAFFED: "Peringatan kurang personel",
@@ -242,6 +242,6 @@ _LABELS_ID: dict[StrEnum, str] = {
 # A StrEnum member hashes and compares as its string, so members of two enums with the same value
 # (`offered`, `understaffed`) share one key above and the later label wins; these keep theirs.
 _SAME_VALUE_LABELS: dict[tuple[str, str], str] = {
-    ("AssignmentStatus", "offered"): "Ditawarkan",
+    ("AssignmentStatus", "offered"): "Menunggu jawaban",
     ("IncidentStatus", "understaffed"): "Kurang personel",
 }

@@ -106,3 +106,32 @@ def need_change(change: NeedChange) -> str:
     diff = change.count - change.previous
     sign = "+" if diff > 0 else "−"
     return f"{role(change.unit, change.skill)} {sign}{abs(diff)} (menjadi {change.count})"
+
+
+# The incident timeline's steps (`TimelineEntry.event`, identifiers in the API) as the board shows them.
+TIMELINE = {
+    "reported": "Dilaporkan",
+    "dispatching": "Sedang dikerahkan",
+    "staffed": "Personel lengkap",
+    "understaffed": "Kurang personel",
+    "closed": "Ditutup",
+    "cancelled": "Dibatalkan",
+    "matched": "Relawan terpilih",
+    "offered": "Dipanggil",
+    "delivered": "Pesan terkirim",
+    "notification failed": "Pesan gagal terkirim",
+    "accepted": "Bersedia berangkat",
+    "declined": "Menolak",
+    "expired": "Tidak menjawab (waktu habis)",
+    "withdrawn": "Panggilan ditarik",
+    "en_route": "Dalam perjalanan",
+    "on_scene": "Tiba di lokasi",
+    "released": "Selesai bertugas",
+    "late answer": "Jawaban terlambat",
+    "assessed": "Kaji cepat",
+    "needs_changed": "Kebutuhan disesuaikan",
+}
+
+
+def timeline_step(event: str) -> str:
+    return TIMELINE.get(event, event.replace("_", " ").capitalize())

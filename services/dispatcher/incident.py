@@ -56,7 +56,7 @@ from schemas.vocabulary import (
     Skill,
     Unit,
 )
-from services.common.wording import assessment_summary, need_change
+from services.common.wording import assessment_summary, decimal, km, need_change, pukul, role
 from services.dispatcher.assessment import AssessmentRules, needs_for
 from services.dispatcher.commands import (
     CandidatesFound,
@@ -126,6 +126,10 @@ class NeedState(BaseModel):
 
     def describe(self) -> str:
         return f"{self.unit.value}/{self.skill.value}" if self.skill else self.unit.value
+
+    def role(self) -> str:
+        """`Tagana — Penyelamatan di air`: the need as the ops room reads it."""
+        return role(self.unit, self.skill)
 
     @property
     def kind(self) -> str:
@@ -312,12 +316,16 @@ def _on_reported(
         processed=[event.event_id],
     )
     step = _Step(state, now, policy)
-    source = "needs as posted" if payload.needs else f"run card {payload.type.value}/{payload.severity.value}"
+    source = (
+        "kebutuhan sesuai laporan"
+        if payload.needs
+        else f"kartu tugas {payload.type.label} / {payload.severity.label.lower()}"
+    )
     step.note("reported", f"{payload.title} — {source}", at=event.occurred_at)
     step.emit(
         IncidentStatusChanged(incident_id=state.incident_id, status=IncidentStatus.REPORTED, reason=source)
     )
-    _set_status(step, IncidentStatus.DISPATCHING, "searching for volunteers")
+    _set_status(step, IncidentStatus.DISPATCHING, "mencari relawan")
     _search_open_needs(step)
     return step.state, step.commands
 
@@ -370,9 +378,7 @@ def _on_found(step: _Step, found: CandidatesFound) -> None:
                 updated_at=step.now,
             )
         )
-        step.note(
-            "matched", f"{r.volunteer_name} ({r.volunteer_id}), {r.distance_km:.1f} km, {need.describe()}"
-        )
+        step.note("matched", f"{r.volunteer_name} ({r.volunteer_id}), {km(r.distance_km)}, {need.role()}")
         step.emit(
             OfferMade(
                 offer_id=r.offer_id,
@@ -386,8 +392,7 @@ def _on_found(step: _Step, found: CandidatesFound) -> None:
             )
         )
         step.commands.append(Notify(NotificationKind.OFFER, r.volunteer_id, r.offer_id))
-        until = expires_at.astimezone(WIB)  # the ops room reads Kediri time
-        step.note("offered", f"{r.volunteer_name}: {need.describe()}, until {until:%H:%M:%S} WIB")
+        step.note("offered", f"{r.volunteer_name}: {need.role()}, jawab sebelum {pukul(expires_at)}")
     need.exhausted = found.exhausted and state.counts(found.need_index).open > 0
     _settle(step)
 
@@ -400,16 +405,17 @@ def _settle(step: _Step) -> None:
         return
     counts = [state.counts(i) for i in range(len(state.needs))]
     shortfall = [(n, c) for n, c in zip(state.needs, counts, strict=True) if n.exhausted and c.open]
-    short = [f"{n.describe()} ×{c.open}" for n, c in shortfall]
+    short = [f"{n.role()} ×{c.open}" for n, c in shortfall]
     if all(c.filled >= n.count for n, c in zip(state.needs, counts, strict=True)):
-        _set_status(step, IncidentStatus.STAFFED, "every need filled")
+        _set_status(step, IncidentStatus.STAFFED, "semua kebutuhan terisi")
     elif shortfall:
-        reason = f"no more candidates within {step.policy.max_radius_km:g} km: " + ", ".join(short)
+        radius = decimal(step.policy.max_radius_km).removesuffix(",0")
+        reason = f"tidak ada lagi relawan dalam radius {radius} km: " + ", ".join(short)
         _set_status(step, IncidentStatus.UNDERSTAFFED, reason)
         kinds = tuple(dict.fromkeys(n.kind for n, _ in shortfall))
         step.commands.append(MarkUnderstaffed(state.incident_id, state.reported_at, kinds))
     else:
-        _set_status(step, IncidentStatus.DISPATCHING, "offers outstanding")
+        _set_status(step, IncidentStatus.DISPATCHING, "menunggu jawaban relawan")
 
 
 def _set_status(step: _Step, status: IncidentStatus, reason: str) -> None:
@@ -449,7 +455,7 @@ def _accept(step: _Step, a: Assignment, via: ResponseVia, by: str | None) -> Non
     a.status = A.ACCEPTED
     a.responded_at = a.accepted_at = a.updated_at = step.now
     a.via = via
-    who = f" (recorded by {by})" if by else (" (ops room)" if via == "ops_room" else "")
+    who = f" (dicatat oleh {by})" if by else (" (dicatat Pusdalops)" if via == "ops_room" else "")
     step.note("accepted", f"{a.volunteer_name}{who}")
     step.emit(
         OfferAccepted(
@@ -476,7 +482,10 @@ def _on_reclaimed(step: _Step, result: Reclaimed) -> None:
     elif result.ok:
         step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, a.status))
     else:
-        step.note("late answer", f"{a.volunteer_name} said yes after the offer ended but is no longer free")
+        step.note(
+            "late answer",
+            f"{a.volunteer_name} menjawab bersedia setelah waktu menjawab habis, tetapi sudah tidak bebas",
+        )
 
 
 def _on_declined_or_expired(step: _Step, p: OfferDeclined | OfferExpired) -> None:
@@ -581,7 +590,7 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
             freed.append(a.volunteer_id)
     for need in state.needs:
         need.exhausted = False
-    _set_status(step, status, text or status.value)
+    _set_status(step, status, text or status.label)
     if freed:
         step.commands.append(RetryUnderstaffed(f"incident {state.incident_id} {status.value}", tuple(freed)))
 
@@ -657,15 +666,16 @@ def _on_delivered(step: _Step, p: NotificationDelivered) -> None:
     if a is None or a.delivered_at is not None or a.status != A.OFFERED:
         return
     a.delivered_at = step.now
-    step.note("delivered", f"{a.volunteer_name} via {p.channel.value} after {p.latency_ms:.0f} ms")
+    seconds = decimal(p.latency_ms / 1000, 2)
+    step.note("delivered", f"{a.volunteer_name}: terkirim lewat {p.channel.label} dalam {seconds} detik")
 
 
 def _on_failed(step: _Step, p: NotificationFailed) -> None:
     a = step.state.assignment(p.offer_id) if p.offer_id else None
     if a is None or a.status != A.OFFERED or p.retriable:
         return
-    channel = p.channel.value if p.channel else "every channel"
-    step.note("notification failed", f"{a.volunteer_name} via {channel}: {p.reason[:200]}")
+    channel = p.channel.label if p.channel else "semua saluran"
+    step.note("notification failed", f"{a.volunteer_name}: gagal terkirim lewat {channel} ({p.reason[:200]})")
 
 
 _HANDLERS: dict[type[Payload], Callable[[_Step, Any], None]] = {

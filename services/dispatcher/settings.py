@@ -16,7 +16,7 @@ from schemas.vocabulary import ChannelType
 
 DEFAULT_RUNCARDS = Path(__file__).with_name("runcards.toml")
 DEFAULT_ASSESSMENT_RULES = Path(__file__).with_name("assessment_rules.toml")
-DEFAULT_COORDINATOR = "Ruang operasi"
+DEFAULT_COORDINATOR = "Pusdalops Dinsos"
 
 
 class DispatcherSettings(BaseSettings):

@@ -164,7 +164,13 @@ def _sort_key(view: IncidentView) -> tuple[int, float]:
 async def _panel_context(request: Request, gw: Gateway, who: Principal) -> dict[str, Any]:
     incidents = sorted(await gw.reads.incidents("open", 200), key=_sort_key)
     recent = [i for i in await gw.reads.incidents(None, 30) if not i.status.is_open][:10]
+    # the board tells the operator to phone a volunteer: it shows the number (0812-…)
+    called = sorted({a.volunteer_id for i in incidents for a in i.assignments})
+    phones = (
+        {e.profile.volunteer_id: e.profile.phone for e in await gw.reads.roster(called)} if called else {}
+    )
     return {
+        "phones": phones,
         "who": who,
         "incidents": incidents,
         "recent": recent,

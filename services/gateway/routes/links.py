@@ -71,7 +71,7 @@ ACTION_LABELS: dict[str, Action] = {
 }
 DONE_MESSAGES = {
     "accept": "Terima kasih, Anda menerima tugas ini. Segera bersiap.",
-    "decline": "Terima kasih, tawaran ini Anda tolak.",
+    "decline": "Terima kasih, panggilan ini Anda tolak.",
     "en_route": "Tercatat: Anda dalam perjalanan. Hati-hati di jalan.",
     "on_scene": "Tercatat: Anda sudah di lokasi.",
     "released": "Tercatat: tugas Anda selesai. Terima kasih!",
@@ -96,15 +96,15 @@ _REACHED: dict[str, frozenset[AssignmentStatus]] = {
     "released": frozenset({AssignmentStatus.RELEASED}),
 }
 _CLOSED_MESSAGES = {
-    AssignmentStatus.DECLINED: "Anda sudah menolak tawaran ini. Terima kasih atas jawabannya.",
-    AssignmentStatus.EXPIRED: "Waktu menjawab tawaran ini sudah habis; tugas ditawarkan ke relawan lain.",
+    AssignmentStatus.DECLINED: "Anda sudah menolak panggilan ini. Terima kasih atas jawabannya.",
+    AssignmentStatus.EXPIRED: "Waktu menjawab panggilan ini sudah habis; tugas dialihkan ke relawan lain.",
     AssignmentStatus.WITHDRAWN: (
-        "Tawaran ini sudah ditarik (kejadian dibatalkan, selesai, atau sudah cukup personel)."
+        "Panggilan ini sudah ditarik (kejadian dibatalkan, selesai, atau sudah cukup personel)."
     ),
     AssignmentStatus.RELEASED: "Tugas Anda sudah selesai. Terima kasih!",
 }
 _STATE_CONFLICTS = {
-    "offer_expired": "Waktu menjawab tawaran ini sudah habis, jadi jawaban tidak bisa dicatat lagi.",
+    "offer_expired": "Waktu menjawab panggilan ini sudah habis, jadi jawaban tidak bisa dicatat lagi.",
 }
 
 
@@ -140,11 +140,11 @@ async def _offer(gw: Gateway, claims: LinkClaims) -> OfferRef:
     assert claims.offer_id is not None  # noqa: S101 - checked by _claims
     ref = await gw.reads.offer(claims.offer_id)
     if ref is None:
-        raise PageError(404, "Tawaran ini tidak ditemukan. Mungkin sudah lama berlalu.")
+        raise PageError(404, "Panggilan ini tidak ditemukan. Mungkin sudah lama berlalu.")
     if ref.volunteer_id != claims.volunteer_id or (
         claims.incident_id and claims.incident_id != ref.incident_id
     ):
-        raise PageError(400, "Tautan ini tidak cocok dengan tawarannya.")
+        raise PageError(400, "Tautan ini tidak cocok dengan panggilannya.")
     return ref
 
 
@@ -186,8 +186,8 @@ async def _offer_context(gw: Gateway, token: str, ref: OfferRef, done: str | Non
         "ref": ref,
         "incident": incident,
         "assignment": assignment,
-        "what": incident.type.label if incident else "Tawaran tugas",
-        "kind_label": "Tawaran tugas" if ref.status == AssignmentStatus.OFFERED else "Tugas",
+        "what": incident.type.label if incident else "Panggilan tugas",
+        "kind_label": "Panggilan tugas" if ref.status == AssignmentStatus.OFFERED else "Tugas",
         "role": role,
         "distance_km": assignment.distance_km if assignment else None,
         "actions": [ACTION_LABELS[a] for a in actions],
@@ -259,14 +259,14 @@ async def offer_action(
     try:
         incident = await gw.reads.incident(ref.incident_id)
         if incident is not None and not incident.status.is_open and action in ("accept", "decline"):
-            raise PageError(409, "Kejadian ini sudah ditutup; tawaran tidak bisa dijawab lagi.")
+            raise PageError(409, "Kejadian ini sudah ditutup; panggilan tidak bisa dijawab lagi.")
         await commands.act_on_offer(gw, ref, action, via="link", by=None)
     except ApiError as exc:
         await gw.idem.forget(guard)
         if exc.status == 409:
             message = _STATE_CONFLICTS.get(
                 exc.code,
-                f"Tawaran ini sudah berstatus “{ref.status.label}”, jadi tindakan ini tidak bisa dilakukan.",
+                f"Panggilan ini sudah berstatus “{ref.status.label}”; tindakan ini tidak bisa dilakukan.",
             )
             raise PageError(409, message) from None
         if exc.status == 503:

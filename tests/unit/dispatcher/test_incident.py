@@ -162,7 +162,7 @@ def test_understaffed_notifies_coordinators_once_and_retries_when_volunteers_fre
     assert len(world.of_type(NotifyCoordinators)) == 1
     assert world.of_type(NotifyCoordinators)[0].open_slots == 1
     assert world.of_type(MarkUnderstaffed)
-    assert "no more candidates within 25 km" in emitted(world, IncidentStatusChanged)[-1].reason
+    assert "tidak ada lagi relawan dalam radius 25 km" in emitted(world, IncidentStatusChanged)[-1].reason
     # a retry with nobody new: still understaffed, coordinators not told twice
     state = world.run(state, ev(DispatchRetry(incident_id="INC-1")), later(30))
     assert world.of_type(ClearRetry) and not world.of_type(NotifyCoordinators)
@@ -476,6 +476,6 @@ def test_without_a_reason_the_notices_say_how_the_incident_ended() -> None:
 def test_the_timeline_gives_an_offers_deadline_in_kediri_time() -> None:
     world = evac_world(1)
     state = world.run(None, ev(reported(severity=Severity.SEVERE, needs=[TAGANA_EVAC])), T0)
-    deadline_wib = (T0 + timedelta(seconds=180, hours=7)).strftime("%H:%M:%S")
+    deadline_wib = (T0 + timedelta(seconds=180, hours=7)).strftime("%H.%M")
     offered = [entry.detail for entry in state.timeline if entry.event == "offered"]
-    assert offered and offered[0].endswith(f"until {deadline_wib} WIB")
+    assert offered and offered[0].endswith(f"jawab sebelum pukul {deadline_wib} WIB")
