@@ -26,6 +26,7 @@ from schemas import reference
 from schemas.api import IncidentCreate, IncidentView
 from schemas.events import Need
 from schemas.vocabulary import IncidentStatus, IncidentType, Severity, Skill, Unit
+from services.common import wording
 from services.gateway import commands
 from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, Principal
 from services.gateway.context import Gateway, GatewayDep
@@ -38,9 +39,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/board", tags=["board"], include_in_schema=False)
 
 FLASH_COOKIE = "sigap_flash"
-LEAFLET_CDN = "https://unpkg.com/leaflet@1.9.4/dist"
+LEAFLET = "/static/vendor/leaflet"  # Leaflet 1.9.4 from npm, served by the board itself (SOURCE.md there)
 BOARD_CSP = (
-    "default-src 'self'; script-src 'self' https://unpkg.com; style-src 'self' https://unpkg.com; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data: https://*.tile.openstreetmap.org; connect-src 'self'; font-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
@@ -200,7 +201,7 @@ def _reference_json() -> str:
             "kecamatan": [
                 {"name": k.name, "lat": k.lat, "lon": k.lon} for k in reference.all_kecamatan().values()
             ],
-            "leaflet": LEAFLET_CDN,
+            "leaflet": LEAFLET,
         }
     )
 
@@ -255,6 +256,7 @@ async def map_data(request: Request, gw: GatewayDep) -> JSONResponse:
             "id": v.id,
             "name": v.name,
             "unit": v.unit.value,
+            "unit_label": " · ".join(wording.unit_name(u) for u in (v.units or [v.unit])),
             "status": v.status.value,
             "status_label": v.status.label,
             "lat": v.location.lat,
