@@ -409,7 +409,7 @@ async def assess_incident(request: Request, incident_id: str, gw: GatewayDep) ->
 
     async def action(who: Principal) -> str:
         try:
-            report = assessment_from_form(form, gw.clock())
+            report = assessment_from_form(form)
         except ValidationError as exc:
             fields = field_errors(exc.errors())
             names = ", ".join(dict.fromkeys(f["field"] for f in fields))

@@ -282,7 +282,7 @@ _COUNT_FIELDS = ("families", "people", "evacuees", "injured", "dead", "missing")
 _HOUSE_FIELDS = ("light", "moderate", "heavy")
 
 
-def assessment_from_form(form: Mapping[str, Any], now: datetime) -> AssessmentReport:
+def assessment_from_form(form: Mapping[str, Any]) -> AssessmentReport:
     """The kaji cepat form as a report: blank fields are left out; the time is Kediri's (WIB) unless it
     names its zone. Raises ValidationError (naming the fields) or ValueError."""
     data: dict[str, Any] = {}
@@ -309,7 +309,6 @@ def assessment_from_form(form: Mapping[str, Any], now: datetime) -> AssessmentRe
     lat, lon = str(form.get("lat") or "").strip(), str(form.get("lon") or "").strip()
     if lat and lon:
         data["location"] = {"lat": lat, "lon": lon}
-    del now  # the report's own time is what the volunteer says; the event carries when it was sent
     return AssessmentReport.model_validate(data)
 
 
@@ -334,7 +333,7 @@ async def offer_assessment(*, request: Request, token: str, gw: GatewayDep) -> R
             409, "Kaji cepat hanya bisa dikirim oleh anggota TRC yang sedang bertugas di kejadian ini."
         )
     try:
-        report = assessment_from_form(form, gw.clock())
+        report = assessment_from_form(form)
     except (ValidationError, ValueError):
         raise PageError(
             422,
