@@ -348,3 +348,16 @@ def test_messages_speak_bahasa_indonesia(kind: NotificationKind) -> None:
         assert "PANGGILAN TUGAS" in rendered.text and "pukul" in rendered.text
     if kind == NotificationKind.STANDBY:
         assert "Sumber: BMKG" in rendered.text and "Sumber: BMKG" in rendered.sms
+
+
+def test_the_posko_phone_is_read_once_and_shown_as_people_dial_it() -> None:
+    from pydantic import ValidationError
+
+    from services.common.config import Settings
+
+    settings = Settings(posko_phone="(0354) 682-123")
+    assert settings.posko_phone == "+62354682123"
+    assert wording.phone_local(settings.posko_phone) == "0354-682-123"
+    assert Settings().posko_phone == ""
+    with pytest.raises(ValidationError):
+        Settings(posko_phone="call us")
