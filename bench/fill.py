@@ -1,6 +1,6 @@
 """Time to fill a 19-slot incident, one offer per slot against a call-out to many (issue 18).
 
-How long a flood/extreme incident (the run card asks for 19 people) takes to be staffed depends on
+How long a flood/extreme incident of 19 people (`CALL_OUT_19`) takes to be staffed depends on
 how volunteers answer, not on the machine: so this drives the dispatcher's own state machine
 (`services.dispatcher.incident.decide`, the real run cards and offer TTLs) in simulated time, with an
 in-memory roster that honours rule 4, and a population of volunteers whose behaviour is drawn once per
@@ -34,6 +34,7 @@ from typing import Any, Literal
 from schemas.envelope import Envelope, make_event
 from schemas.events import (
     IncidentReported,
+    Need,
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
@@ -66,6 +67,20 @@ TAGANA_SKILLS = frozenset(
     }
 )
 Mode = Literal["one_per_slot", "broadcast"]
+
+CALL_OUT_19 = [
+    Need(unit=Unit.TAGANA, skill=Skill.WATER_RESCUE, count=4),
+    Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=4),
+    Need(unit=Unit.TAGANA, skill=Skill.PUBLIC_KITCHEN, count=3),
+    Need(unit=Unit.TAGANA, skill=Skill.SHELTER, count=2),
+    Need(unit=Unit.TAGANA, skill=Skill.LOGISTICS, count=2),
+    Need(unit=Unit.TAGANA, skill=Skill.COMMAND_POST, count=1),
+    Need(unit=Unit.TAGANA, skill=Skill.PSYCHOSOCIAL, count=1),
+    Need(unit=Unit.TRC, skill=Skill.RAPID_ASSESSMENT, count=2),
+]
+"""A 19-person call-out of Tagana and TRC (the flood/extreme run card before the IPSM cards of issue
+19, which ask for 44 across five units): the incident the fill times are measured on, posted with
+these needs so the measurement does not move when the office edits its run cards."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +163,7 @@ def run_trial(people: dict[str, Person], policy: Policy, mode: Mode, horizon_s: 
         title="Banjir besar",
         location=WHERE,
         kelurahan_code="35.71.02.1015",
+        needs=CALL_OUT_19,
         offer_mode=mode,
     )
     trial.at(0.0, report)

@@ -7,7 +7,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import MAX_NEEDS, Certification, ChannelAddress, Need, OfferMode
+from schemas.events import (
+    MAX_NEEDS,
+    AssessmentReport,
+    Certification,
+    ChannelAddress,
+    Need,
+    NeedChange,
+    OfferMode,
+    ResponseVia,
+    units_of,
+)
 from schemas.fields import (
     GeoPoint,
     Identifier,
@@ -133,6 +143,8 @@ class IncidentView(BaseModel):
     timeline: list[TimelineEntry]
     reported_at: datetime
     updated_at: datetime
+    assessment: AssessmentView | None = Field(default=None, description="the latest kaji cepat")
+    assessments: int = Field(default=0, description="how many kaji cepat were received")
 
 
 class IncidentList(BaseModel):
@@ -166,7 +178,10 @@ class VolunteerUpsert(_Body):
     id: Identifier | None = None
     name: ShortText
     phone: PhoneE164
-    unit: Unit
+    unit: Unit | None = Field(default=None, description="one unit (older form); or `units`")
+    units: list[Unit] = Field(default_factory=list, max_length=len(Unit), description="one or more units")
+    nia: str | None = Field(default=None, max_length=40, description="Tagana member number (NIA)")
+    rank: str | None = Field(default=None, max_length=60)
     skills: list[Skill] = Field(default_factory=list, max_length=len(Skill))
     certifications: list[Certification] = Field(default_factory=list, max_length=20)
     home_kelurahan_code: KelurahanCode
@@ -176,8 +191,15 @@ class VolunteerUpsert(_Body):
     language: Language = Language.ID
     allow_outside_area: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any) -> Any:
+        return units_of(data)
+
     @model_validator(mode="after")
     def _in_area(self) -> VolunteerUpsert:
+        if not self.units:
+            raise ValueError("give `units` (one or more) or `unit`")
         check_in_service_area(self.location, self.allow_outside_area)
         return self
 
@@ -198,6 +220,9 @@ class VolunteerView(BaseModel):
     name: str
     phone: str
     unit: Unit
+    units: list[Unit] = Field(default_factory=list)
+    nia: str | None = None
+    rank: str | None = None
     skills: list[Skill]
     certifications: list[Certification]
     home_kelurahan_code: str
@@ -283,3 +308,32 @@ class WeatherCapResult(BaseModel):
     affected_kelurahan: list[str] = Field(default_factory=list)
     affected_kecamatan: list[str] = Field(default_factory=list)
     reason: str = ""
+
+
+# --- rapid assessment (kaji cepat) --------------------------------------------------------------
+
+
+class AssessmentBody(AssessmentReport):
+    """`POST /api/v1/incidents/{id}/assessments`: what the kaji cepat found (all optional, at least one)."""
+
+
+class AssessmentAccepted(BaseModel):
+    """The 202 answer: the assessment is on the broker; the dispatcher grows the needs by it."""
+
+    id: str
+    event_id: str
+    status: Literal["accepted"] = "accepted"
+
+
+class AssessmentView(BaseModel):
+    """The latest kaji cepat of an incident and what it changed in its needs."""
+
+    report: AssessmentReport
+    received_at: datetime
+    via: ResponseVia = "ops_room"
+    by: str | None = None
+    volunteer_id: str | None = None
+    changes: list[NeedChange] = Field(default_factory=list)
+
+
+IncidentView.model_rebuild()

@@ -89,15 +89,42 @@ class Certification(BaseModel):
     expires_on: date
 
 
+def units_of(data: Any) -> Any:
+    """`units` (one or more) and `unit` (the first of them) from whichever a body gives: `unit` alone
+    is the older form, still accepted; given both, `unit` must be one of `units` and comes first."""
+    if not isinstance(data, dict):
+        return data
+    unit, units = data.get("unit"), data.get("units")
+    if units is None or units == []:
+        if unit is not None:
+            data = {**data, "units": [unit]}
+        return data
+    if not isinstance(units, list):
+        return data
+    units = list(dict.fromkeys(units))
+    if unit is None:
+        unit = units[0]
+    elif unit not in units:
+        raise ValueError(f"unit {unit!r} is not one of units {units}")
+    return {**data, "unit": unit, "units": [unit, *(u for u in units if u != unit)]}
+
+
 class VolunteerProfile(BaseModel):
-    """Everything the roster knows of one volunteer; the `volunteers` topic carries it whole."""
+    """Everything the roster knows of one volunteer; the `volunteers` topic carries it whole.
+
+    An IPSM member often belongs to several units (a Tagana member who is also in Karang Taruna):
+    `units` lists them all and matching offers the volunteer for a need of any of them; `unit` is the
+    first, kept so that readers of the older one-unit form keep working."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     volunteer_id: Identifier
     name: ShortText
     phone: PhoneE164
-    unit: Unit
+    unit: Unit = Field(description="the first of `units` (the older one-unit form)")
+    units: list[Unit] = Field(default_factory=list, max_length=len(Unit), description="one or more")
+    nia: str | None = Field(default=None, max_length=40, description="Tagana member number (NIA)")
+    rank: str | None = Field(default=None, max_length=60, description="rank or position, as the unit has it")
     skills: list[Skill] = Field(default_factory=list, max_length=len(Skill))
     certifications: list[Certification] = Field(default_factory=list, max_length=20)
     home_kelurahan_code: KelurahanCode
@@ -108,10 +135,17 @@ class VolunteerProfile(BaseModel):
     active: bool = True
     allow_outside_area: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any) -> Any:
+        return units_of(data)
+
     @model_validator(mode="after")
     def _check(self) -> VolunteerProfile:
         check_in_service_area(self.location, self.allow_outside_area)
         self.skills = list(dict.fromkeys(self.skills))
+        if not self.units:
+            self.units = [self.unit]
         return self
 
 
@@ -399,6 +433,92 @@ class NotificationFailed(Payload):
     volunteer_id: Identifier | None = None
 
 
+# --- rapid assessment (kaji cepat) -------------------------------------------------------------
+
+UrgentNeed = Literal["public_kitchen", "shelter", "evacuation", "logistics", "psychosocial", "health"]
+_COUNT = Field(default=None, ge=0, le=1_000_000)
+
+
+class HousesDamaged(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    light: int | None = _COUNT
+    moderate: int | None = _COUNT
+    heavy: int | None = _COUNT
+
+
+class AssessmentReport(BaseModel):
+    """What TRC's rapid assessment (kaji cepat; Perka BNPB 9/2008) found. Every field is optional, but
+    a report says at least one thing."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    families: int | None = Field(default=None, ge=0, le=1_000_000, description="families (KK) affected")
+    people: int | None = Field(default=None, ge=0, le=1_000_000, description="people (jiwa) affected")
+    houses_damaged: HousesDamaged | None = None
+    evacuees: int | None = _COUNT
+    evacuee_sites: list[ShortText] = Field(default_factory=list, max_length=20, description="where")
+    injured: int | None = _COUNT
+    dead: int | None = _COUNT
+    missing: int | None = _COUNT
+    urgent_needs: list[UrgentNeed] = Field(default_factory=list, max_length=6)
+    notes: LongText = ""
+    assessed_at: UtcDatetime | None = None
+    location: GeoPoint | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> AssessmentReport:
+        self.urgent_needs = list(dict.fromkeys(self.urgent_needs))
+        houses = self.houses_damaged
+        if not any(
+            (
+                *(v is not None for v in (self.families, self.people, self.evacuees)),
+                *(v is not None for v in (self.injured, self.dead, self.missing, self.assessed_at)),
+                houses is not None and any(v is not None for v in houses.model_dump().values()),
+                self.evacuee_sites,
+                self.urgent_needs,
+                self.notes,
+                self.location is not None,
+            )
+        ):
+            raise ValueError("an assessment must report at least one finding")
+        return self
+
+
+class IncidentAssessed(Payload):
+    """A kaji cepat of an incident, from the TRC volunteer's link page or the ops room on their behalf.
+    On `incidents`, keyed by the incident id; the dispatcher grows the needs by the assessment rules."""
+
+    EVENT_TYPE: ClassVar[str] = "incident.assessed"
+
+    incident_id: Identifier
+    assessment: AssessmentReport
+    via: ResponseVia = "ops_room"
+    by: str | None = Field(default=None, max_length=64)
+    volunteer_id: Identifier | None = None
+    offer_id: Identifier | None = None
+
+
+class NeedChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: Unit
+    skill: Skill | None = None
+    count: int = Field(ge=0, le=MAX_NEED_COUNT)
+    previous: int = Field(ge=0, le=MAX_NEED_COUNT)
+
+
+class IncidentNeedsChanged(Payload):
+    """The dispatcher changed an incident's needs (after a kaji cepat): on `dispatch-log`."""
+
+    EVENT_TYPE: ClassVar[str] = "incident.needs_changed"
+
+    incident_id: Identifier
+    changes: list[NeedChange] = Field(max_length=MAX_NEEDS)
+    reason: str = Field(default="", max_length=1000)
+    assessment_event_id: str | None = Field(default=None, max_length=64)
+
+
 # --- dead letters -----------------------------------------------------------------------------
 
 
@@ -437,6 +557,8 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     NotificationDelivered,
     NotificationFailed,
     DeadLetter,
+    IncidentAssessed,
+    IncidentNeedsChanged,
 )
 
 

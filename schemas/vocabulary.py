@@ -20,6 +20,7 @@ class _Labelled(StrEnum):
 class Unit(_Labelled):
     TAGANA = "tagana"
     TRC = "trc"
+    PBI_JKN = "pbi_jkn"
     KARANG_TARUNA = "karang_taruna"
     PSM = "psm"
 
@@ -35,6 +36,9 @@ class Skill(_Labelled):
     SHELTER = "shelter"
     COMMAND_POST = "command_post"
     DRIVER = "driver"
+    VICTIM_REGISTRATION = "victim_registration"
+    SOCIAL_DATA = "social_data"
+    BOAT_OPERATOR = "boat_operator"
 
 
 class IncidentType(_Labelled):
@@ -48,8 +52,27 @@ class IncidentType(_Labelled):
     FIRE = "fire"
     FOREST_FIRE = "forest_fire"
     DROUGHT = "drought"
+    STRONG_WIND = "strong_wind"
+    HOUSE_COLLAPSE = "house_collapse"
+    ASH_FALL = "ash_fall"
+    EVACUEE_RECEPTION = "evacuee_reception"
+    SOCIAL_CONFLICT = "social_conflict"
+    EPIDEMIC = "epidemic"
+    # the social emergencies TRC handles, each with its own procedure; `social_emergency` stays
+    # accepted for a case not (yet) told apart
+    ODGJ = "odgj"
+    STRANDED_PERSON = "stranded_person"
+    HOMELESS_BEGGAR = "homeless_beggar"
+    NEGLECTED_CHILD = "neglected_child"
+    NEGLECTED_ELDERLY = "neglected_elderly"
+    UNIDENTIFIED_BODY = "unidentified_body"
     SOCIAL_EMERGENCY = "social_emergency"
     OTHER = "other"
+
+    @property
+    def is_social_case(self) -> bool:
+        """A person in need rather than a disaster: handled by TRC outreach, not a rapid assessment."""
+        return self in _SOCIAL_CASES
 
 
 class Severity(_Labelled):
@@ -128,9 +151,22 @@ _ACTIVE_ASSIGNMENT = frozenset(
     }
 )
 
+_SOCIAL_CASES = frozenset(
+    {
+        IncidentType.ODGJ,
+        IncidentType.STRANDED_PERSON,
+        IncidentType.HOMELESS_BEGGAR,
+        IncidentType.NEGLECTED_CHILD,
+        IncidentType.NEGLECTED_ELDERLY,
+        IncidentType.UNIDENTIFIED_BODY,
+        IncidentType.SOCIAL_EMERGENCY,
+    }
+)
+
 _LABELS_ID: dict[StrEnum, str] = {
     Unit.TAGANA: "Tagana (Taruna Siaga Bencana)",
     Unit.TRC: "TRC (Tim Reaksi Cepat)",
+    Unit.PBI_JKN: "Pendamping PBI-JKN",
     Unit.KARANG_TARUNA: "Karang Taruna",
     Unit.PSM: "PSM (Pekerja Sosial Masyarakat)",
     Skill.WATER_RESCUE: "Penyelamatan di air",
@@ -140,9 +176,12 @@ _LABELS_ID: dict[StrEnum, str] = {
     Skill.PSYCHOSOCIAL: "Dukungan psikososial",
     Skill.RAPID_ASSESSMENT: "Kaji cepat",
     Skill.FIRST_AID: "Pertolongan pertama",
-    Skill.SHELTER: "Hunian sementara / pengungsian",
+    Skill.SHELTER: "Tempat pengungsian",
     Skill.COMMAND_POST: "Posko",
     Skill.DRIVER: "Pengemudi",
+    Skill.VICTIM_REGISTRATION: "Pendataan korban",
+    Skill.SOCIAL_DATA: "Cek DTKS / kepesertaan JKN",
+    Skill.BOAT_OPERATOR: "Motoris perahu karet",
     IncidentType.FLOOD: "Banjir",
     IncidentType.FLASH_FLOOD: "Banjir bandang",
     IncidentType.LANDSLIDE: "Tanah longsor",
@@ -153,7 +192,19 @@ _LABELS_ID: dict[StrEnum, str] = {
     IncidentType.FIRE: "Kebakaran",
     IncidentType.FOREST_FIRE: "Kebakaran hutan dan lahan",
     IncidentType.DROUGHT: "Kekeringan",
-    IncidentType.SOCIAL_EMERGENCY: "Kedaruratan sosial",
+    IncidentType.STRONG_WIND: "Angin kencang / pohon tumbang",
+    IncidentType.HOUSE_COLLAPSE: "Rumah roboh",
+    IncidentType.ASH_FALL: "Hujan abu vulkanik",
+    IncidentType.EVACUEE_RECEPTION: "Penerimaan pengungsi",
+    IncidentType.SOCIAL_CONFLICT: "Konflik sosial",
+    IncidentType.EPIDEMIC: "Wabah penyakit / KLB",
+    IncidentType.ODGJ: "ODGJ terlantar",
+    IncidentType.STRANDED_PERSON: "Orang terlantar / musafir",
+    IncidentType.HOMELESS_BEGGAR: "Gelandangan dan pengemis",
+    IncidentType.NEGLECTED_CHILD: "Anak terlantar",
+    IncidentType.NEGLECTED_ELDERLY: "Lanjut usia terlantar",
+    IncidentType.UNIDENTIFIED_BODY: "Jenazah tanpa identitas",
+    IncidentType.SOCIAL_EMERGENCY: "Kedaruratan sosial lainnya",
     IncidentType.OTHER: "Lainnya",
     Severity.MINOR: "Ringan",
     Severity.MODERATE: "Sedang",
@@ -165,7 +216,7 @@ _LABELS_ID: dict[StrEnum, str] = {
     IncidentStatus.UNDERSTAFFED: "Kurang personel",
     IncidentStatus.CLOSED: "Selesai",
     IncidentStatus.CANCELLED: "Dibatalkan",
-    AssignmentStatus.OFFERED: "Ditawarkan",
+    AssignmentStatus.OFFERED: "Menunggu jawaban",
     AssignmentStatus.ACCEPTED: "Diterima",
     AssignmentStatus.DECLINED: "Ditolak",
     AssignmentStatus.EXPIRED: "Kedaluwarsa",
@@ -174,7 +225,7 @@ _LABELS_ID: dict[StrEnum, str] = {
     AssignmentStatus.ON_SCENE: "Di lokasi",
     AssignmentStatus.RELEASED: "Selesai bertugas",
     VolunteerStatus.AVAILABLE: "Siaga",
-    VolunteerStatus.OFFERED: "Sedang ditawari tugas",
+    VolunteerStatus.OFFERED: "Sedang dipanggil",
     VolunteerStatus.ASSIGNED: "Sedang bertugas",
     VolunteerStatus.OFF_DUTY: "Tidak siaga",
     VolunteerStatus.RESTING: "Istirahat",
@@ -183,8 +234,8 @@ _LABELS_ID: dict[StrEnum, str] = {
     ChannelType.SMS: "SMS",
     ChannelType.EMAIL: "Surel",
     ChannelType.OUTBOX: "Kotak keluar",
-    NotificationKind.OFFER: "Tawaran tugas",
-    NotificationKind.WITHDRAWAL: "Penarikan tawaran",
+    NotificationKind.OFFER: "Panggilan tugas",
+    NotificationKind.WITHDRAWAL: "Penarikan panggilan",
     NotificationKind.CANCELLATION: "Pembatalan kejadian",
     NotificationKind.STANDBY: "Pemberitahuan siaga",
     NotificationKind.UNDERSTAFFED: "Peringatan kurang personel",
@@ -194,6 +245,6 @@ _LABELS_ID: dict[StrEnum, str] = {
 # A StrEnum member hashes and compares as its string, so members of two enums with the same value
 # (`offered`, `understaffed`) share one key above and the later label wins; these keep theirs.
 _SAME_VALUE_LABELS: dict[tuple[str, str], str] = {
-    ("AssignmentStatus", "offered"): "Ditawarkan",
+    ("AssignmentStatus", "offered"): "Menunggu jawaban",
     ("IncidentStatus", "understaffed"): "Kurang personel",
 }

@@ -24,6 +24,7 @@ import re
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -620,10 +621,11 @@ async def _demo_roster_load(args: argparse.Namespace) -> int:
         registered, updated = await roster_io.produce_profiles(
             producer, settings.topic(VOLUNTEERS), profiles, known=known
         )
-    trc = sum(1 for p in profiles if p.unit.value == "trc")
+    by_unit = Counter(u.label.split(" (")[0] for p in profiles for u in p.units)
+    elements = ", ".join(f"{n} {name}" for name, n in by_unit.most_common())
     print(
         f"demo roster: {len(profiles)} volunteers sent ({registered} new, {updated} updated; "
-        f"{len(profiles) - trc} Tagana, {trc} TRC)"
+        f"{elements}; {sum(len(p.units) > 1 for p in profiles)} of them in two units)"
     )
     return 0
 

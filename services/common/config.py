@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.fields import configure_service_area
+from schemas.fields import configure_service_area, normalise_phone
 from schemas.reference import KOTA_KEDIRI_AREA, BoundingBox
 from schemas.vocabulary import ChannelType
 
@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     notifier_max_in_flight: int = Field(default=256, ge=1)
     outbox_max: int = Field(default=1000, ge=1)
     outbox_volunteer_max: int = Field(default=100, ge=1)
+    # issue 19 (the ops room's own Bahasa): the posko's number, given on every error page
+    posko_phone: str = Field(default="", description="the posko's phone number, e.g. 0354-123456")
+
+    @field_validator("posko_phone")
+    @classmethod
+    def _posko_phone(cls, value: str) -> str:
+        return normalise_phone(value) if value.strip() else ""
 
     # answers on chat channels (issue 18): the gateway's webhooks; an empty secret turns its endpoint off
     whatsapp_app_secret: str = Field(default="", description="Meta app secret: X-Hub-Signature-256")

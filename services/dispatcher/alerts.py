@@ -1,6 +1,7 @@
 """The dispatcher's reaction to `weather-alerts` (DESIGN.md §6): banner read model, standby notices to
-on-duty Tagana in the affected kelurahan (once per alert chain), a draft incident for severe and
-immediate alerts. Never a dispatch by itself."""
+on-duty Tagana and TRC in the affected kelurahan (once per alert chain, once per volunteer however many
+of those units they belong to), a draft incident for any alert over the city. Never a dispatch by
+itself."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class AlertReaction:
         batch = Batch(event.event_id)
         chosen: list[str] = []
         for unit in weather.STANDBY_UNITS:
-            ids = sorted(await self.roster.in_kelurahan(unit, affected))
+            ids = sorted(await self.roster.in_kelurahan(unit, affected) - set(chosen))
             fresh = await self.alerts.not_yet_notified(thread, ids)
             for vid, (profile, status) in (await self.roster.profiles(fresh)).items():
                 if not (profile.on_duty and profile.active) or status == VolunteerStatus.OFF_DUTY:

@@ -23,16 +23,20 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.api import TimelineEntry
+from schemas.api import AssessmentView, TimelineEntry
 from schemas.envelope import Envelope
 from schemas.events import (
+    MAX_NEEDS,
     AssignmentStatusChanged,
     DispatchRetry,
+    IncidentAssessed,
     IncidentCancelled,
     IncidentClosed,
+    IncidentNeedsChanged,
     IncidentReported,
     IncidentStatusChanged,
     Need,
+    NeedChange,
     NotificationDelivered,
     NotificationFailed,
     OfferAccepted,
@@ -55,6 +59,8 @@ from schemas.vocabulary import (
     Skill,
     Unit,
 )
+from services.common.wording import assessment_summary, decimal, km, need_change, pukul, role
+from services.dispatcher.assessment import AssessmentRules, needs_for
 from services.dispatcher.commands import (
     CandidatesFound,
     ClearRetry,
@@ -96,6 +102,8 @@ class Policy:
     offer_ttl_override_s: float | None = None
     rest_after: timedelta = timedelta(hours=4)
     rest_for: timedelta = timedelta(hours=8)
+    assessment: AssessmentRules | None = None
+    """what a kaji cepat adds to the needs (None: an assessment is recorded, the needs stay)"""
 
     def offer_ttl(self, severity: Severity) -> timedelta:
         seconds = self.offer_ttl_override_s or self.runcards.offer_ttl_s[severity]
@@ -112,12 +120,19 @@ class NeedState(BaseModel):
     skill: Skill | None = None
     count: int
     exhausted: bool = Field(default=False, description="the last search ran out of candidates")
+    base: int | None = Field(
+        default=None, description="the run card's (or posted) count once an assessment changed it"
+    )
 
     def as_need(self) -> Need:
         return Need(unit=self.unit, skill=self.skill, count=self.count)
 
     def describe(self) -> str:
         return f"{self.unit.value}/{self.skill.value}" if self.skill else self.unit.value
+
+    def role(self) -> str:
+        """`Tagana — Penyelamatan di air`: the need as the ops room reads it."""
+        return role(self.unit, self.skill)
 
     @property
     def kind(self) -> str:
@@ -177,6 +192,8 @@ class IncidentState(BaseModel):
     understaffed_episode: int = 0
     processed: list[str] = Field(default_factory=list)
     version: int = 0
+    assessment: AssessmentView | None = None
+    assessments: int = 0
 
     def counts(self, need_index: int) -> NeedCounts:
         filled = offered = 0
@@ -319,14 +336,18 @@ def _on_reported(
         broadcast_factor=policy.runcards.broadcast_factor if mode == "broadcast" else 1.0,
     )
     step = _Step(state, now, policy)
-    source = "needs as posted" if payload.needs else f"run card {payload.type.value}/{payload.severity.value}"
+    source = (
+        "kebutuhan sesuai laporan"
+        if payload.needs
+        else f"kartu tugas {payload.type.label} / {payload.severity.label.lower()}"
+    )
     if mode == "broadcast":
-        source += f", broadcast ×{state.broadcast_factor:g}"
+        source += f", panggilan serentak ×{state.broadcast_factor:g}".replace(".", ",")
     step.note("reported", f"{payload.title} — {source}", at=event.occurred_at)
     step.emit(
         IncidentStatusChanged(incident_id=state.incident_id, status=IncidentStatus.REPORTED, reason=source)
     )
-    _set_status(step, IncidentStatus.DISPATCHING, "searching for volunteers")
+    _set_status(step, IncidentStatus.DISPATCHING, "mencari relawan")
     _search_open_needs(step)
     return step.state, step.commands
 
@@ -379,9 +400,7 @@ def _on_found(step: _Step, found: CandidatesFound) -> None:
                 updated_at=step.now,
             )
         )
-        step.note(
-            "matched", f"{r.volunteer_name} ({r.volunteer_id}), {r.distance_km:.1f} km, {need.describe()}"
-        )
+        step.note("matched", f"{r.volunteer_name} ({r.volunteer_id}), {km(r.distance_km)}, {need.role()}")
         step.emit(
             OfferMade(
                 offer_id=r.offer_id,
@@ -395,8 +414,7 @@ def _on_found(step: _Step, found: CandidatesFound) -> None:
             )
         )
         step.commands.append(Notify(NotificationKind.OFFER, r.volunteer_id, r.offer_id))
-        until = expires_at.astimezone(WIB)  # the ops room reads Kediri time
-        step.note("offered", f"{r.volunteer_name}: {need.describe()}, until {until:%H:%M:%S} WIB")
+        step.note("offered", f"{r.volunteer_name}: {need.role()}, jawab sebelum {pukul(expires_at)}")
     need.exhausted = found.exhausted and state.offer_room(found.need_index) > 0
     _settle(step)
 
@@ -409,16 +427,17 @@ def _settle(step: _Step) -> None:
         return
     counts = [state.counts(i) for i in range(len(state.needs))]
     shortfall = [(n, c) for n, c in zip(state.needs, counts, strict=True) if n.exhausted and c.open]
-    short = [f"{n.describe()} ×{c.open}" for n, c in shortfall]
+    short = [f"{n.role()} ×{c.open}" for n, c in shortfall]
     if all(c.filled >= n.count for n, c in zip(state.needs, counts, strict=True)):
-        _set_status(step, IncidentStatus.STAFFED, "every need filled")
+        _set_status(step, IncidentStatus.STAFFED, "semua kebutuhan terisi")
     elif shortfall:
-        reason = f"no more candidates within {step.policy.max_radius_km:g} km: " + ", ".join(short)
+        radius = decimal(step.policy.max_radius_km).removesuffix(",0")
+        reason = f"tidak ada lagi relawan dalam radius {radius} km: " + ", ".join(short)
         _set_status(step, IncidentStatus.UNDERSTAFFED, reason)
         kinds = tuple(dict.fromkeys(n.kind for n, _ in shortfall))
         step.commands.append(MarkUnderstaffed(state.incident_id, state.reported_at, kinds))
     else:
-        _set_status(step, IncidentStatus.DISPATCHING, "offers outstanding")
+        _set_status(step, IncidentStatus.DISPATCHING, "menunggu jawaban relawan")
 
 
 def _set_status(step: _Step, status: IncidentStatus, reason: str) -> None:
@@ -502,9 +521,9 @@ def _accept(
     a.status = A.ACCEPTED
     a.responded_at = a.accepted_at = a.updated_at = step.now
     a.via = via
-    who = f" (recorded by {by})" if by else (" (ops room)" if via == "ops_room" else "")
+    who = f" (dicatat oleh {by})" if by else (" (dicatat Pusdalops)" if via == "ops_room" else "")
     if channel is not None:
-        who += f" via {channel.label}"  # a chat button or reply (issue 18)
+        who += f" lewat {channel.label}"  # a chat button or reply (issue 18)
     step.note("accepted", f"{a.volunteer_name}{who}")
     step.emit(
         OfferAccepted(
@@ -532,7 +551,10 @@ def _on_reclaimed(step: _Step, result: Reclaimed) -> None:
     elif result.ok:
         step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, a.status))
     else:
-        step.note("late answer", f"{a.volunteer_name} said yes after the offer ended but is no longer free")
+        step.note(
+            "late answer",
+            f"{a.volunteer_name} menjawab bersedia setelah waktu menjawab habis, tetapi sudah tidak bebas",
+        )
 
 
 def _on_declined_or_expired(step: _Step, p: OfferDeclined | OfferExpired) -> None:
@@ -638,7 +660,7 @@ def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:
             freed.append(a.volunteer_id)
     for need in state.needs:
         need.exhausted = False
-    _set_status(step, status, text or status.value)
+    _set_status(step, status, text or status.label)
     if freed:
         step.commands.append(RetryUnderstaffed(f"incident {state.incident_id} {status.value}", tuple(freed)))
 
@@ -651,24 +673,85 @@ def _on_retry(step: _Step, p: DispatchRetry) -> None:
         _settle(step)
 
 
+def _on_assessed(step: _Step, p: IncidentAssessed) -> None:
+    """A kaji cepat: the needs follow the latest assessment (the larger of the run card and the
+    assessment rules), never below what is already offered or assigned; new offers go out at once."""
+    state = step.state
+    by = p.by or ("TRC" if p.via == "link" else "")
+    step.note("assessed", assessment_summary(p.assessment) + (f" — {by}" if by else ""))
+    changes: list[NeedChange] = []
+    if state.status.is_open and step.policy.assessment is not None:
+        changes = _follow_assessment(step, p, step.policy.assessment)
+    state.assessment = AssessmentView(
+        report=p.assessment,
+        received_at=step.now,
+        via=p.via,
+        by=p.by,
+        volunteer_id=p.volunteer_id,
+        changes=changes,
+    )
+    state.assessments += 1
+    if not changes:
+        return
+    added = ", ".join(need_change(c) for c in changes)
+    step.note("needs_changed", added)
+    step.emit(
+        IncidentNeedsChanged(
+            incident_id=state.incident_id,
+            changes=changes,
+            reason=f"kaji cepat: {assessment_summary(p.assessment)}"[:1000],
+            assessment_event_id=None,
+        )
+    )
+    _search_open_needs(step)
+    _settle(step)
+
+
+def _follow_assessment(step: _Step, p: IncidentAssessed, rules: AssessmentRules) -> list[NeedChange]:
+    state = step.state
+    wanted = {(w.unit, w.skill): w.count for w in needs_for(rules, state.type, p.assessment)}
+    changes: list[NeedChange] = []
+    for index, need in enumerate(state.needs):
+        if need.base is None:
+            need.base = need.count
+        counts = state.counts(index)
+        target = max(need.base, wanted.pop((need.unit, need.skill), 0))
+        count = max(target, counts.filled + counts.offered)
+        if count != need.count:
+            changes.append(NeedChange(unit=need.unit, skill=need.skill, count=count, previous=need.count))
+            need.count = count
+            need.exhausted = False  # its new slots are searched now
+    for (unit, skill), count in wanted.items():
+        if len(state.needs) >= MAX_NEEDS:
+            step.note(
+                "needs_changed", f"batas {MAX_NEEDS} jenis kebutuhan tercapai; sisanya tidak ditambahkan"
+            )
+            break
+        state.needs.append(NeedState(unit=unit, skill=skill, count=count, base=0))
+        changes.append(NeedChange(unit=unit, skill=skill, count=count, previous=0))
+    return changes
+
+
 def _on_delivered(step: _Step, p: NotificationDelivered) -> None:
     a = step.state.assignment(p.offer_id) if p.offer_id else None
     if a is None or a.delivered_at is not None or a.status != A.OFFERED:
         return
     a.delivered_at = step.now
-    step.note("delivered", f"{a.volunteer_name} via {p.channel.value} after {p.latency_ms:.0f} ms")
+    seconds = decimal(p.latency_ms / 1000, 2)
+    step.note("delivered", f"{a.volunteer_name}: terkirim lewat {p.channel.label} dalam {seconds} detik")
 
 
 def _on_failed(step: _Step, p: NotificationFailed) -> None:
     a = step.state.assignment(p.offer_id) if p.offer_id else None
     if a is None or a.status != A.OFFERED or p.retriable:
         return
-    channel = p.channel.value if p.channel else "every channel"
-    step.note("notification failed", f"{a.volunteer_name} via {channel}: {p.reason[:200]}")
+    channel = p.channel.label if p.channel else "semua saluran"
+    step.note("notification failed", f"{a.volunteer_name}: gagal terkirim lewat {channel} ({p.reason[:200]})")
 
 
 _HANDLERS: dict[type[Payload], Callable[[_Step, Any], None]] = {
     IncidentReported: lambda step, p: None,  # a second report of a known incident: nothing new
+    IncidentAssessed: _on_assessed,
     OfferAccepted: _on_accepted,
     OfferDeclined: _on_declined_or_expired,
     OfferExpired: _on_declined_or_expired,

@@ -64,4 +64,6 @@ def incident_view(state: IncidentState) -> IncidentView:
         timeline=list(state.timeline),
         reported_at=state.reported_at,
         updated_at=state.updated_at,
+        assessment=state.assessment,
+        assessments=state.assessments,
     )

@@ -27,6 +27,8 @@ class Candidate:
     name: str
     unit: Unit
     distance_km: float
+    units: frozenset[Unit] = frozenset()
+    """all the volunteer's units (empty: `unit` alone)"""
     skills: frozenset[Skill] = frozenset()
     certifications: Mapping[Skill, date] = field(default_factory=dict)
     on_duty: bool = True
@@ -60,7 +62,7 @@ def ineligibility(
         return "already offered this incident"
     if not (candidate.active and candidate.on_duty):
         return "off duty"
-    if candidate.unit != need.unit:
+    if need.unit != candidate.unit and need.unit not in candidate.units:
         return f"unit {candidate.unit}"
     if need.skill is not None:
         if need.skill not in candidate.skills:

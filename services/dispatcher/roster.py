@@ -166,7 +166,14 @@ class Roster:
     # --- materialising the topic ------------------------------------------------------------
 
     def geo_keys(self, profile: VolunteerProfile) -> list[str]:
-        return [self.own.geo(profile.unit), *(self.own.geo(profile.unit, s) for s in profile.skills)]
+        """Every index the volunteer is in while available: each of their units, alone and with each
+        skill (a member of two units is a candidate for either; the scripts that reserve and free
+        walk this whole list, so a reservation takes them out of all of them at once)."""
+        return [
+            key
+            for unit in profile.units or [profile.unit]
+            for key in (self.own.geo(unit), *(self.own.geo(unit, s) for s in profile.skills))
+        ]
 
     async def apply(
         self,
@@ -204,7 +211,11 @@ class Roster:
         if where is None:
             home = reference.kelurahan(profile.home_kelurahan_code)
             where = GeoPoint(lat=home.lat, lon=home.lon)
-        kel_keys = [self.own.kelurahan(profile.unit, code) for code in sorted(kelurahan_of(profile))]
+        kel_keys = [
+            self.own.kelurahan(unit, code)
+            for unit in profile.units or [profile.unit]
+            for code in sorted(kelurahan_of(profile))
+        ]
         keys = [self.keys.volunteer(profile.volunteer_id), self.keys.volunteers, self.own.resting]
         args = [
             profile.volunteer_id,
@@ -509,6 +520,7 @@ class _Standing(NamedTuple):
 
     name: str
     unit: Unit
+    units: frozenset[Unit]
     skills: frozenset[Skill]
     certifications: dict[Skill, date]
     active: bool
@@ -525,6 +537,7 @@ def _standing(raw: str, vid: str) -> _Standing:
     return _Standing(
         name=profile.get("name", vid),
         unit=Unit(profile["unit"]),
+        units=frozenset(Unit(u) for u in profile.get("units") or [profile["unit"]]),
         skills=frozenset(Skill(s) for s in profile.get("skills", [])),
         certifications=certifications,
         active=bool(profile.get("active", True)),
@@ -546,6 +559,7 @@ def _candidate(vid: str, row: list[str | None], where: GeoPoint) -> Candidate | 
             volunteer_id=vid,
             name=standing.name,
             unit=standing.unit,
+            units=standing.units,
             distance_km=reference.haversine_km(where.lat, where.lon, float(lat), float(lon)),
             skills=standing.skills,
             certifications=standing.certifications,

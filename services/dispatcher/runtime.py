@@ -13,6 +13,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
 from services.dispatcher.alerts import AlertReaction
+from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.dispatch import Dispatch
 from services.dispatcher.incident import Policy
 from services.dispatcher.outputs import FaustSender, Sender
@@ -41,6 +42,7 @@ class Runtime:
             offer_ttl_override_s=own.offer_ttl_s,
             rest_after=timedelta(seconds=own.rest_after_s),
             rest_for=timedelta(seconds=own.rest_s),
+            assessment=load_assessment_rules(own.assessment_rules_file),
         )
         redis = dispatcher_redis(settings.redis_url, own.dispatcher_max_in_flight)
         roster = Roster(redis, settings.redis_prefix)

@@ -15,7 +15,8 @@ from schemas.events import ChannelAddress, Recipient
 from schemas.vocabulary import ChannelType
 
 DEFAULT_RUNCARDS = Path(__file__).with_name("runcards.toml")
-DEFAULT_COORDINATOR = "Ruang operasi"
+DEFAULT_ASSESSMENT_RULES = Path(__file__).with_name("assessment_rules.toml")
+DEFAULT_COORDINATOR = "Pusdalops Dinsos"
 
 
 class DispatcherSettings(BaseSettings):
@@ -24,6 +25,9 @@ class DispatcherSettings(BaseSettings):
     dispatcher_host: str = "127.0.0.1"
     dispatcher_port: int = Field(default=6066, ge=1, le=65535)
     runcards_file: Path = DEFAULT_RUNCARDS
+    assessment_rules_file: Path = Field(
+        default=DEFAULT_ASSESSMENT_RULES, description="what a kaji cepat adds to an incident's needs"
+    )
     max_radius_km: float = Field(default=25.0, gt=0, le=500)
     offer_ttl_s: float | None = Field(
         default=None, gt=0, description="one TTL for every severity (tests, drills); else the run-card file"

@@ -1,8 +1,10 @@
 """The dispatcher's answer to BMKG warnings and earthquakes (DESIGN.md §6). Pure.
 
 A relevant alert gets a banner (the `WeatherAlertView` read model), standby notices to on-duty Tagana
-in the affected kelurahan, and — when severe and immediate — a draft incident the ops room can post
-with one click. It never dispatches by itself.
+and TRC in the affected kelurahan (TRC assesses first, so it is readied too), and a draft incident the
+ops room can post with one click for any warning that touches the city (BMKG's nowcasts are rarely
+"Severe": the operator decides), placed at the centroid of the affected kelurahan. It never dispatches
+by itself.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from schemas.events import VolunteerProfile, WeatherAlertInfo
 from schemas.fields import GeoPoint
 from schemas.vocabulary import IncidentType, Severity, Unit
 
-STANDBY_UNITS = (Unit.TAGANA,)
-_DRAFT_SEVERITY = {"Extreme": Severity.EXTREME, "Severe": Severity.SEVERE}
+STANDBY_UNITS = (Unit.TAGANA, Unit.TRC)
+_DRAFT_SEVERITY = {
+    "Extreme": Severity.EXTREME,
+    "Severe": Severity.SEVERE,
+    "Moderate": Severity.MODERATE,
+    "Minor": Severity.MINOR,
+    "Unknown": Severity.MINOR,
+}
 _FLOOD_WORDS = ("banjir", "flood")
+_ASH_WORDS = ("hujan abu", "abu vulkanik", "volcanic ash", "ash fall")
 
 
 def reference_id(reference_text: str) -> str:
@@ -35,18 +44,36 @@ def is_active(alert: WeatherAlertInfo, now: datetime) -> bool:
     return alert.expires is None or alert.expires > now
 
 
+def centre_of(codes: list[str]) -> tuple[GeoPoint, reference.Kelurahan] | None:
+    """The centroid of the kelurahan's centroids, and the one of them nearest to it (where the draft
+    incident is placed and which kelurahan it names); None when none is known."""
+    places = []
+    for code in codes:
+        try:
+            places.append(reference.kelurahan(code))
+        except KeyError:
+            continue
+    if not places:
+        return None
+    lat = sum(p.lat for p in places) / len(places)
+    lon = sum(p.lon for p in places) / len(places)
+    nearest = min(places, key=lambda p: (reference.haversine_km(lat, lon, p.lat, p.lon), p.code))
+    return GeoPoint(lat=round(lat, 6), lon=round(lon, 6)), nearest
+
+
 def draft_incident(alert: WeatherAlertInfo) -> IncidentCreate | None:
-    """For a Severe/Extreme, Immediate alert over known kelurahan: the incident the ops room may post."""
-    severity = _DRAFT_SEVERITY.get(alert.severity)
-    if severity is None or alert.urgency != "Immediate" or not alert.affected_kelurahan:
+    """For any alert over known kelurahan of the city: the incident the ops room may post (or not)."""
+    severity = _DRAFT_SEVERITY.get(alert.severity, Severity.MINOR)
+    centre = centre_of(alert.affected_kelurahan)
+    if centre is None:
         return None
-    try:
-        place = reference.kelurahan(alert.affected_kelurahan[0])
-    except KeyError:
-        return None
+    location, place = centre
+    text_of = f"{alert.event} {alert.headline}".lower()
     if alert.kind == "earthquake":
         incident_type = IncidentType.EARTHQUAKE
-    elif any(w in f"{alert.event} {alert.headline}".lower() for w in _FLOOD_WORDS):
+    elif any(w in text_of for w in _ASH_WORDS):
+        incident_type = IncidentType.ASH_FALL
+    elif any(w in text_of for w in _FLOOD_WORDS):
         incident_type = IncidentType.FLOOD
     else:
         incident_type = IncidentType.EXTREME_WEATHER
@@ -58,8 +85,10 @@ def draft_incident(alert: WeatherAlertInfo) -> IncidentCreate | None:
         type=incident_type,
         severity=severity,
         title=title,
-        description=f"{text}\n\n(BMKG {alert.alert_id})"[-2000:] if text else f"BMKG {alert.alert_id}",
-        location=GeoPoint(lat=place.lat, lon=place.lon),
+        description=f"{text}\n\nSumber: BMKG ({alert.alert_id})"[-2000:]
+        if text
+        else f"Sumber: BMKG ({alert.alert_id})",
+        location=location,
         kelurahan_code=place.code,
     )
 

@@ -14,7 +14,9 @@ from typing import Literal
 from schemas.api import IncidentCreate, IncidentView, VolunteerUpsert
 from schemas.envelope import make_event, new_event_id
 from schemas.events import (
+    AssessmentReport,
     AssignmentStatusChanged,
+    IncidentAssessed,
     IncidentCancelled,
     IncidentClosed,
     IncidentReported,
@@ -120,6 +122,32 @@ async def close_incident(gw: Gateway, incident_id: str, *, note: str, by: str) -
     log.info("incident %s closed by %s", incident_id, by)
 
 
+async def assess_incident(
+    gw: Gateway,
+    incident_id: str,
+    report: AssessmentReport,
+    *,
+    via: ResponseVia,
+    by: str | None,
+    volunteer_id: str | None = None,
+    offer_id: str | None = None,
+) -> str:
+    """Record a kaji cepat (from the ops room, or the TRC volunteer's link page); the event's id."""
+    await _open_incident(gw, incident_id, "assessed")
+    payload = IncidentAssessed(
+        incident_id=incident_id,
+        assessment=report,
+        via=via,
+        by=by,
+        volunteer_id=volunteer_id,
+        offer_id=offer_id,
+    )
+    event = make_event(payload, source=SOURCE, correlation_id=incident_id)
+    await gw.publisher.publish(INCIDENTS, event)
+    log.info("incident %s assessed via %s", incident_id, via)
+    return event.event_id
+
+
 # --- offers and assignments -------------------------------------------------------------------
 
 Progress = Literal["en_route", "on_scene", "released"]
@@ -219,7 +247,10 @@ async def upsert_volunteer(
         volunteer_id=volunteer_id,
         name=body.name,
         phone=body.phone,
-        unit=body.unit,
+        unit=body.units[0],
+        units=body.units,
+        nia=body.nia,
+        rank=body.rank,
         skills=body.skills,
         certifications=body.certifications,
         home_kelurahan_code=body.home_kelurahan_code,

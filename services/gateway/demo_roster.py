@@ -1,4 +1,6 @@
-"""The demo roster `make up` loads: about 130 Tagana and TRC volunteers of Kota Kediri.
+"""The demo roster `make up` loads: the ~130 IPSM participants of Kota Kediri across the four elements
+— TRC, Tagana, pendamping PBI-JKN, Karang Taruna — and PSM. Some hold two units, as IPSM members do
+(a Karang Taruna member who is also Tagana, a PSM who is also a PBI-JKN companion).
 
 Deterministic: the same ids (`V-001`…), names, skills, homes and channels on every run (a seeded
 generator), so loading it twice writes the same keys on the compacted `volunteers` topic.
@@ -21,6 +23,13 @@ from schemas.vocabulary import ChannelType, Skill, Unit
 
 SIZE = 130
 TRC_EVERY = 5  # every 5th volunteer is TRC: 26 of 130
+# the other 104, by element (shuffled with the seed): Tagana, PBI-JKN, Karang Taruna, PSM
+OTHER_UNITS = ((Unit.TAGANA, 48), (Unit.PBI_JKN, 20), (Unit.KARANG_TARUNA, 24), (Unit.PSM, 12))
+SECOND_UNIT = {
+    Unit.KARANG_TARUNA: (Unit.TAGANA, 0.25),
+    Unit.PSM: (Unit.PBI_JKN, 0.35),
+    Unit.TRC: (Unit.TAGANA, 0.2),
+}
 SEED = 20261128
 ON_DUTY_SHARE = 0.7
 EXPIRED_CERT_SHARE = 0.12
@@ -124,8 +133,20 @@ _TAGANA_SKILLS = (
     (Skill.COMMAND_POST, 2),
     (Skill.PSYCHOSOCIAL, 2),
     (Skill.DRIVER, 2),
+    (Skill.BOAT_OPERATOR, 2),
 )
 _TRC_EXTRA = ((Skill.FIRST_AID, 0.6), (Skill.PSYCHOSOCIAL, 0.45), (Skill.DRIVER, 0.4))
+# (skill, chance) for the other elements: what their members do in a response
+_DRAWN = {
+    Unit.PBI_JKN: ((Skill.VICTIM_REGISTRATION, 0.95), (Skill.SOCIAL_DATA, 0.8), (Skill.PSYCHOSOCIAL, 0.15)),
+    Unit.KARANG_TARUNA: (
+        (Skill.PUBLIC_KITCHEN, 0.7),
+        (Skill.LOGISTICS, 0.6),
+        (Skill.EVACUATION, 0.3),
+        (Skill.DRIVER, 0.2),
+    ),
+    Unit.PSM: ((Skill.PUBLIC_KITCHEN, 0.7), (Skill.PSYCHOSOCIAL, 0.6), (Skill.VICTIM_REGISTRATION, 0.3)),
+}
 
 
 def _name(rnd: random.Random) -> tuple[str, str]:
@@ -136,6 +157,9 @@ def _name(rnd: random.Random) -> tuple[str, str]:
 def _skills(rnd: random.Random, unit: Unit) -> list[Skill]:
     if unit == Unit.TRC:
         return [Skill.RAPID_ASSESSMENT, *(s for s, p in _TRC_EXTRA if rnd.random() < p)]
+    if unit in _DRAWN:
+        drawn = [s for s, p in _DRAWN[unit] if rnd.random() < p]
+        return drawn or [_DRAWN[unit][0][0]]
     population = [s for s, _ in _TAGANA_SKILLS]
     weights = [w for _, w in _TAGANA_SKILLS]
     wanted = rnd.choice((2, 2, 3, 3, 4))
@@ -170,14 +194,21 @@ def profiles(today: date) -> list[VolunteerProfile]:
     """The demo roster as of `today` (only certification dates depend on it)."""
     rnd = random.Random(SEED)  # noqa: S311 - demo data, not security
     kelurahan = sorted(reference.all_kelurahan().values(), key=lambda k: k.code)
+    others = [unit for unit, count in OTHER_UNITS for _ in range(count)]
+    random.Random(SEED + 1).shuffle(others)  # noqa: S311 - demo data, not security
     roster = []
     for n in range(1, SIZE + 1):
         ident = f"V-{n:03d}"
-        unit = Unit.TRC if n % TRC_EVERY == 0 else Unit.TAGANA
+        unit = Unit.TRC if n % TRC_EVERY == 0 else others.pop()
         home = kelurahan[(n * 7) % len(kelurahan)]  # a stride coprime with 46 spreads every kelurahan
         first, family = _name(rnd)
         phone = f"+62800{1000000 + n * 7919 % 9000000:07d}"
         skills = _skills(rnd, unit)
+        units = [unit]
+        second, chance = SECOND_UNIT.get(unit, (None, 0.0))
+        if second is not None and rnd.random() < chance:
+            units.append(second)
+            skills += [s for s in _skills(rnd, second) if s not in skills][:2]
         certifications = []
         for skill in skills:
             if skill in CERTIFIED_SKILLS:
@@ -193,7 +224,9 @@ def profiles(today: date) -> list[VolunteerProfile]:
                 volunteer_id=ident,
                 name=f"{first} {family}",
                 phone=phone,
-                unit=unit,
+                unit=units[0],
+                units=units,
+                nia=f"DEMO-3571-{n:04d}" if Unit.TAGANA in units else None,
                 skills=skills,
                 certifications=certifications,
                 home_kelurahan_code=home.code,

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from schemas import reference
+from services.common import wording
 from services.gateway.ids import to_wib
 
 HERE = Path(__file__).resolve().parent
@@ -35,11 +36,11 @@ VOLUNTEER_CSP = (
 
 
 def wib(moment: datetime | None, with_date: bool = True) -> str:
-    """`28 Nov 2026 14:05 WIB` — the time people in Kediri read."""
+    """`28 Nov 2026 pukul 14.05 WIB` — the time people in Kediri read."""
     if moment is None:
         return "-"
     local = to_wib(moment)
-    clock = f"{local:%H:%M} WIB"
+    clock = wording.pukul(local)
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year} {clock}" if with_date else clock
 
 
@@ -71,6 +72,15 @@ def make_templates() -> Jinja2Templates:
     env.filters["kelurahan"] = kelurahan_name
     env.filters["iso"] = iso
     env.globals["map_link"] = reference.map_link
+    env.filters["pukul"] = wording.pukul
+    env.filters["km"] = wording.km
+    env.filters["phone"] = wording.phone_local
+    env.filters["unit_name"] = wording.unit_name
+    env.filters["need_change"] = wording.need_change
+    env.filters["cap_severity"] = lambda v: wording.CAP_SEVERITY.get(str(v), str(v))
+    env.filters["cap_urgency"] = lambda v: wording.CAP_URGENCY.get(str(v), str(v))
+    env.globals["assessment_summary"] = wording.assessment_summary
+    env.filters["timeline_step"] = wording.timeline_step
     return templates
 
 
@@ -105,10 +115,18 @@ _TITLES = {
 
 
 def error_page(request: Request, status: int, message: str, title: str | None = None) -> Response:
-    """A clear page in Bahasa Indonesia, never a stack trace."""
+    """A clear page in Bahasa Indonesia, never a stack trace; it gives the posko's number to call."""
+    gateway = getattr(request.app.state, "gateway", None)
+    phone = gateway.settings.posko_phone if gateway is not None else ""
     return render(
         request,
         "error.html",
-        {"title": title or _TITLES.get(status, "Terjadi kesalahan"), "message": message, "status": status},
+        {
+            "title": title or _TITLES.get(status, "Terjadi kesalahan"),
+            "message": message,
+            "status": status,
+            "posko_phone": wording.phone_local(phone) if phone else "",
+            "posko_tel": phone,
+        },
         status=status,
     )

@@ -94,6 +94,9 @@ def volunteer_view(entry: RosterEntry, now: datetime) -> VolunteerView:
         name=p.name,
         phone=p.phone,
         unit=p.unit,
+        units=p.units,
+        nia=p.nia,
+        rank=p.rank,
         skills=p.skills,
         certifications=p.certifications,
         home_kelurahan_code=p.home_kelurahan_code,
@@ -218,7 +221,7 @@ class ReadModels:
             return [volunteer_view(e, now) for e in await self.roster(ids[offset : offset + limit])]
         views = []
         for entry in await self.roster(ids):
-            if unit and entry.profile.unit != unit:
+            if unit and unit not in entry.profile.units:
                 continue
             if kelurahan_code and entry.profile.home_kelurahan_code != kelurahan_code:
                 continue

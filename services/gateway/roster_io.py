@@ -2,11 +2,13 @@
 
 One row per volunteer:
 
-    id,name,phone,unit,skills,certifications,home_kelurahan_code,lat,lon,channels,on_duty,language
+    id,name,phone,unit,skills,certifications,home_kelurahan_code,lat,lon,channels,on_duty,language,nia,rank
 
-`skills` are `;`-separated (`water_rescue;evacuation`), `certifications` are `skill:YYYY-MM-DD` pairs,
-`channels` are `type:address` pairs in fallback order (`whatsapp:+62812…;outbox:V-001`), `on_duty` is
-true/false (also 1/0, ya/tidak), `lat`/`lon` may be empty. Export writes the same format, so an export
+`unit` names one unit or several, `;`-separated, the first being the main one (`tagana;karang_taruna`:
+an IPSM member of both); `nia` (Tagana member number) and `rank` may be empty or absent. `skills` are
+`;`-separated (`water_rescue;evacuation`), `certifications` are `skill:YYYY-MM-DD` pairs, `channels`
+are `type:address` pairs in fallback order (`whatsapp:+62812…;outbox:V-001`), `on_duty` is true/false
+(also 1/0, ya/tidak), `lat`/`lon` may be empty. Export writes the same format, so an export
 imports back unchanged.
 """
 
@@ -39,6 +41,8 @@ COLUMNS = (
     "channels",
     "on_duty",
     "language",
+    "nia",
+    "rank",
 )
 _TRUE = {"true", "1", "yes", "ya", "y"}
 _FALSE = {"false", "0", "no", "tidak", "t", "n", ""}
@@ -88,7 +92,9 @@ def row_to_profile(row: dict[str, str]) -> VolunteerProfile:
         "volunteer_id": get("id"),
         "name": get("name"),
         "phone": get("phone"),
-        "unit": get("unit"),
+        "units": _split(get("unit")),
+        "nia": get("nia") or None,
+        "rank": get("rank") or None,
         "skills": _split(get("skills")),
         "certifications": [
             {"skill": s, "expires_on": d} for s, d in _pairs(get("certifications"), "certifications")
@@ -148,7 +154,9 @@ def profile_to_row(profile: VolunteerProfile) -> dict[str, str]:
         "id": profile.volunteer_id,
         "name": profile.name,
         "phone": profile.phone,
-        "unit": profile.unit.value,
+        "unit": ";".join(u.value for u in profile.units),
+        "nia": profile.nia or "",
+        "rank": profile.rank or "",
         "skills": ";".join(s.value for s in profile.skills),
         "certifications": ";".join(
             f"{c.skill.value}:{c.expires_on.isoformat()}" for c in profile.certifications

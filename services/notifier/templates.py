@@ -18,6 +18,7 @@ from functools import cached_property
 from schemas.events import MessageContext, NotificationRequested
 from schemas.reference import Kelurahan, kelurahan, map_link, nearest_kelurahan
 from schemas.vocabulary import ChannelType, Language, NotificationKind, Skill, Unit
+from services.common import wording
 from services.common.links import short_code
 from services.notifier import smstext
 from services.notifier.smstext import Piece
@@ -31,13 +32,12 @@ _MONTHS = {
     Language.ID: ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
     Language.EN: ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
 }
-_UNIT_SHORT = {Unit.TAGANA: "Tagana", Unit.TRC: "TRC", Unit.KARANG_TARUNA: "Karang Taruna", Unit.PSM: "PSM"}
 _WITHDRAWN_BECAUSE = {
     Language.ID: {
         "cancelled": "kejadian dibatalkan",
         "closed": "kejadian sudah ditutup",
         "reassigned": "tempat sudah terisi",
-        "ops_room": "ditarik oleh ruang operasi",
+        "ops_room": "ditarik oleh Pusdalops",
     },
     Language.EN: {
         "cancelled": "the incident was cancelled",
@@ -81,14 +81,14 @@ class Rendered:
 
 
 def wib_time(when: datetime, language: Language) -> str:
-    """`02.15 WIB` (Indonesian uses a dot) or `02:15 WIB`."""
-    local = when.astimezone(WIB)
-    sep = "." if language == Language.ID else ":"
-    return f"{local:%H}{sep}{local:%M} WIB"
+    """`pukul 02.15 WIB` (Indonesian: `pukul`, and a dot) or `02:15 WIB`."""
+    if language == Language.ID:
+        return wording.pukul(when)
+    return f"{when.astimezone(WIB):%H:%M} WIB"
 
 
 def wib_date_time(when: datetime, language: Language) -> str:
-    """`12 Mar 18.00 WIB`."""
+    """`12 Mar pukul 18.00 WIB` or `12 Mar 18:00 WIB`."""
     local = when.astimezone(WIB)
     return f"{local.day} {_MONTHS[language][local.month - 1]} {wib_time(when, language)}"
 
@@ -149,7 +149,7 @@ def _facts(request: NotificationRequested) -> _Facts:
 def _role(unit: Unit | None, skill: Skill | None, language: Language) -> str:
     parts = []
     if unit is not None:
-        parts.append(_UNIT_SHORT[unit])
+        parts.append(wording.unit_name(unit))
     if skill is not None:
         parts.append(_cap(skill.label_en) if language == Language.EN else skill.label)
     return " - ".join(parts)
@@ -171,12 +171,14 @@ class _Draft:
 def _offer(request: NotificationRequested, f: _Facts) -> _Draft:
     time = ""
     if request.deadline is not None:
-        time = f.pick("Balas sebelum ", "Reply before ") + wib_time(request.deadline, f.language)
+        time = f.pick("Jawab lewat tautan ini sebelum ", "Answer through this link before ") + wib_time(
+            request.deadline, f.language
+        )
     role = f.pick("Peran: ", "Role: ") + f.role if f.role else ""
     answer = f"{time}:" if time and f.link else time
     return _Draft(
-        title=f.pick("TAWARAN TUGAS", "DUTY OFFER"),
-        subject=f.pick("Tawaran tugas", "Duty offer"),
+        title=f.pick("PANGGILAN TUGAS", "CALL-OUT"),
+        subject=f.pick("Panggilan tugas", "Call-out"),
         lines=[
             Piece(f.what, 0),
             Piece(f.pick("Lokasi: ", "Where: ") + f.where if f.where else "", 2),
@@ -196,11 +198,11 @@ def _withdrawal(request: NotificationRequested, f: _Facts) -> _Draft:
     because = _WITHDRAWN_BECAUSE[f.language].get(ctx.reason, ctx.reason)
     at = f" {f.pick('di', 'in')} {f.where}" if f.where else ""
     what = f" {f.pick('untuk', 'for')} {f.what}" if f.what else ""
-    body = f.pick(f"Tawaran tugas{what}{at} ditarik", f"The offer{what}{at} was withdrawn")
+    body = f.pick(f"Panggilan tugas{what}{at} ditarik", f"The call-out{what}{at} was withdrawn")
     body += f": {because}." if because else "."
     return _Draft(
-        title=f.pick("TAWARAN DITARIK", "OFFER WITHDRAWN"),
-        subject=f.pick("Tawaran ditarik", "Offer withdrawn"),
+        title=f.pick("PANGGILAN DITARIK", "CALL-OUT WITHDRAWN"),
+        subject=f.pick("Panggilan ditarik", "Call-out withdrawn"),
         lines=[
             Piece(body, 0),
             Piece(
@@ -254,8 +256,8 @@ def _standby(request: NotificationRequested, f: _Facts) -> _Draft:
     until = ctx.alert_expires or request.deadline
     time = f.pick("Berlaku s.d. ", "Valid until ") + wib_date_time(until, f.language) if until else ""
     advice = f.pick(
-        "Bersiaga dan siapkan perlengkapan. Belum ada penugasan: tunggu tawaran tugas.",
-        "Stand by and get your kit ready. No duty yet: wait for an offer.",
+        "Bersiaga dan siapkan perlengkapan. Belum ada penugasan: tunggu panggilan tugas.",
+        "Stand by and get your kit ready. No duty yet: wait for a call-out.",
     )
     return _Draft(
         title=f.pick("PEMBERITAHUAN SIAGA", "STANDBY NOTICE"),
@@ -266,6 +268,7 @@ def _standby(request: NotificationRequested, f: _Facts) -> _Draft:
             Piece(advice, 1),
             Piece(time, 0),
             Piece(f.link or "", 0),
+            Piece(wording.BMKG_ATTRIBUTION if ctx.alert_headline else "", 0),
         ],
         detail=advice,
         time=time,

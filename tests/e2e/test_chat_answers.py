@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.fill import CALL_OUT_19
 from schemas.reference import kelurahan
 from services.common.config import Settings
 from services.common.links import parse_answer
@@ -208,8 +209,8 @@ async def test_whatsapp_telegram_and_sms_answers_staff_an_incident(
 
 
 async def test_broadcast_40_answer_at_once_19_filled(stack: Stack, providers: ProviderServers) -> None:
-    """flood/extreme asks for 19; the run card broadcasts it to 38; all answer SIAP at once, plus two
-    who were not asked."""
+    """A flood/extreme call-out of 19 (`bench.fill.CALL_OUT_19`); extreme is broadcast, to 38; all
+    answer SIAP at once, plus two who were not asked."""
     tagana = [
         "water_rescue",
         "evacuation",
@@ -240,7 +241,9 @@ async def test_broadcast_40_answer_at_once_19_filled(stack: Stack, providers: Pr
     ]
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
         await register_volunteers(client, stack, people)
-        incident_id = await post_incident(client, severity="extreme")
+        incident_id = await post_incident(
+            client, severity="extreme", needs=[n.model_dump(mode="json") for n in CALL_OUT_19]
+        )
 
         async def offered() -> list[Recorded] | None:
             got = [r for r in providers.requests("whatsapp") if r.body.get("type") == "interactive"]

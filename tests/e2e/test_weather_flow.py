@@ -1,6 +1,7 @@
 """End to end (DESIGN.md §6): a BMKG warning for Kota Kediri is polled by the gateway, becomes a
 `weather-alerts` event, and the dispatcher answers with a banner and standby notices — which the notifier
-puts in the outbox — for exactly the on-duty Tagana of the affected kelurahan; a Cancel clears the banner.
+puts in the outbox — for exactly the on-duty Tagana and TRC of the affected kelurahan (not Karang Taruna);
+a Cancel clears the banner.
 
 Real processes (gateway, dispatcher, notifier), the real Kafka broker and Redis; BMKG is a local HTTP
 server serving the synthetic Kota Kediri documents (tests/fixtures/bmkg/).
@@ -49,7 +50,8 @@ ROSTER = [
     ("tgn-pesantren", Unit.TAGANA, "35.71.03.1013", True, True),  # Pesantren: affected
     ("tgn-kota", Unit.TAGANA, "35.71.02.1010", True, False),  # Kemasan, kecamatan Kota: not affected
     ("tgn-off-duty", Unit.TAGANA, "35.71.01.1005", False, False),  # Sukorame: affected, but off duty
-    ("trc-mojoroto", Unit.TRC, "35.71.01.1013", True, False),  # Lirboyo: affected, but TRC
+    ("trc-mojoroto", Unit.TRC, "35.71.01.1013", True, True),  # Lirboyo: affected; TRC assesses first
+    ("kt-mojoroto", Unit.KARANG_TARUNA, "35.71.01.1013", True, False),  # affected, but Karang Taruna
 ]
 EXPECTED = {vid for vid, *_, expected in ROSTER if expected}
 
@@ -117,7 +119,7 @@ async def _start(args: list[str], env: dict[str, str], log: Path, health: str) -
     return proc
 
 
-async def test_polled_warning_puts_tagana_on_standby_and_cancel_clears_the_banner(
+async def test_polled_warning_puts_tagana_and_trc_on_standby_and_cancel_clears_the_banner(
     *,
     topics: Settings,
     redis: Redis,
@@ -179,7 +181,7 @@ async def test_polled_warning_puts_tagana_on_standby_and_cancel_clears_the_banne
         # BMKG lists the Kota Kediri warning
         feeds.put("/alerts/nowcast/id/rss.xml", _rss(feeds, [(alert_id, "/alerts/nowcast/id/CJT_alert.xml")]))
 
-        # the dispatcher asks for one standby notice per on-duty Tagana of Mojoroto and Pesantren …
+        # the dispatcher asks for one standby notice per on-duty Tagana and TRC of Mojoroto and Pesantren …
         await notifications.wait(len(EXPECTED), timeout_s=60)
         requested = [e.payload for e in await notifications.settle(1500)]
         assert all(isinstance(p, NotificationRequested) for p in requested)

@@ -77,6 +77,28 @@ def sample_payloads() -> list[ev.Payload]:
         ev.OfferWithdrawn(**ids, reason="cancelled"),
         ev.AssignmentStatusChanged(**ids, status=AssignmentStatus.ON_SCENE),
         ev.DispatchRetry(incident_id="INC-1", reason="a volunteer became free"),
+        ev.IncidentAssessed(
+            incident_id="INC-1",
+            assessment=ev.AssessmentReport(
+                families=40,
+                people=150,
+                houses_damaged=ev.HousesDamaged(light=12, heavy=2),
+                evacuees=120,
+                evacuee_sites=["Balai Kelurahan Manisrenggo"],
+                urgent_needs=["public_kitchen", "shelter"],
+                notes="air setinggi pinggang di RW 03",
+                assessed_at=AT,
+                location=GeoPoint(lat=-7.80, lon=111.98),
+            ),
+            via="link",
+            volunteer_id="V-005",
+            offer_id="OF-5",
+        ),
+        ev.IncidentNeedsChanged(
+            incident_id="INC-1",
+            changes=[ev.NeedChange(unit=Unit.KARANG_TARUNA, skill=Skill.PUBLIC_KITCHEN, count=4, previous=0)],
+            reason="kaji cepat: 120 pengungsi",
+        ),
         ev.NotificationRequested(
             notification_id="N-1",
             kind=NotificationKind.OFFER,

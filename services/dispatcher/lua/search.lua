@@ -118,7 +118,15 @@ if n > 0 then
     local ok, p = pcall(cjson.decode, f[1])
     if not ok or type(p) ~= 'table' then return false end
     if p.active == false or p.active == cjson.null then return false end
-    if p.unit ~= unit then return false end
+    -- a member of several units (`units`, issue 19) fits a need of any of them; `unit` alone is the
+    -- older one-unit profile
+    local in_unit = p.unit == unit
+    if not in_unit and type(p.units) == 'table' then
+      for _, u in ipairs(p.units) do
+        if u == unit then in_unit = true end
+      end
+    end
+    if not in_unit then return false end
     if skill == '' then return true end
     if type(p.skills) ~= 'table' then return false end
     local has = false

@@ -26,20 +26,22 @@ from schemas import reference
 from schemas.api import IncidentCreate, IncidentView
 from schemas.events import Need
 from schemas.vocabulary import IncidentStatus, IncidentType, Severity, Skill, Unit
+from services.common import wording
 from services.gateway import commands
 from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, Principal
 from services.gateway.context import Gateway, GatewayDep
 from services.gateway.errors import ApiError, field_errors
 from services.gateway.pages import render
+from services.gateway.routes.links import URGENT_NEED_LABELS, assessment_from_form
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/board", tags=["board"], include_in_schema=False)
 
 FLASH_COOKIE = "sigap_flash"
-LEAFLET_CDN = "https://unpkg.com/leaflet@1.9.4/dist"
+LEAFLET = "/static/vendor/leaflet"  # Leaflet 1.9.4 from npm, served by the board itself (SOURCE.md there)
 BOARD_CSP = (
-    "default-src 'self'; script-src 'self' https://unpkg.com; style-src 'self' https://unpkg.com; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data: https://*.tile.openstreetmap.org; connect-src 'self'; font-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
@@ -163,13 +165,20 @@ def _sort_key(view: IncidentView) -> tuple[int, float]:
 async def _panel_context(request: Request, gw: Gateway, who: Principal) -> dict[str, Any]:
     incidents = sorted(await gw.reads.incidents("open", 200), key=_sort_key)
     recent = [i for i in await gw.reads.incidents(None, 30) if not i.status.is_open][:10]
+    # the board tells the operator to phone a volunteer: it shows the number (0812-…)
+    called = sorted({a.volunteer_id for i in incidents for a in i.assignments})
+    phones = (
+        {e.profile.volunteer_id: e.profile.phone for e in await gw.reads.roster(called)} if called else {}
+    )
     return {
+        "phones": phones,
         "who": who,
         "incidents": incidents,
         "recent": recent,
         "alerts": await gw.reads.alerts(),
         "csrf": request.cookies.get(CSRF_COOKIE, ""),
         "now": gw.clock(),
+        "urgent_needs": URGENT_NEED_LABELS,
     }
 
 
@@ -192,7 +201,7 @@ def _reference_json() -> str:
             "kecamatan": [
                 {"name": k.name, "lat": k.lat, "lon": k.lon} for k in reference.all_kecamatan().values()
             ],
-            "leaflet": LEAFLET_CDN,
+            "leaflet": LEAFLET,
         }
     )
 
@@ -247,6 +256,7 @@ async def map_data(request: Request, gw: GatewayDep) -> JSONResponse:
             "id": v.id,
             "name": v.name,
             "unit": v.unit.value,
+            "unit_label": " · ".join(wording.unit_name(u) for u in (v.units or [v.unit])),
             "status": v.status.value,
             "status_label": v.status.label,
             "lat": v.location.lat,
@@ -390,6 +400,27 @@ async def close_incident(
         return f"Kejadian {incident_id} ditutup."
 
     return await _act(request, gw, csrf, action)
+
+
+@router.post("/incidents/{incident_id}/assessment")
+async def assess_incident(request: Request, incident_id: str, gw: GatewayDep) -> Response:
+    """The ops room records a kaji cepat phoned or radioed in by TRC."""
+    form = await request.form()
+
+    async def action(who: Principal) -> str:
+        try:
+            report = assessment_from_form(form)
+        except ValidationError as exc:
+            fields = field_errors(exc.errors())
+            names = ", ".join(dict.fromkeys(f["field"] for f in fields))
+            message = f"Isian kaji cepat belum benar: {names}"
+            raise ApiError(422, "validation_error", message, fields) from None
+        except ValueError:
+            raise ApiError(422, "validation_error", "Waktu kaji tidak terbaca.") from None
+        await commands.assess_incident(gw, incident_id, report, via="ops_room", by=who.label)
+        return f"Kaji cepat untuk {incident_id} dicatat; kebutuhan disesuaikan."
+
+    return await _act(request, gw, str(form.get("csrf") or ""), action)
 
 
 @router.post("/offers/{offer_id}/{answer}")

@@ -1,4 +1,4 @@
-"""`/api/v1/incidents`: post, list, show, cancel, close (DESIGN.md §5)."""
+"""`/api/v1/incidents`: post, list, show, cancel, close, assess (kaji cepat) (DESIGN.md §5)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Header, Path, Query
 
 from schemas.api import (
+    AssessmentAccepted,
+    AssessmentBody,
     CancelBody,
     CloseBody,
     IncidentAccepted,
@@ -15,6 +17,7 @@ from schemas.api import (
     IncidentList,
     IncidentView,
 )
+from schemas.events import AssessmentReport
 from services.gateway import commands
 from services.gateway.auth import Operator
 from services.gateway.context import GatewayDep
@@ -113,3 +116,22 @@ async def close_incident(
 ) -> IncidentCommandAccepted:
     await commands.close_incident(gw, incident_id, note=body.note if body else "", by=who.label)
     return IncidentCommandAccepted(id=incident_id, action="close")
+
+
+@router.post(
+    "/{incident_id}/assessments",
+    status_code=202,
+    response_model=AssessmentAccepted,
+    summary="Record a rapid assessment (kaji cepat)",
+    responses={**NOT_FOUND, **CONFLICT, **VALIDATION_ERRORS},
+)
+async def assess_incident(
+    incident_id: IncidentId, body: AssessmentBody, gw: GatewayDep, who: Operator
+) -> AssessmentAccepted:
+    """What TRC's kaji cepat found, entered by the ops room on their behalf (the TRC volunteer's link
+    page posts the same). Every field is optional, but at least one is given. The dispatcher grows the
+    incident's needs by the assessment rules and offers the new slots at once; the latest assessment
+    and what it added show on the incident and the board."""
+    report = AssessmentReport.model_validate(body.model_dump(exclude_unset=True))
+    event_id = await commands.assess_incident(gw, incident_id, report, via="ops_room", by=who.label)
+    return AssessmentAccepted(id=incident_id, event_id=event_id)

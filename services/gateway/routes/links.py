@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -21,7 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from schemas.api import DutyChange
-from schemas.vocabulary import AssignmentStatus, IncidentStatus
+from schemas.events import AssessmentReport
+from schemas.vocabulary import AssignmentStatus, IncidentStatus, Unit
 from services.common.links import InvalidToken, LinkClaims, response_url, sign, verify
 from services.gateway import commands
 from services.gateway.auth import same
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["volunteer pages"], responses=PAGE_ERRORS)
 
 DOUBLE_SUBMIT_WINDOW_S = 300
+WIB = timezone(timedelta(hours=7), "WIB")
 
 
 class PageError(Exception):
@@ -68,13 +71,14 @@ ACTION_LABELS: dict[str, Action] = {
 }
 DONE_MESSAGES = {
     "accept": "Terima kasih, Anda menerima tugas ini. Segera bersiap.",
-    "decline": "Terima kasih, tawaran ini Anda tolak.",
+    "decline": "Terima kasih, panggilan ini Anda tolak.",
     "en_route": "Tercatat: Anda dalam perjalanan. Hati-hati di jalan.",
     "on_scene": "Tercatat: Anda sudah di lokasi.",
     "released": "Tercatat: tugas Anda selesai. Terima kasih!",
     "on_duty": "Anda sekarang siaga.",
     "off_duty": "Anda sekarang tidak siaga.",
     "location": "Lokasi Anda sudah dikirim.",
+    "assessment": "Hasil kaji cepat sudah dikirim ke Pusdalops. Terima kasih.",
 }
 # The statuses at or past which an action shows as done (the dispatcher applies it asynchronously).
 _REACHED: dict[str, frozenset[AssignmentStatus]] = {
@@ -92,15 +96,15 @@ _REACHED: dict[str, frozenset[AssignmentStatus]] = {
     "released": frozenset({AssignmentStatus.RELEASED}),
 }
 _CLOSED_MESSAGES = {
-    AssignmentStatus.DECLINED: "Anda sudah menolak tawaran ini. Terima kasih atas jawabannya.",
-    AssignmentStatus.EXPIRED: "Waktu menjawab tawaran ini sudah habis; tugas ditawarkan ke relawan lain.",
+    AssignmentStatus.DECLINED: "Anda sudah menolak panggilan ini. Terima kasih atas jawabannya.",
+    AssignmentStatus.EXPIRED: "Waktu menjawab panggilan ini sudah habis; tugas dialihkan ke relawan lain.",
     AssignmentStatus.WITHDRAWN: (
-        "Tawaran ini sudah ditarik (kejadian dibatalkan, selesai, atau sudah cukup personel)."
+        "Panggilan ini sudah ditarik (kejadian dibatalkan, selesai, atau sudah cukup personel)."
     ),
     AssignmentStatus.RELEASED: "Tugas Anda sudah selesai. Terima kasih!",
 }
 _STATE_CONFLICTS = {
-    "offer_expired": "Waktu menjawab tawaran ini sudah habis, jadi jawaban tidak bisa dicatat lagi.",
+    "offer_expired": "Waktu menjawab panggilan ini sudah habis, jadi jawaban tidak bisa dicatat lagi.",
 }
 
 
@@ -136,11 +140,11 @@ async def _offer(gw: Gateway, claims: LinkClaims) -> OfferRef:
     assert claims.offer_id is not None  # noqa: S101 - checked by _claims
     ref = await gw.reads.offer(claims.offer_id)
     if ref is None:
-        raise PageError(404, "Tawaran ini tidak ditemukan. Mungkin sudah lama berlalu.")
+        raise PageError(404, "Panggilan ini tidak ditemukan. Mungkin sudah lama berlalu.")
     if ref.volunteer_id != claims.volunteer_id or (
         claims.incident_id and claims.incident_id != ref.incident_id
     ):
-        raise PageError(400, "Tautan ini tidak cocok dengan tawarannya.")
+        raise PageError(400, "Tautan ini tidak cocok dengan panggilannya.")
     return ref
 
 
@@ -166,7 +170,7 @@ async def _offer_context(gw: Gateway, token: str, ref: OfferRef, done: str | Non
         processing = False  # overtaken (expired, withdrawn): show the status, not "processing"
     if processing:
         done_message: str | None = "Jawaban Anda sedang diproses…"
-    elif done in _REACHED and ref.status in _REACHED[done]:
+    elif (done in _REACHED and ref.status in _REACHED[done]) or done == "assessment":
         done_message = DONE_MESSAGES[done]
     else:
         done_message = None
@@ -182,8 +186,8 @@ async def _offer_context(gw: Gateway, token: str, ref: OfferRef, done: str | Non
         "ref": ref,
         "incident": incident,
         "assignment": assignment,
-        "what": incident.type.label if incident else "Tawaran tugas",
-        "kind_label": "Tawaran tugas" if ref.status == AssignmentStatus.OFFERED else "Tugas",
+        "what": incident.type.label if incident else "Panggilan tugas",
+        "kind_label": "Panggilan tugas" if ref.status == AssignmentStatus.OFFERED else "Tugas",
         "role": role,
         "distance_km": assignment.distance_km if assignment else None,
         "actions": [ACTION_LABELS[a] for a in actions],
@@ -191,7 +195,32 @@ async def _offer_context(gw: Gateway, token: str, ref: OfferRef, done: str | Non
         "done_message": done_message,
         "processing": processing,
         "closed_message": closed,
+        "can_assess": _can_assess(ref, assignment, incident),
+        "urgent_needs": URGENT_NEED_LABELS,
     }
+
+
+# The kaji cepat form (issue 19): the TRC volunteer of an accepted assignment reports what they found.
+URGENT_NEED_LABELS = {
+    "public_kitchen": "Dapur umum",
+    "shelter": "Tempat pengungsian",
+    "evacuation": "Evakuasi",
+    "logistics": "Logistik",
+    "psychosocial": "Dukungan psikososial (LDP)",
+    "health": "Kesehatan",
+}
+_ASSESSING = frozenset({AssignmentStatus.ACCEPTED, AssignmentStatus.EN_ROUTE, AssignmentStatus.ON_SCENE})
+
+
+def _can_assess(ref: OfferRef, assignment: Any, incident: Any) -> bool:
+    """TRC assess (their first job: kaji cepat) once they have taken the assignment."""
+    return bool(
+        assignment is not None
+        and incident is not None
+        and incident.status.is_open
+        and ref.status in _ASSESSING
+        and assignment.unit == Unit.TRC
+    )
 
 
 @router.get(
@@ -230,14 +259,14 @@ async def offer_action(
     try:
         incident = await gw.reads.incident(ref.incident_id)
         if incident is not None and not incident.status.is_open and action in ("accept", "decline"):
-            raise PageError(409, "Kejadian ini sudah ditutup; tawaran tidak bisa dijawab lagi.")
+            raise PageError(409, "Kejadian ini sudah ditutup; panggilan tidak bisa dijawab lagi.")
         await commands.act_on_offer(gw, ref, action, via="link", by=None)
     except ApiError as exc:
         await gw.idem.forget(guard)
         if exc.status == 409:
             message = _STATE_CONFLICTS.get(
                 exc.code,
-                f"Tawaran ini sudah berstatus “{ref.status.label}”, jadi tindakan ini tidak bisa dilakukan.",
+                f"Panggilan ini sudah berstatus “{ref.status.label}”; tindakan ini tidak bisa dilakukan.",
             )
             raise PageError(409, message) from None
         if exc.status == 503:
@@ -247,6 +276,90 @@ async def offer_action(
         await gw.idem.forget(guard)
         raise
     return RedirectResponse(f"/r/{token}?done={action}", status_code=303)
+
+
+_COUNT_FIELDS = ("families", "people", "evacuees", "injured", "dead", "missing")
+_HOUSE_FIELDS = ("light", "moderate", "heavy")
+
+
+def assessment_from_form(form: Mapping[str, Any]) -> AssessmentReport:
+    """The kaji cepat form as a report: blank fields are left out; the time is Kediri's (WIB) unless it
+    names its zone. Raises ValidationError (naming the fields) or ValueError."""
+    data: dict[str, Any] = {}
+    for name in _COUNT_FIELDS:
+        value = str(form.get(name) or "").strip()
+        if value:
+            data[name] = value
+    houses = {k: str(form.get(f"houses_{k}") or "").strip() for k in _HOUSE_FIELDS}
+    if any(houses.values()):
+        data["houses_damaged"] = {k: v for k, v in houses.items() if v}
+    sites = [part.strip() for part in str(form.get("evacuee_sites") or "").replace("\n", ",").split(",")]
+    if any(sites):
+        data["evacuee_sites"] = [site for site in sites if site]
+    urgent = [str(v) for v in form.getlist("urgent_needs")] if hasattr(form, "getlist") else []
+    if urgent:
+        data["urgent_needs"] = urgent
+    notes = str(form.get("notes") or "").strip()
+    if notes:
+        data["notes"] = notes
+    at = str(form.get("assessed_at") or "").strip()
+    if at:
+        taken = datetime.fromisoformat(at)
+        data["assessed_at"] = taken if taken.tzinfo else taken.replace(tzinfo=WIB)
+    lat, lon = str(form.get("lat") or "").strip(), str(form.get("lon") or "").strip()
+    if lat and lon:
+        data["location"] = {"lat": lat, "lon": lon}
+    return AssessmentReport.model_validate(data)
+
+
+@router.post(
+    "/r/{token}/assessment",
+    summary="The TRC volunteer's kaji cepat (rapid assessment) of their incident",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={303: {"description": "sent: back to the page (GET)"}},
+)
+async def offer_assessment(*, request: Request, token: str, gw: GatewayDep) -> Response:
+    form = await request.form()
+    claims = _claims(gw, token, "offer")
+    _check_csrf(gw, token, str(form.get("csrf") or ""))
+    ref = await _offer(gw, claims)
+    incident = await gw.reads.incident(ref.incident_id)
+    assignment = (
+        next((a for a in incident.assignments if a.offer_id == ref.offer_id), None) if incident else None
+    )
+    if not _can_assess(ref, assignment, incident):
+        raise PageError(
+            409, "Kaji cepat hanya bisa dikirim oleh anggota TRC yang sedang bertugas di kejadian ini."
+        )
+    try:
+        report = assessment_from_form(form)
+    except (ValidationError, ValueError):
+        raise PageError(
+            422,
+            "Isian kaji cepat belum lengkap atau tidak terbaca: isi setidaknya satu temuan, dengan angka "
+            "bulat (0 atau lebih).",
+            "Kaji cepat belum terkirim",
+        ) from None
+    entry = await gw.reads.roster_entry(ref.volunteer_id)
+    by = f"{entry.profile.name} (TRC)" if entry else "TRC"
+    try:
+        await commands.assess_incident(
+            gw,
+            ref.incident_id,
+            report,
+            via="link",
+            by=by[:64],
+            volunteer_id=ref.volunteer_id,
+            offer_id=ref.offer_id,
+        )
+    except ApiError as exc:
+        if exc.status == 503:
+            raise PageError(503, "Sistem sedang sibuk. Tunggu sebentar lalu kirim lagi.") from None
+        if exc.status == 409:
+            raise PageError(409, "Kejadian ini sudah ditutup; kaji cepat tidak bisa dikirim lagi.") from None
+        raise
+    return RedirectResponse(f"/r/{token}?done=assessment", status_code=303)
 
 
 # --- /v/{token}: the volunteer's own page ------------------------------------------------------

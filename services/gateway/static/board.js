@@ -157,6 +157,12 @@
   var modeLabel = document.getElementById("map-mode");
   var map = { refresh: function () {} };
 
+  // Names and titles are typed by people: Leaflet puts a string tooltip or popup in with innerHTML, so
+  // it only ever gets a text node (a title `<img src=x onerror=…>` stays text).
+  function textNode(s) { return document.createTextNode(String(s)); }
+  function volunteerText(v) { return v.name + " (" + (v.unit_label || v.unit) + ") — " + v.status_label; }
+  function incidentText(i) { return i.id + " — " + i.type + ": " + i.title + " (" + i.status_label + ")"; }
+
   function loadData(cb) {
     fetch("/board/map.json", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
@@ -207,12 +213,12 @@
           layer.textContent = "";
           d.volunteers.forEach(function (v) {
             var c = el("circle", { cx: x(v.lon), cy: y(v.lat), r: 2.2, "class": "vol v-" + v.status });
-            c.appendChild(el("title", {}, v.name + " (" + v.unit.toUpperCase() + ") — " + v.status_label));
+            c.appendChild(el("title", {}, volunteerText(v)));
             layer.appendChild(c);
           });
           d.incidents.forEach(function (i) {
             var c = el("circle", { cx: x(i.lon), cy: y(i.lat), r: 6, "class": "inc st-" + i.status });
-            c.appendChild(el("title", {}, i.id + " — " + i.type + ": " + i.title + " (" + i.status_label + ")"));
+            c.appendChild(el("title", {}, incidentText(i)));
             layer.appendChild(c);
             layer.appendChild(el("text", { x: x(i.lon) + 8, y: y(i.lat) + 3, "class": "inc-label" }, i.type));
           });
@@ -240,11 +246,11 @@
           layer.clearLayers();
           d.volunteers.forEach(function (v) {
             L.circleMarker([v.lat, v.lon], { radius: 4, weight: 1, color: "#fff", fillColor: colors[v.status] || "#999", fillOpacity: 0.9 })
-              .bindTooltip(v.name + " (" + v.unit.toUpperCase() + ") — " + v.status_label).addTo(layer);
+              .bindTooltip(textNode(volunteerText(v))).addTo(layer);
           });
           d.incidents.forEach(function (i) {
             L.circleMarker([i.lat, i.lon], { radius: 10, weight: 2, color: "#fff", fillColor: i.status === "staffed" ? "#16a34a" : "#dc2626", fillOpacity: 0.95 })
-              .bindTooltip(i.id + " — " + i.type + ": " + i.title + " (" + i.status_label + ")").addTo(layer);
+              .bindTooltip(textNode(incidentText(i))).addTo(layer);
           });
         });
       }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,9 @@ def offered_to(bus: Bus, incident_id: str) -> list[str]:
 
 
 async def test_run_card_candidates_and_order(bus: Bus, workers: Workers, roster: Roster) -> None:
-    """Rules 1–3: the flood/severe run card, only eligible volunteers, nearest first."""
+    """Rules 1–3: the flood/severe run card, only eligible volunteers, nearest first. The card needs a
+    Karang Taruna member for the dapur umum team and a PBI-JKN companion for victim registration: they
+    are offered; a Karang Taruna member without the needed skill is not."""
     rescue, evac, kitchen = (Skill.WATER_RESCUE,), (Skill.EVACUATION,), (Skill.PUBLIC_KITCHEN,)
     await bus.register(
         volunteer("wr-near-uncertified", 0.2, skills=rescue, certified_until=None),
@@ -66,29 +69,47 @@ async def test_run_card_candidates_and_order(bus: Bus, workers: Workers, roster:
         volunteer("trc-wrong-skill", 0.1, unit=Unit.TRC, skills=(Skill.LOGISTICS,)),
         volunteer("trc-1", 3.3, unit=Unit.TRC, skills=(Skill.RAPID_ASSESSMENT,)),
         volunteer("karang-taruna", 0.1, unit=Unit.KARANG_TARUNA, skills=evac),
+        volunteer("kt-kitchen", 0.4, unit=Unit.KARANG_TARUNA, skills=kitchen),
+        volunteer("pbi-1", 0.7, unit=Unit.PBI_JKN, skills=(Skill.VICTIM_REGISTRATION,)),
     )
     workers.start()
-    await roster.ready(15)
+    await roster.ready(17)
     await bus.send("incidents", incident("INC-RC"))
-    await eventually(lambda: len(offered_to(bus, "INC-RC")) == 7, what="7 offers")
-    assert sorted(offered_to(bus, "INC-RC")) == ["dk-1", "dk-2", "ev-1", "ev-2", "trc-1", "wr-1", "wr-2"]
+    await eventually(lambda: len(offered_to(bus, "INC-RC")) == 11, what="11 offers")
+    assert sorted(offered_to(bus, "INC-RC")) == [
+        "dk-1",
+        "dk-2",
+        "dk-3",
+        "ev-1",
+        "ev-2",
+        "kt-kitchen",
+        "pbi-1",
+        "trc-1",
+        "wr-1",
+        "wr-2",
+        "wr-3",
+    ]
     made = {e.payload.volunteer_id: e.payload for e in bus.events("dispatch-log", "offer.made")}
     assert made["wr-1"].distance_km == pytest.approx(0.8, abs=0.01)
     assert made["dk-2"].distance_km == pytest.approx(7.0, abs=0.02)
 
-    view = await eventually(lambda: roster.incident("INC-RC"), what="incident read model")
-    assert view.status == IncidentStatus.DISPATCHING
-    assert [(n.unit, n.skill, n.count, n.offered, n.open) for n in view.needs] == [
-        (Unit.TAGANA, Skill.WATER_RESCUE, 2, 2, 0),
-        (Unit.TAGANA, Skill.EVACUATION, 2, 2, 0),
-        (Unit.TAGANA, Skill.PUBLIC_KITCHEN, 2, 2, 0),
-        (Unit.TRC, Skill.RAPID_ASSESSMENT, 1, 1, 0),
-    ]
+    async def understaffed() -> Any:
+        view = await roster.incident("INC-RC")
+        return view if view is not None and view.status == IncidentStatus.UNDERSTAFFED else None
+
+    view = await eventually(understaffed, what="understaffed")  # a small roster: 11 of the card's 26
+    offered = {(n.unit, n.skill): (n.count, n.offered) for n in view.needs}
+    assert offered[(Unit.TAGANA, Skill.WATER_RESCUE)] == (3, 3)
+    assert offered[(Unit.TAGANA, Skill.EVACUATION)] == (3, 2)  # ev-far is beyond the radius
+    assert offered[(Unit.TAGANA, Skill.PUBLIC_KITCHEN)] == (4, 3)
+    assert offered[(Unit.KARANG_TARUNA, Skill.PUBLIC_KITCHEN)] == (4, 1)
+    assert offered[(Unit.PBI_JKN, Skill.VICTIM_REGISTRATION)] == (2, 1)
+    assert offered[(Unit.TRC, Skill.RAPID_ASSESSMENT)] == (2, 1)
     assert {a.volunteer_name for a in view.assignments} >= {"Relawan wr-1", "Relawan trc-1"}
     for vid in ("wr-1", "dk-2", "trc-1"):
         fields = await roster.fields(vid)
         assert (fields["status"], fields["incident_id"]) == ("offered", "INC-RC")
-    assert await roster.status("wr-3") == "available"
+    assert await roster.status("karang-taruna") == "available"
     assert await roster.status("ev-off-duty") == "off_duty"
 
     # each offer: deadline = expiry, a signed link bound to the offer and the volunteer, the context

@@ -27,7 +27,7 @@ async def view(roster: Roster, alert_id: str) -> WeatherAlertView | None:
     return WeatherAlertView.model_validate_json(raw) if raw else None
 
 
-async def test_an_alert_puts_tagana_on_standby_once_and_drafts_an_incident(
+async def test_an_alert_puts_tagana_and_trc_on_standby_once_and_drafts_an_incident(
     bus: Bus, workers: Workers, roster: Roster
 ) -> None:
     pojok = GeoPoint(lat=POJOK.lat, lon=POJOK.lon)
@@ -36,10 +36,13 @@ async def test_an_alert_puts_tagana_on_standby_once_and_drafts_an_incident(
         volunteer("near-semampir-now", 0.1, home=BANDAR_LOR.code),
         volunteer("off-duty", 0.5, on_duty=False),
         volunteer("trc", 0.5, unit=Unit.TRC, skills=(Skill.RAPID_ASSESSMENT,)),
+        volunteer("trc-off", 0.5, unit=Unit.TRC, on_duty=False),
+        volunteer("both", 0.3).model_copy(update={"units": [Unit.TAGANA, Unit.TRC]}),
+        volunteer("kt", 0.3, unit=Unit.KARANG_TARUNA),
         volunteer("pojok", 0.0, home=POJOK.code, where=pojok),
     )
     workers.start()
-    await roster.ready(5)
+    await roster.ready(8)
     now = datetime.now(UTC)
     alert = WeatherAlertIssued(
         alert_id="CAP-1",
@@ -53,9 +56,8 @@ async def test_an_alert_puts_tagana_on_standby_once_and_drafts_an_incident(
         affected_kelurahan=[SEMAMPIR.code],
     )
     await bus.send("weather-alerts", alert)
-    await eventually(
-        lambda: standby_to(bus) == ["home-semampir", "near-semampir-now"], what="standby notices"
-    )
+    semampir_standby = ["both", "home-semampir", "near-semampir-now", "trc"]  # one notice each
+    await eventually(lambda: standby_to(bus) == semampir_standby, what="standby notices")
     notice = bus.notifications(NotificationKind.STANDBY)[0]
     assert notice.context.alert_headline == alert.headline and notice.deadline == alert.expires
     banner = await eventually(lambda: view(roster, "CAP-1"), what="alert read model")
@@ -83,8 +85,11 @@ async def test_an_alert_puts_tagana_on_standby_once_and_drafts_an_incident(
     await bus.send("weather-alerts", update)
     await eventually(lambda: "pojok" in standby_to(bus), what="standby to the newly affected")
     await eventually(lambda: _status(roster, "CAP-1", "expired"), what="CAP-1 superseded")
-    assert standby_to(bus) == ["home-semampir", "near-semampir-now", "pojok"]
-    assert (await view(roster, "CAP-2")).draft_incident is None  # type: ignore[union-attr]  # only moderate
+    assert standby_to(bus) == sorted([*semampir_standby, "pojok"])
+    widened = (await view(roster, "CAP-2")).draft_incident  # type: ignore[union-attr]
+    assert widened is not None and widened.severity.value == "moderate"  # any warning: the operator decides
+    assert widened.location.lat == pytest.approx((SEMAMPIR.lat + POJOK.lat) / 2, abs=1e-6)
+    assert widened.location.lon == pytest.approx((SEMAMPIR.lon + POJOK.lon) / 2, abs=1e-6)
 
     await bus.send("weather-alerts", WeatherAlertCancelled(alert_id="CAP-3", cancelled_alert_ids=["CAP-2"]))
     await eventually(lambda: _status(roster, "CAP-2", "cancelled"), what="cancelled")
@@ -105,7 +110,7 @@ async def test_an_alert_puts_tagana_on_standby_once_and_drafts_an_incident(
     )
     await bus.send("weather-alerts", quake)
     await eventually(lambda: _status(roster, "QUAKE-1", "active"), what="quake banner")
-    assert standby_to(bus).count("pojok") == 2
+    await eventually(lambda: standby_to(bus).count("pojok") == 2, what="the quake's standby notice")
     assert bus.events("dispatch-log") == [] and bus.notifications(NotificationKind.OFFER) == []
     assert await roster.status("pojok") == "available"
 

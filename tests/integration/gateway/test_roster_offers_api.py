@@ -245,7 +245,7 @@ async def test_outbox_is_for_admins(gw: Gw) -> None:
         channel=ChannelType.WHATSAPP,
         address="+6281234567890",
         language=Language.ID,
-        subject="Tawaran tugas",
+        subject="Panggilan tugas",
         text="Banjir di Manisrenggo",
         response_url="http://x/r/t",
         incident_id="INC-1",

@@ -90,13 +90,14 @@ def test_success_on_every_channel(stack: Stack, providers: p.ProviderServers) ->
         assert outcome.offer_id == "off-1" and outcome.incident_id == "inc-1"
 
     [wa_req] = providers.requests("whatsapp", wa)
-    assert wa_req.body["interactive"]["body"]["text"].startswith("[SIGAP] TAWARAN TUGAS")
+    assert wa_req.body["interactive"]["body"]["text"].startswith("[SIGAP] PANGGILAN TUGAS")
     assert LINK in wa_req.body["interactive"]["body"]["text"]
     assert stack.bus.outcome(sent["whatsapp"].notification_id).provider_message_id.startswith("wamid.")
     [tg_req] = providers.requests("telegram", tg)
     assert tg_req.body["reply_markup"]["inline_keyboard"][-1][0]["url"] == LINK
     [sms_req] = providers.requests("zenziva", sms)
-    assert "Balas sebelum" in sms_req.body["message"] and LINK in sms_req.body["message"]
+    assert "Jawab lewat tautan ini sebelum pukul" in sms_req.body["message"]
+    assert LINK in sms_req.body["message"]
     [mail_req] = providers.requests("smtp", mail)
     assert "Kel. Ngronggo, Kec. Kota" in mail_req.body["text"]
 

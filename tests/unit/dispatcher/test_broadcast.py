@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from bench.fill import CALL_OUT_19
 from schemas.events import OfferAccepted, OfferDeclined, OfferExpired, OfferWithdrawn
 from schemas.vocabulary import (
     AssignmentStatus,
@@ -57,9 +58,9 @@ def answer(
     return world.run(state, ev(payload, later(at)), later(at))
 
 
-def test_extreme_flood_is_broadcast_to_twice_its_19_slots() -> None:
+def test_an_extreme_call_out_is_broadcast_to_twice_its_19_slots() -> None:
     world = forty()
-    state = world.run(None, ev(reported(severity=Severity.EXTREME)), later(0))
+    state = world.run(None, ev(reported(severity=Severity.EXTREME, needs=CALL_OUT_19)), later(0))
     assert sum(n.count for n in state.needs) == 19
     assert state.offer_mode == "broadcast"
     offered = [a for a in state.assignments if a.status == AssignmentStatus.OFFERED]
@@ -72,7 +73,7 @@ def test_extreme_flood_is_broadcast_to_twice_its_19_slots() -> None:
 @pytest.mark.parametrize("seed", range(8))
 def test_all_answer_yes_in_any_order_19_filled_none_overfilled(seed: int) -> None:
     world = forty()
-    state = world.run(None, ev(reported(severity=Severity.EXTREME)), later(0))
+    state = world.run(None, ev(reported(severity=Severity.EXTREME, needs=CALL_OUT_19)), later(0))
     order = [a.offer_id for a in state.assignments]
     random.Random(seed).shuffle(order)
     filled_replies: list[Notify] = []
@@ -95,7 +96,7 @@ def test_all_answer_yes_in_any_order_19_filled_none_overfilled(seed: int) -> Non
 
 def test_the_first_answers_fill_a_need_and_the_rest_are_withdrawn_at_once() -> None:
     world = forty()
-    state = world.run(None, ev(reported(severity=Severity.EXTREME)), later(0))
+    state = world.run(None, ev(reported(severity=Severity.EXTREME, needs=CALL_OUT_19)), later(0))
     index = next(i for i, n in enumerate(state.needs) if n.skill == Skill.COMMAND_POST)  # one slot
     first, second = [a for a in state.assignments if a.need_index == index]
     state = answer(world, state, first.offer_id, 2)
@@ -107,7 +108,7 @@ def test_the_first_answers_fill_a_need_and_the_rest_are_withdrawn_at_once() -> N
     assert any(n.kind == NotificationKind.WITHDRAWAL and n.offer_id == second.offer_id for n in notices)
     assert any(n.kind == NotificationKind.REPLY and n.reason == "accepted" for n in notices)
     assert second.volunteer_id not in world.holds
-    assert any(e.event == "accepted" and e.detail.endswith("via WhatsApp") for e in state.timeline)
+    assert any(e.event == "accepted" and e.detail.endswith("lewat WhatsApp") for e in state.timeline)
 
     # the second one's "SIAP" arrives after all: nothing changes, and they hear it was filled
     late = answer(world, state, second.offer_id, 3)
@@ -120,7 +121,7 @@ def test_the_first_answers_fill_a_need_and_the_rest_are_withdrawn_at_once() -> N
 
 def test_a_decline_keeps_the_call_out_at_its_factor() -> None:
     world = forty()
-    state = world.run(None, ev(reported(severity=Severity.EXTREME)), later(0))
+    state = world.run(None, ev(reported(severity=Severity.EXTREME, needs=CALL_OUT_19)), later(0))
     index = next(i for i, n in enumerate(state.needs) if n.skill == Skill.COMMAND_POST)
     a = next(a for a in state.assignments if a.need_index == index)
     state = answer(world, state, a.offer_id, 2, yes=False)
@@ -136,14 +137,16 @@ def test_a_decline_keeps_the_call_out_at_its_factor() -> None:
 
 def test_severe_stays_one_offer_per_slot() -> None:
     world = forty()
-    state = world.run(None, ev(reported(severity=Severity.SEVERE)), later(0))
+    state = world.run(None, ev(reported(severity=Severity.SEVERE, needs=CALL_OUT_19)), later(0))
     assert state.offer_mode == "one_per_slot"
     assert len(state.assignments) == sum(n.count for n in state.needs)
 
 
 def test_an_incident_may_ask_for_a_broadcast_itself() -> None:
     world = forty()
-    report = reported(severity=Severity.SEVERE).model_copy(update={"offer_mode": "broadcast"})
+    report = reported(severity=Severity.SEVERE, needs=CALL_OUT_19).model_copy(
+        update={"offer_mode": "broadcast"}
+    )
     state = world.run(None, ev(report), later(0))
     assert len(state.assignments) == 2 * sum(n.count for n in state.needs)
 

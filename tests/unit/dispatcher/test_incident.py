@@ -71,18 +71,20 @@ def test_a_report_without_needs_takes_its_run_card_and_offers_the_nearest() -> N
     world = World.of(
         *[(f"w{i}", Unit.TAGANA, (Skill.WATER_RESCUE,), 1.0 + i) for i in range(3)],
         *[(f"e{i}", Unit.TAGANA, (Skill.EVACUATION,), 1.0 + i) for i in range(3)],
-        *[(f"k{i}", Unit.TAGANA, (Skill.PUBLIC_KITCHEN,), 1.0 + i) for i in range(3)],
+        ("b0", Unit.TAGANA, (Skill.BOAT_OPERATOR,), 2.0),
+        ("p0", Unit.PBI_JKN, (Skill.VICTIM_REGISTRATION,), 3.0),
         ("t0", Unit.TRC, (Skill.RAPID_ASSESSMENT,), 4.0),
     )
-    state = world.run(None, ev(reported()), T0)
+    state = world.run(None, ev(reported(severity=Severity.MODERATE)), T0)
     assert [(n.unit, n.skill, n.count) for n in state.needs] == [
-        (Unit.TAGANA, Skill.WATER_RESCUE, 2),
-        (Unit.TAGANA, Skill.EVACUATION, 2),
-        (Unit.TAGANA, Skill.PUBLIC_KITCHEN, 2),
         (Unit.TRC, Skill.RAPID_ASSESSMENT, 1),
+        (Unit.TAGANA, Skill.WATER_RESCUE, 2),
+        (Unit.TAGANA, Skill.BOAT_OPERATOR, 1),
+        (Unit.TAGANA, Skill.EVACUATION, 2),
+        (Unit.PBI_JKN, Skill.VICTIM_REGISTRATION, 1),
     ]
     assert state.status == S.DISPATCHING
-    assert sorted(a.volunteer_id for a in state.assignments) == ["e0", "e1", "k0", "k1", "t0", "w0", "w1"]
+    assert sorted(a.volunteer_id for a in state.assignments) == ["b0", "e0", "e1", "p0", "t0", "w0", "w1"]
     assert {a.status for a in state.assignments} == {A.OFFERED}
     statuses = [(p.previous_status, p.status) for p in emitted(world, IncidentStatusChanged)]
     assert statuses == [(None, S.REPORTED), (S.REPORTED, S.DISPATCHING)]
@@ -160,7 +162,7 @@ def test_understaffed_notifies_coordinators_once_and_retries_when_volunteers_fre
     assert len(world.of_type(NotifyCoordinators)) == 1
     assert world.of_type(NotifyCoordinators)[0].open_slots == 1
     assert world.of_type(MarkUnderstaffed)
-    assert "no more candidates within 25 km" in emitted(world, IncidentStatusChanged)[-1].reason
+    assert "tidak ada lagi relawan dalam radius 25 km" in emitted(world, IncidentStatusChanged)[-1].reason
     # a retry with nobody new: still understaffed, coordinators not told twice
     state = world.run(state, ev(DispatchRetry(incident_id="INC-1")), later(30))
     assert world.of_type(ClearRetry) and not world.of_type(NotifyCoordinators)
@@ -474,6 +476,6 @@ def test_without_a_reason_the_notices_say_how_the_incident_ended() -> None:
 def test_the_timeline_gives_an_offers_deadline_in_kediri_time() -> None:
     world = evac_world(1)
     state = world.run(None, ev(reported(severity=Severity.SEVERE, needs=[TAGANA_EVAC])), T0)
-    deadline_wib = (T0 + timedelta(seconds=180, hours=7)).strftime("%H:%M:%S")
+    deadline_wib = (T0 + timedelta(seconds=180, hours=7)).strftime("%H.%M")
     offered = [entry.detail for entry in state.timeline if entry.event == "offered"]
-    assert offered and offered[0].endswith(f"until {deadline_wib} WIB")
+    assert offered and offered[0].endswith(f"jawab sebelum pukul {deadline_wib} WIB")

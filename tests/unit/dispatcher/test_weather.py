@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from schemas import reference
 from schemas.events import VolunteerProfile, WeatherAlertIssued
 from schemas.fields import GeoPoint
 from schemas.vocabulary import IncidentType, Severity, Unit
@@ -39,27 +42,47 @@ def profile(home: str, location: GeoPoint | None = None) -> VolunteerProfile:
     )
 
 
-def test_a_severe_immediate_alert_drafts_an_incident_at_the_first_kelurahan() -> None:
+def test_a_severe_immediate_alert_drafts_an_incident_at_the_centroid_of_the_affected_kelurahan() -> None:
     draft = weather.draft_incident(alert())
     assert draft is not None
-    assert (draft.type, draft.severity, draft.kelurahan_code) == (
-        IncidentType.EXTREME_WEATHER,
-        Severity.SEVERE,
-        SEMAMPIR,
-    )
-    assert abs(draft.location.lat - -7.7981) < 0.001
-    assert "Semampir" in draft.title and "+1 kelurahan" in draft.title
+    semampir, bandar_lor = reference.kelurahan(SEMAMPIR), reference.kelurahan(BANDAR_LOR)
+    assert (draft.type, draft.severity) == (IncidentType.EXTREME_WEATHER, Severity.SEVERE)
+    assert draft.location.lat == pytest.approx((semampir.lat + bandar_lor.lat) / 2, abs=1e-6)
+    assert draft.location.lon == pytest.approx((semampir.lon + bandar_lor.lon) / 2, abs=1e-6)
+    assert draft.kelurahan_code in (SEMAMPIR, BANDAR_LOR)  # the affected one nearest that centroid
+    assert "+1 kelurahan" in draft.title and "Sumber: BMKG" in draft.description
     assert draft.needs is None  # the run card applies when the ops room posts it
     flood = weather.draft_incident(alert(event="Banjir", severity="Extreme"))
     assert flood is not None and (flood.type, flood.severity) == (IncidentType.FLOOD, Severity.EXTREME)
     quake = weather.draft_incident(alert(kind="earthquake"))
     assert quake is not None and quake.type == IncidentType.EARTHQUAKE
+    ash = weather.draft_incident(alert(event="Hujan abu vulkanik Gunung Kelud"))
+    assert ash is not None and ash.type == IncidentType.ASH_FALL
 
 
-def test_no_draft_for_milder_or_later_alerts_or_without_kelurahan() -> None:
-    assert weather.draft_incident(alert(severity="Moderate")) is None
-    assert weather.draft_incident(alert(urgency="Expected")) is None
-    assert weather.draft_incident(alert(affected_kelurahan=[])) is None
+def test_the_centroid_is_not_the_first_kelurahan_in_code_order() -> None:
+    codes = sorted(reference.all_kelurahan())
+    spread = [codes[0], codes[len(codes) // 2], codes[-1]]
+    draft = weather.draft_incident(alert(affected_kelurahan=spread))
+    assert draft is not None
+    places = [reference.kelurahan(c) for c in spread]
+    assert draft.location.lat == pytest.approx(sum(p.lat for p in places) / 3, abs=1e-6)
+    nearest = min(
+        places, key=lambda p: reference.haversine_km(draft.location.lat, draft.location.lon, p.lat, p.lon)
+    )
+    assert draft.kelurahan_code == nearest.code
+
+
+def test_any_alert_over_the_city_drafts_an_incident_the_operator_may_post() -> None:
+    moderate = weather.draft_incident(alert(severity="Moderate", urgency="Expected"))
+    assert moderate is not None and moderate.severity == Severity.MODERATE  # BMKG's usual nowcast
+    assert weather.draft_incident(alert(severity="Minor")).severity == Severity.MINOR  # type: ignore[union-attr]
+    assert weather.draft_incident(alert(severity="Unknown")) is not None
+    assert weather.draft_incident(alert(affected_kelurahan=[])) is None  # nothing of the city touched
+
+
+def test_standby_goes_to_tagana_and_trc() -> None:
+    assert set(weather.STANDBY_UNITS) == {Unit.TAGANA, Unit.TRC}
 
 
 def test_alert_view_status() -> None:

@@ -10,6 +10,7 @@ from schemas.envelope import Envelope, make_event
 from schemas.events import IncidentReported, Need, Payload
 from schemas.fields import GeoPoint
 from schemas.vocabulary import IncidentType, Severity, Skill, Unit
+from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.commands import (
     CandidatesFound,
     Command,
@@ -22,11 +23,12 @@ from services.dispatcher.commands import (
 )
 from services.dispatcher.incident import IncidentState, Policy, decide
 from services.dispatcher.runcards import load_runcards
-from services.dispatcher.settings import DEFAULT_RUNCARDS
+from services.dispatcher.settings import DEFAULT_ASSESSMENT_RULES, DEFAULT_RUNCARDS
 
 T0 = datetime(2026, 1, 15, 2, 0, tzinfo=UTC)
 RUNCARDS = load_runcards(DEFAULT_RUNCARDS)
-POLICY = Policy(runcards=RUNCARDS, max_radius_km=25.0)
+ASSESSMENT_RULES = load_assessment_rules(DEFAULT_ASSESSMENT_RULES)
+POLICY = Policy(runcards=RUNCARDS, max_radius_km=25.0, assessment=ASSESSMENT_RULES)
 KEL = "35.71.02.1001"  # Semampir
 WHERE = GeoPoint(lat=-7.798125, lon=112.010294)
 

@@ -21,7 +21,24 @@ def test_deterministic_ids_and_content() -> None:
 def test_shape_of_the_roster() -> None:
     roster = demo_roster.profiles(TODAY)
     units = Counter(p.unit for p in roster)
-    assert units[Unit.TRC] == 26 and units[Unit.TAGANA] == 104
+    assert dict(units) == {
+        Unit.TRC: 26,
+        Unit.TAGANA: 48,
+        Unit.PBI_JKN: 20,
+        Unit.KARANG_TARUNA: 24,
+        Unit.PSM: 12,
+    }
+    two = [p for p in roster if len(p.units) > 1]
+    assert 8 <= len(two) <= 30 and all(p.units[0] == p.unit for p in roster)
+    assert all(p.nia for p in roster if Unit.TAGANA in p.units)
+    for unit, skill in (
+        (Unit.PBI_JKN, Skill.VICTIM_REGISTRATION),
+        (Unit.PBI_JKN, Skill.SOCIAL_DATA),
+        (Unit.KARANG_TARUNA, Skill.PUBLIC_KITCHEN),
+        (Unit.PSM, Skill.PUBLIC_KITCHEN),
+        (Unit.TAGANA, Skill.BOAT_OPERATOR),
+    ):
+        assert sum(1 for p in roster if unit in p.units and skill in p.skills) >= 5, (unit, skill)
     assert {p.home_kelurahan_code for p in roster} == set(reference.all_kelurahan())  # all 46
     on_duty = sum(p.on_duty for p in roster) / len(roster)
     assert 0.6 <= on_duty <= 0.8

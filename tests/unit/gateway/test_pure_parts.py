@@ -104,7 +104,7 @@ def test_status_labels_the_board_shows_are_their_own() -> None:
     from schemas.vocabulary import AssignmentStatus, IncidentStatus, NotificationKind
 
     # `offered` and `understaffed` are values of two enums each; each keeps its own label
-    assert AssignmentStatus.OFFERED.label == "Ditawarkan"
-    assert VolunteerStatus.OFFERED.label == "Sedang ditawari tugas"
+    assert AssignmentStatus.OFFERED.label == "Menunggu jawaban"
+    assert VolunteerStatus.OFFERED.label == "Sedang dipanggil"
     assert IncidentStatus.UNDERSTAFFED.label == "Kurang personel"
     assert NotificationKind.UNDERSTAFFED.label == "Peringatan kurang personel"

@@ -54,7 +54,11 @@ def test_offer_states_what_role_deadline_and_link(language: str) -> None:
         else "Flood (severe): Luapan Sungai Brantas"
     )
     role = "Tagana - Penyelamatan di air" if language == "id" else "Tagana - Water rescue"
-    until = "Balas sebelum 02.15 WIB" if language == "id" else "Reply before 02:15 WIB"
+    until = (
+        "Jawab lewat tautan ini sebelum pukul 02.15 WIB"
+        if language == "id"
+        else "Answer through this link before 02:15 WIB"
+    )
     for text in (r.text, r.email):
         assert what in text
         assert role in text
@@ -65,7 +69,7 @@ def test_offer_states_what_role_deadline_and_link(language: str) -> None:
     assert r.button == ("Terima / Tolak" if language == "id" else "Accept / Decline")
     assert r.response_url == LINK
     assert r.slots == (
-        ("TAWARAN TUGAS - " if language == "id" else "DUTY OFFER - ") + what,
+        ("PANGGILAN TUGAS - " if language == "id" else "CALL-OUT - ") + what,
         "Kel. Ngronggo, Kec. Kota",
         ("Peran: " if language == "id" else "Role: ") + role,
         until,
@@ -75,12 +79,12 @@ def test_offer_states_what_role_deadline_and_link(language: str) -> None:
 
 def test_offer_in_indonesian_reads_naturally() -> None:
     assert rendered("offer", "id").text == (
-        "[SIGAP] TAWARAN TUGAS\n"
+        "[SIGAP] PANGGILAN TUGAS\n"
         "Banjir (Berat): Luapan Sungai Brantas\n"
         "Lokasi: Kel. Ngronggo, Kec. Kota\n"
         f"Peta: {map_link(-7.8431, 112.0185)}\n"
         "Peran: Tagana - Penyelamatan di air\n"
-        "Balas sebelum 02.15 WIB:\n"
+        "Jawab lewat tautan ini sebelum pukul 02.15 WIB:\n"
         f"{LINK}"
     )
 
@@ -118,7 +122,11 @@ def test_standby_notice_says_until_when_and_that_there_is_no_duty_yet(language: 
     r = rendered("standby", language)
     assert "Hujan lebat disertai petir dan angin kencang" in r.text
     # 11:00 UTC is 18:00 WIB the same day; the date is given because alerts last hours or days
-    assert ("Berlaku s.d. 1 Mar 18.00 WIB" if language == "id" else "Valid until 1 Mar 18:00 WIB") in r.text
+    assert (
+        "Berlaku s.d. 1 Mar pukul 18.00 WIB" if language == "id" else "Valid until 1 Mar 18:00 WIB"
+    ) in r.text
+    for shape in (r.text, r.sms, r.email):
+        assert "Sumber: BMKG" in shape  # BMKG's required attribution, in every shape
     assert ("Belum ada penugasan" if language == "id" else "No duty yet") in r.text
     assert r.subject.startswith(
         "[SIGAP] Pemberitahuan siaga" if language == "id" else "[SIGAP] Standby notice"
@@ -203,15 +211,15 @@ def test_for_channel_picks_the_right_shape() -> None:
 
 
 def test_wib_formatting() -> None:
-    assert wib_time(DEADLINE, Language.ID) == "02.15 WIB"
+    assert wib_time(DEADLINE, Language.ID) == "pukul 02.15 WIB"
     assert wib_time(DEADLINE, Language.EN) == "02:15 WIB"
-    assert wib_date_time(DEADLINE, Language.ID) == "2 Mar 02.15 WIB"
-    assert wib_date_time(datetime(2026, 8, 17, 3, 0, tzinfo=UTC), Language.ID) == "17 Agu 10.00 WIB"
+    assert wib_date_time(DEADLINE, Language.ID) == "2 Mar pukul 02.15 WIB"
+    assert wib_date_time(datetime(2026, 8, 17, 3, 0, tzinfo=UTC), Language.ID) == "17 Agu pukul 10.00 WIB"
 
 
 def test_an_offer_without_a_deadline_or_link_still_renders() -> None:
     r = render(request(deadline=None, deadline_in_s=None, response_url=None))
-    assert "Balas sebelum" not in r.text
+    assert "Jawab lewat tautan" not in r.text
     assert r.button is None
     assert r.slots[3] == "-" and r.slots[4] == "-"
 
