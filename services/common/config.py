@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     outbox_max: int = Field(default=1000, ge=1)
     outbox_volunteer_max: int = Field(default=100, ge=1)
 
+    # scale-out and faults (issue 16): topic replication and checks, fail-fast edge, Redis Sentinel
+    replication_factor: int | None = Field(
+        default=None, ge=1, le=7, description="topics' replication; unset: 3 on 3+ brokers, 1 on one"
+    )
+    dispatch_log_retention_ms: int = Field(default=-1, ge=-1, description="the audit trail; -1 keeps all")
+    topic_check_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    publish_timeout_s: float = Field(default=4.0, gt=0, le=120, description="the gateway's 503 after this")
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:
