@@ -1,0 +1,61 @@
+"""A Kafka broker or cluster of the test's own, started and stopped with `deploy/local/kafka.sh` on
+ports apart from the shared broker's (which tests never stop)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
+
+
+@dataclass(frozen=True)
+class OwnKafka:
+    """`nodes` combined broker+controller nodes: brokers on `port`…, controllers on `controller_port`…"""
+
+    data_dir: Path
+    port: int
+    controller_port: int
+    nodes: int = 1
+    heap: str = "384m"
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.port + i}" for i in range(self.nodes))
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "SIGAP_KAFKA_NODES": str(self.nodes),
+            "SIGAP_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.port}",
+            "SIGAP_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "SIGAP_DATA_DIR": str(self.data_dir),
+            "SIGAP_KAFKA_HEAP": self.heap,
+        }
+
+    def run(self, *args: str, timeout_s: float = 180) -> None:
+        done = subprocess.run(
+            ["bash", str(KAFKA_SH), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"kafka.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+
+    def start(self) -> None:
+        self.run("start")
+
+    def stop(self) -> None:
+        self.run("stop")
+
+    def kill_node(self, node: int) -> None:
+        self.run("kill-node", str(node))
+
+    def start_node(self, node: int) -> None:
+        self.run("start-node", str(node))
