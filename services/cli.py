@@ -278,9 +278,9 @@ async def _producer(settings: Settings) -> Any:
 
 
 def _redis(settings: Settings) -> Any:
-    from services.common.redis import new_redis
+    from services.common.redis import redis_for
 
-    return new_redis(settings.redis_url)
+    return redis_for(settings)
 
 
 def _progress(done: int, total: int) -> None:

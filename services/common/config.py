@@ -97,6 +97,17 @@ class Settings(BaseSettings):
     dispatch_log_retention_ms: int = Field(default=-1, ge=-1, description="the audit trail; -1 keeps all")
     topic_check_timeout_s: float = Field(default=30.0, gt=0, le=600)
     publish_timeout_s: float = Field(default=4.0, gt=0, le=120, description="the gateway's 503 after this")
+    redis_sentinels: str = Field(default="", description="host:port,…: find the Redis primary through these")
+    redis_sentinel_master: str = "sigap"
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels(cls, value: str) -> str:
+        if value.strip():
+            from services.common.redis import sentinel_hosts
+
+            sentinel_hosts(value)
+        return value.strip()
 
     @field_validator("channels")
     @classmethod

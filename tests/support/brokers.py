@@ -59,3 +59,57 @@ class OwnKafka:
 
     def start_node(self, node: int) -> None:
         self.run("start-node", str(node))
+
+
+SENTINEL_SH = REPO / "deploy" / "local" / "sentinel.sh"
+
+
+@dataclass(frozen=True)
+class OwnSentinel:
+    """One Redis primary, two replicas (`node_port`…+2) and three sentinels (`sentinel_port`…+2)."""
+
+    data_dir: Path
+    node_port: int
+    sentinel_port: int
+    master: str = "sigap"
+
+    @property
+    def sentinels(self) -> str:
+        return ",".join(f"127.0.0.1:{self.sentinel_port + i}" for i in range(3))
+
+    def run(self, *args: str, timeout_s: float = 60) -> str:
+        done = subprocess.run(
+            ["bash", str(SENTINEL_SH), *args],
+            env={
+                **os.environ,
+                "SIGAP_DATA_DIR": str(self.data_dir),
+                "SIGAP_SENTINEL_REDIS_PORT": str(self.node_port),
+                "SIGAP_SENTINEL_PORT": str(self.sentinel_port),
+                "SIGAP_REDIS_SENTINEL_MASTER": self.master,
+            },
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"sentinel.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        return done.stdout.strip()
+
+    def start(self) -> None:
+        self.run("start")
+
+    def stop(self) -> None:
+        self.run("stop")
+
+    def primary(self) -> str:
+        return self.run("primary")
+
+    def kill_primary(self) -> int:
+        return int(self.run("kill-primary"))
+
+    def start_node(self, node: int) -> None:
+        self.run("start-node", str(node))
+
+    def restart_node(self, node: int) -> None:
+        self.run("restart-node", str(node))
