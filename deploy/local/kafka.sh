@@ -413,7 +413,14 @@ stop_one() {
 }
 
 cmd_stop() {
-  local i
+  local i pid
+  # A cluster's nodes are told together: the last one left alone would wait out its controlled
+  # shutdown for a quorum that is gone.
+  for ((i = 1; i <= KAFKA_NODES && KAFKA_NODES > 1; i++)); do
+    select_node "$i"
+    pid="$(our_pid)"
+    [[ -z "$pid" ]] || kill -TERM "$pid" 2>/dev/null || true
+  done
   for ((i = KAFKA_NODES; i >= 1; i--)); do
     select_node "$i"
     stop_one
