@@ -4,7 +4,8 @@ Every number comes from the event log, the system of record, plus the provider's
 was handed to it:
 
 - **lost**: an incident the gateway answered 202 for that has no dispatcher decision on `dispatch-log`.
-- **double_booked**: volunteers holding two offers or assignments at once. A hold starts at `offer.made`
+- **double_booked**: volunteers given a hold, during the scenario, while an earlier one of theirs was
+  still held (two offers or assignments at once). A hold starts at `offer.made`
   and ends at the first of `offer.declined`, `offer.expired`, `offer.withdrawn` or the assignment's
   `released`. Those end events are stamped before the dispatcher frees the volunteer (the answer, the
   expiry claim, the release are events the dispatcher then applies), and `offer.made` after it
@@ -74,11 +75,12 @@ class Log:
             hold.accepted = True
 
 
-def _overlaps(holds: Iterable[Hold]) -> bool:
+def _overlaps(holds: Iterable[Hold], start_at: float = float("-inf"), end_at: float = float("inf")) -> bool:
+    """Whether a hold began, within [start_at, end_at), while an earlier one was still held."""
     ordered = sorted(holds, key=lambda h: h.made_at)
     busy_until = float("-inf")
     for hold in ordered:
-        if hold.made_at < busy_until:
+        if hold.made_at < busy_until and start_at <= hold.made_at < end_at:
             return True
         end = hold.end_at if hold.end_at is not None else float("inf")
         busy_until = max(busy_until, end)
@@ -105,7 +107,9 @@ def count(
     by_volunteer: dict[str, list[Hold]] = defaultdict(list)
     for hold in log.holds.values():  # a volunteer's holds on any incident of the run
         by_volunteer[hold.volunteer_id].append(hold)
-    my_volunteers = {h.volunteer_id for h in mine}
+    my_volunteers = {
+        h.volunteer_id for h in log.holds.values() if window.start_at <= h.made_at < window.end_at
+    }
     by_incident: dict[str, list[Hold]] = defaultdict(list)
     for hold in mine:
         by_incident[hold.incident_id].append(hold)
@@ -125,7 +129,9 @@ def count(
     return {
         "posted": len(posted),
         "lost": sum(1 for i in posted if i not in log.decisions),
-        "double_booked": sum(1 for v in my_volunteers if _overlaps(by_volunteer[v])),
+        "double_booked": sum(
+            1 for v in my_volunteers if _overlaps(by_volunteer[v], window.start_at, window.end_at)
+        ),
         "overfilled": sum(
             1 for hs in by_incident.values() if _overlaps(hs) or sum(h.accepted for h in hs) > 1
         ),

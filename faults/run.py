@@ -341,6 +341,15 @@ class Run:
             self.providers.stop()
             await asyncio.to_thread(self.sentinel.stop)
             await asyncio.to_thread(self.kafka.stop)
+        results = self.results(facts, run_end)
+        return {
+            "commit": git_commit()["commit"],
+            "started_at": started_at,
+            "machine": describe(machine),
+            "scenarios": results,
+        }
+
+    def results(self, facts: Log, run_end: float) -> list[dict[str, Any]]:
         partitioner = CachedPartitioner()
         parts = list(range(SPECS[INCIDENTS].partitions))
         results = []
@@ -349,16 +358,14 @@ class Run:
             end = self.scenarios[i + 1].start_at if i + 1 < len(self.scenarios) else run_end
             partition_of = {k: partitioner(k.encode(), parts, parts) for k in posted}
             counted = count(facts, Window(posted, sc.start_at, sc.fault_at, end, run_end), partition_of)
+            lost = sorted((partition_of[inc], inc) for inc in posted if inc not in facts.decisions)
+            if lost:
+                sc.note += f"lost (partition, incident): {lost[:20]}"
             results.append({"name": sc.name, **{k: counted[k] for k in ("posted", *ZERO, "resume_s")}})
             self.notes.append(
                 f"{sc.name}: answers {dict(sc.sends.statuses)}{'; ' + sc.note if sc.note else ''}"
             )
-        return {
-            "commit": git_commit()["commit"],
-            "started_at": started_at,
-            "machine": describe(machine),
-            "scenarios": results,
-        }
+        return results
 
     async def scenario(self, name: str) -> None:
         assert self.stack is not None
@@ -426,7 +433,12 @@ class Run:
         killed: list[int] = []
 
         def kill_primary() -> None:
+            old = self.sentinel.primary()
             killed.append(self.sentinel.kill_primary())
+            deadline = time.monotonic() + 60
+            while self.sentinel.primary() == old:  # as an operator would: bring the old one back
+                assert time.monotonic() < deadline, "the sentinels elected no new primary in 60 s"
+                time.sleep(0.2)  # only once a replica was promoted, so it rejoins as a replica
 
         def bring_back() -> None:
             self.sentinel.start_node(killed[-1])
@@ -489,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    for noisy in ("aiokafka", "httpx", "aiohttp.access", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     names = tuple(n for n in args.only.split(",") if n) or SCENARIOS
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
