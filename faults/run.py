@@ -274,6 +274,7 @@ class Run:
         self.scenarios: list[Scenario] = []
         self.stack: Stack | None = None
         self.notes: list[str] = []
+        self.answerer_answered = 0
 
     def env(self) -> dict[str, str]:
         return {
@@ -326,6 +327,7 @@ class Run:
                 await asyncio.sleep(self.plan.drain_s)
             finally:
                 await answerer.stop()
+                self.answerer_answered = answerer.answered
             run_end = time.time()
             facts = Log()
             await read_log(self.kafka.bootstrap, self.prefix, facts)
@@ -342,6 +344,12 @@ class Run:
             await asyncio.to_thread(self.sentinel.stop)
             await asyncio.to_thread(self.kafka.stop)
         results = self.results(facts, run_end)
+        accepted = sum(h.accepted for h in facts.holds.values())
+        self.notes.append(
+            f"the run as a whole: {len(facts.decisions)} incidents decided, {len(facts.holds)} offers made, "
+            f"{accepted} accepted, {len(facts.handoffs)} hand-offs to the WhatsApp server, "
+            f"{self.answerer_answered} offers seen through by the simulated volunteers"
+        )
         return {
             "commit": git_commit()["commit"],
             "started_at": started_at,

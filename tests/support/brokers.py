@@ -1,5 +1,5 @@
-"""A Kafka broker or cluster of the test's own, started and stopped with `deploy/local/kafka.sh` on
-ports apart from the shared broker's (which tests never stop)."""
+"""A Kafka broker or cluster, and Redis under Sentinel, of the test's own: started and stopped with
+`deploy/local/kafka.sh` and `sentinel.sh` on ports apart from the shared ones (which tests never stop)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
+
+
+def run_script(script: Path, args: tuple[str, ...], env: dict[str, str], timeout_s: float) -> str:
+    """`bash <script> <args>` with `env`; its output, or a `RuntimeError` with the end of its errors."""
+    done = subprocess.run(
+        ["bash", str(script), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{script.name} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
 
 
 @dataclass(frozen=True)
@@ -28,7 +43,6 @@ class OwnKafka:
 
     def env(self) -> dict[str, str]:
         return {
-            **os.environ,
             "SIGAP_KAFKA_NODES": str(self.nodes),
             "SIGAP_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.port}",
             "SIGAP_KAFKA_CONTROLLER_PORT": str(self.controller_port),
@@ -37,16 +51,7 @@ class OwnKafka:
         }
 
     def run(self, *args: str, timeout_s: float = 180) -> None:
-        done = subprocess.run(
-            ["bash", str(KAFKA_SH), *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"kafka.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        run_script(KAFKA_SH, args, self.env(), timeout_s)
 
     def start(self) -> None:
         self.run("start")
@@ -78,23 +83,13 @@ class OwnSentinel:
         return ",".join(f"127.0.0.1:{self.sentinel_port + i}" for i in range(3))
 
     def run(self, *args: str, timeout_s: float = 60) -> str:
-        done = subprocess.run(
-            ["bash", str(SENTINEL_SH), *args],
-            env={
-                **os.environ,
-                "SIGAP_DATA_DIR": str(self.data_dir),
-                "SIGAP_SENTINEL_REDIS_PORT": str(self.node_port),
-                "SIGAP_SENTINEL_PORT": str(self.sentinel_port),
-                "SIGAP_REDIS_SENTINEL_MASTER": self.master,
-            },
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"sentinel.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-        return done.stdout.strip()
+        env = {
+            "SIGAP_DATA_DIR": str(self.data_dir),
+            "SIGAP_SENTINEL_REDIS_PORT": str(self.node_port),
+            "SIGAP_SENTINEL_PORT": str(self.sentinel_port),
+            "SIGAP_REDIS_SENTINEL_MASTER": self.master,
+        }
+        return run_script(SENTINEL_SH, args, env, timeout_s)
 
     def start(self) -> None:
         self.run("start")
