@@ -95,24 +95,22 @@ wait_pong() {  # wait_pong PORT NAME
   die "$2 did not answer PONG on $HOST:$1 within ${START_TIMEOUT}s"
 }
 
-start_node() {
-  local n="$1" port
-  port="$(node_port "$n")"
+# start_server KIND N PORT CONF [ARGS] -> starts a node or a sentinel unless one answers on PORT
+start_server() {
+  local what="$1 $2" port="$3" conf="$4"
   if ping "$port"; then return 0; fi
-  write_node_conf "$n"
-  redis-server "$BASE/node-$n/redis.conf" </dev/null >/dev/null || die "node $n did not start (log: $BASE/node-$n/redis.log)"
-  wait_pong "$port" "node $n"
-  info "node $n answers on $HOST:$port"
+  redis-server "$conf" "${@:5}" </dev/null >/dev/null || die "$what did not start (log: ${conf%/*}/*.log)"
+  wait_pong "$port" "$what"
+}
+
+start_node() {
+  write_node_conf "$1"
+  start_server node "$1" "$(node_port "$1")" "$BASE/node-$1/redis.conf"
 }
 
 start_sentinel() {
-  local n="$1" port
-  port="$(sentinel_port "$n")"
-  if ping "$port"; then return 0; fi
-  write_sentinel_conf "$n"
-  redis-server "$BASE/sentinel-$n/sentinel.conf" --sentinel </dev/null >/dev/null ||
-    die "sentinel $n did not start (log: $BASE/sentinel-$n/sentinel.log)"
-  wait_pong "$port" "sentinel $n"
+  write_sentinel_conf "$1"
+  start_server sentinel "$1" "$(sentinel_port "$1")" "$BASE/sentinel-$1/sentinel.conf" --sentinel
 }
 
 # primary -> host:port the sentinels name (empty when none answers)
