@@ -598,7 +598,12 @@ async def _topics(args: argparse.Namespace) -> int:
     from services.common.topics import create_topics
 
     settings = get_settings()
-    created = await create_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    created = await create_topics(
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        replication=settings.replication_factor,
+        dispatch_log_retention_ms=settings.dispatch_log_retention_ms,
+    )
     print(f"topics ready ({len(created)} created): {', '.join(settings.topic(t.name) for t in TOPICS)}")
     return 0
 
