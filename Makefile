@@ -14,6 +14,7 @@ help:
 	@echo "make test    start Kafka and Redis if needed and run the whole suite"
 	@echo "make lint    ruff and mypy --strict"
 	@echo "make bench   run the benchmark, write bench/report.{json,md}"
+	@echo "make faults  kill services, a broker of three, the Redis primary under load; write faults/report.{json,md}"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
