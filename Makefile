@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-fill browser
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-fill browser faults faults-smoke
 
 help:
 	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
@@ -14,6 +14,7 @@ help:
 	@echo "make test    start Kafka and Redis if needed and run the whole suite"
 	@echo "make lint    ruff and mypy --strict"
 	@echo "make bench   run the benchmark, write bench/report.{json,md}"
+	@echo "make faults  kill services, a broker of three, the Redis primary under load; write faults/report.{json,md}"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -65,3 +66,9 @@ bench-smoke: infra
 
 bench-fill: venv
 	$(PY) -m bench.fill --trials 200 --json bench/fill.json
+
+faults: infra
+	$(PY) -m faults.run
+
+faults-smoke: infra
+	$(PY) -m faults.run --smoke

@@ -279,9 +279,9 @@ async def _producer(settings: Settings) -> Any:
 
 
 def _redis(settings: Settings) -> Any:
-    from services.common.redis import new_redis
+    from services.common.redis import redis_for
 
-    return new_redis(settings.redis_url)
+    return redis_for(settings)
 
 
 def _progress(done: int, total: int) -> None:
@@ -599,7 +599,12 @@ async def _topics(args: argparse.Namespace) -> int:
     from services.common.topics import create_topics
 
     settings = get_settings()
-    created = await create_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    created = await create_topics(
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        replication=settings.replication_factor,
+        dispatch_log_retention_ms=settings.dispatch_log_retention_ms,
+    )
     print(f"topics ready ({len(created)} created): {', '.join(settings.topic(t.name) for t in TOPICS)}")
     return 0
 

@@ -107,6 +107,25 @@ class Settings(BaseSettings):
     sms_webhook_secret: str = Field(default="", description="X-Sigap-Webhook-Secret of SMS replies")
     inbound_dedupe_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="provider message ids kept")
 
+    # scale-out and faults (issue 16): topic replication and checks, fail-fast edge, Redis Sentinel
+    replication_factor: int | None = Field(
+        default=None, ge=1, le=7, description="topics' replication; unset: 3 on 3+ brokers, 1 on one"
+    )
+    dispatch_log_retention_ms: int = Field(default=-1, ge=-1, description="the audit trail; -1 keeps all")
+    topic_check_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    publish_timeout_s: float = Field(default=4.0, gt=0, le=120, description="the gateway's 503 after this")
+    redis_sentinels: str = Field(default="", description="host:port,…: find the Redis primary through these")
+    redis_sentinel_master: str = "sigap"
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels(cls, value: str) -> str:
+        if value.strip():
+            from services.common.redis import sentinel_hosts
+
+            sentinel_hosts(value)
+        return value.strip()
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:

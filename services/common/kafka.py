@@ -28,15 +28,18 @@ class CachedPartitioner:
         return all_partitions[index]
 
 
-def new_producer(bootstrap: str, client_id: str = "sigap") -> AIOKafkaProducer:
-    """A producer whose `send_and_wait` returns only once the broker has the record."""
+def new_producer(
+    bootstrap: str, client_id: str = "sigap", request_timeout_ms: int = 15000
+) -> AIOKafkaProducer:
+    """A producer whose `send_and_wait` returns only once the broker has the record (all in-sync
+    replicas: `acks=all`), written once however often it is retried (`enable_idempotence`)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         linger_ms=1,
-        request_timeout_ms=15000,
+        request_timeout_ms=request_timeout_ms,
         partitioner=CachedPartitioner(),
     )
 

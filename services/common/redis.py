@@ -3,18 +3,78 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import parse_url
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+if TYPE_CHECKING:
+    from services.common.config import Settings
 
-def new_redis(url: str) -> Redis:
-    """An asyncio Redis client that returns `str`; every call carries a timeout."""
-    return Redis.from_url(
-        url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+CLIENT_OPTIONS: dict[str, Any] = {
+    "decode_responses": True,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 30,
+}
+
+
+def new_redis(url: str, *, sentinels: str = "", master: str = "sigap") -> Redis:
+    """An asyncio Redis client that returns `str`; every call carries a timeout. With `sentinels`
+    (`host:port,…`) it asks them for `master`'s primary and follows it through a failover."""
+    if sentinels:
+        return sentinel_client(url, sentinels, master)
+    return Redis.from_url(url, **CLIENT_OPTIONS)
+
+
+def redis_for(settings: Settings) -> Redis:
+    """The client `SIGAP_REDIS_URL` / `SIGAP_REDIS_SENTINELS` + `SIGAP_REDIS_SENTINEL_MASTER` name."""
+    return new_redis(
+        settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_sentinel_master
     )
+
+
+def sentinel_hosts(spec: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` → [(host, port), …]; a bad entry is a `ValueError` naming it."""
+    hosts: list[tuple[str, int]] = []
+    for item in (part.strip() for part in spec.split(",")):
+        host, sep, port = item.rpartition(":")
+        if not item or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"SIGAP_REDIS_SENTINELS entry {item!r} is not host:port")
+        hosts.append((host, int(port)))
+    return hosts
+
+
+class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """redis-py's Sentinel pool (connections to whichever node the sentinels name primary) that waits
+    for a free connection, as `BlockingConnectionPool` does, instead of failing at once."""
+
+
+def sentinel_client(
+    url: str, sentinels: str, master: str, *, redis_class: type[Redis] = Redis, **pool: Any
+) -> Redis:
+    """A client of `master`'s current primary, found through `sentinels`; `url` gives the database
+    and credentials (its host and port are not used). `pool` options (`max_connections`,
+    `timeout`) make it a blocking pool."""
+    target = parse_url(url)
+    options = {k: v for k, v in target.items() if k in {"db", "username", "password"} and v is not None}
+    manager = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves its __init__ untyped
+        sentinel_hosts(sentinels),
+        sentinel_kwargs={"socket_timeout": 1, "socket_connect_timeout": 1},
+    )
+    pool_class = SentinelBlockingConnectionPool if pool else SentinelConnectionPool
+    client: Redis = manager.master_for(
+        master,
+        redis_class=redis_class,
+        connection_pool_class=pool_class,
+        **CLIENT_OPTIONS,
+        **options,
+        **pool,
+    )
+    return client
 
 
 async def run_script(redis: Redis, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -9,6 +10,10 @@ def main() -> None:
     from services.common.heap import freeze_startup_heap, tune_collector, watch_collector
     from services.common.loop import install_event_loop
 
+    if sys.argv[1:2] == ["worker"]:
+        from services.common.topics import DISPATCHER_TOPICS, verify_or_exit
+
+        verify_or_exit("dispatcher", DISPATCHER_TOPICS)  # before faust could subscribe to a guess
     install_event_loop()  # before the app exists: faust and its consumer thread make their loops
     from services.dispatcher.app import app
 

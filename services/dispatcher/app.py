@@ -11,16 +11,13 @@ from typing import Any
 import faust
 
 from services.common.config import get_settings
+from services.common.faust_kafka import broker_url
 from services.common.kafka import CachedPartitioner
 from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
 from services.dispatcher.settings import get_dispatcher_settings
 
 settings = get_settings()
 own = get_dispatcher_settings()
-
-
-def broker_url(bootstrap: str) -> str:
-    return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
 
 
 app = faust.App(
@@ -34,6 +31,8 @@ app = faust.App(
     web_host=own.dispatcher_host,
     web_port=own.dispatcher_port,
     topic_partitions=8,
+    topic_allow_declare=False,  # topics are created by `services.common.topics` and checked at start
+    topic_disable_leader=True,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,
     broker_session_timeout=own.kafka_session_timeout_s,

@@ -12,6 +12,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
+from services.common.redis import sentinel_client
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.dispatch import Dispatch
@@ -44,7 +45,12 @@ class Runtime:
             rest_for=timedelta(seconds=own.rest_s),
             assessment=load_assessment_rules(own.assessment_rules_file),
         )
-        redis = dispatcher_redis(settings.redis_url, own.dispatcher_max_in_flight)
+        redis = dispatcher_redis(
+            settings.redis_url,
+            own.dispatcher_max_in_flight,
+            sentinels=settings.redis_sentinels,
+            master=settings.redis_sentinel_master,
+        )
         roster = Roster(redis, settings.redis_prefix)
         dispatch = Dispatch(
             roster=roster,
@@ -71,11 +77,21 @@ REDIS_SPARE_CONNECTIONS = 32
 """Connections beyond one per incident event in flight: timers, the roster feed, alerts, health."""
 
 
-def dispatcher_redis(url: str, in_flight: int) -> Redis:
+def dispatcher_redis(url: str, in_flight: int, *, sentinels: str = "", master: str = "sigap") -> Redis:
     """The worker's Redis client (`services.common.redis.new_redis`'s options), pipelining on its own
     (`AutoPipelineRedis`: the commands a batch's incidents issue together go as one pipeline): one
     connection per incident event in flight and some spare; a caller finding none free waits for one
-    (up to the socket timeout) instead of failing at once."""
+    (up to the socket timeout) instead of failing at once. With `sentinels`, the same on the primary
+    they name."""
+    if sentinels:
+        return sentinel_client(
+            url,
+            sentinels,
+            master,
+            redis_class=AutoPipelineRedis,
+            max_connections=in_flight + REDIS_SPARE_CONNECTIONS,
+            timeout=5,
+        )
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=in_flight + REDIS_SPARE_CONNECTIONS,

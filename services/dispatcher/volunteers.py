@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.envelope import Envelope, InvalidEvent, decode_event
 from schemas.events import Payload, VolunteerDutyChanged, VolunteerRegistered, VolunteerUpdated
 from services.common.config import Settings
-from services.common.redis import new_redis
+from services.common.redis import redis_for
 from services.common.topics import VOLUNTEERS
 from services.dispatcher.roster import ProfileChange, Roster
 
@@ -104,7 +104,7 @@ async def _partitions(settings: Settings, topic: str) -> list[int]:
 async def rebuild_roster(settings: Settings, timeout_s: float = 120.0) -> int:
     """Re-apply the whole `volunteers` topic to Redis; return the number of records applied."""
     topic = settings.topic(VOLUNTEERS)
-    redis = new_redis(settings.redis_url)
+    redis = redis_for(settings)
     roster = Roster(redis, settings.redis_prefix)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,

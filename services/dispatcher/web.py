@@ -23,3 +23,12 @@ async def healthz(web: Any, request: Any) -> Any:
 @app.page("/metrics")
 async def metrics(web: Any, request: Any) -> Any:
     return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.page("/assignment")
+async def assignment(web: Any, request: Any) -> Any:
+    """The partitions this worker holds now, by topic: which worker handles which incidents."""
+    actives: dict[str, list[int]] = {}
+    for tp in sorted(app.assignor.assigned_actives()):
+        actives.setdefault(tp.topic, []).append(tp.partition)
+    return web.json({"actives": actives})

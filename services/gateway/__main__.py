@@ -9,6 +9,7 @@ import uvicorn
 from services.common.config import get_settings
 from services.common.heap import freeze_startup_heap, tune_collector
 from services.common.loop import install_event_loop
+from services.common.topics import GATEWAY_TOPICS, verify_or_exit
 from services.gateway.app import create_app
 from services.gateway.errors import redact
 
@@ -30,6 +31,7 @@ def main() -> None:
     )
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    verify_or_exit("gateway", GATEWAY_TOPICS)
     app = create_app(settings)
     freeze_startup_heap()  # modules, routes, templates: out of every later full collection
     tune_collector()

@@ -19,7 +19,7 @@ from schemas.api import ErrorBody
 from schemas.fields import utcnow
 from services.common.config import Settings, get_settings
 from services.common.readmodels import Keys
-from services.common.redis import new_redis
+from services.common.redis import redis_for
 from services.gateway import errors
 from services.gateway.auth import Authenticator, LoginThrottle
 from services.gateway.changes import ChangeHub
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     settings = settings or get_settings()
     keys = Keys(settings.redis_prefix)
     metrics = Metrics()
-    redis = new_redis(settings.redis_url)
+    redis = redis_for(settings)
     gateway = Gateway(
         settings=settings,
         keys=keys,

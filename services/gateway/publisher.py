@@ -26,12 +26,14 @@ class EventPublisher:
         metrics: Metrics,
         *,
         client_id: str = "sigap-gateway",
-        timeout_s: float = 20.0,
+        timeout_s: float | None = None,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._client_id = client_id
-        self._timeout_s = timeout_s
+        # A post waits this long for the broker, then answers 503 (`SIGAP_PUBLISH_TIMEOUT_S`): an ops
+        # room's client should hear "not now" in seconds, and retry with its Idempotency-Key.
+        self._timeout_s = settings.publish_timeout_s if timeout_s is None else timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -40,7 +42,14 @@ class EventPublisher:
             return self._producer
         async with self._lock:
             if self._producer is None:
-                producer = new_producer(self._settings.kafka_bootstrap, self._client_id)
+                producer = new_producer(
+                    self._settings.kafka_bootstrap,
+                    self._client_id,
+                    # a record still waiting for a partition leader when the post answers 503 expires
+                    # in the producer; one already sent may still land, and a retry under the same
+                    # Idempotency-Key republishes the same ids, which the dispatcher deduplicates
+                    request_timeout_ms=int(self._timeout_s * 1000),
+                )
                 try:
                     await asyncio.wait_for(producer.start(), self._timeout_s)
                 except (KafkaError, OSError, TimeoutError) as exc:

@@ -11,6 +11,7 @@ import sys
 import faust
 
 from services.common.config import get_settings
+from services.common.faust_kafka import broker_url
 from services.common.kafka import CachedPartitioner
 from services.common.topics import NOTIFICATIONS
 from services.notifier import agents, views
@@ -29,7 +30,7 @@ a notification to the outbox; colours only help on a terminal, which is where th
 
 app = faust.App(
     f"{settings.topic_prefix}notifier",
-    broker=f"kafka://{settings.kafka_bootstrap}",
+    broker=broker_url(settings.kafka_bootstrap),
     store="memory://",
     datadir=str(settings.data_dir / "faust" / f"{settings.topic_prefix}notifier"),
     web_bind=settings.notifier_host,

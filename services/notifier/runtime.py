@@ -27,7 +27,7 @@ from services.common.config import Settings
 from services.common.deadletter import dead_letter_for, decode_or_dead_letter
 from services.common.kafka import key_of, new_producer, publish
 from services.common.notifications import offer_report_incident
-from services.common.redis import new_redis
+from services.common.redis import redis_for
 from services.common.topics import DEAD_LETTERS, DELIVERIES, RESPONSES
 from services.notifier import metrics
 from services.notifier.channels import build_channels, check_channels
@@ -119,7 +119,7 @@ class Notifier:
     async def start(self) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs with bot tokens
         settings = self.settings
-        self.redis = new_redis(settings.redis_url)
+        self.redis = redis_for(settings)
         self._http = new_client()
         self._producer = new_producer(settings.kafka_bootstrap, client_id=f"{settings.topic_prefix}notifier")
         await self._producer.start()

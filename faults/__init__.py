@@ -1,0 +1,1 @@
+"""The fault suite (`make faults`): the real stack under load while its parts die."""
