@@ -99,7 +99,9 @@ def units_of(data: Any) -> Any:
         if unit is not None:
             data = {**data, "units": [unit]}
         return data
-    if not isinstance(units, list):
+    if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+        return data  # the field validation names what is wrong
+    if unit is not None and not isinstance(unit, str):
         return data
     units = list(dict.fromkeys(units))
     if unit is None:
