@@ -4,6 +4,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The checkout keeps its state in .data (an installed package uses the XDG state dir; services/common/config.py).
+export SIGAP_DATA_DIR ?= $(CURDIR)/.data
 
 .PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser
 

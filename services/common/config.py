@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,19 @@ DEV_LINK_SECRET = "local-dev-link-secret-change-me"  # noqa: S105 - refused outs
 DEV_API_KEYS = "operator:dev-operator-key,coordinator:dev-coordinator-key,admin:dev-admin-key"
 ROLES = ("operator", "coordinator", "admin")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SYSTEM_DATA_DIR = Path("/var/lib/sigap")
+
+
+def default_data_dir() -> Path:
+    """Where a service keeps its state when `SIGAP_DATA_DIR` is unset: `/var/lib/sigap` when a system
+    install made it (and this user may write there), else the XDG state dir (`$XDG_STATE_HOME/sigap`,
+    `~/.local/state/sigap`). Never beside the code: an installed package's folder is not writable by
+    the user who runs it. `make up`/`make test` set `SIGAP_DATA_DIR` to the checkout's `.data`."""
+    if SYSTEM_DATA_DIR.is_dir() and os.access(SYSTEM_DATA_DIR, os.W_OK | os.X_OK):
+        return SYSTEM_DATA_DIR
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+    return base / "sigap"
 
 
 class Settings(BaseSettings):
@@ -32,7 +46,7 @@ class Settings(BaseSettings):
     link_secret: str = DEV_LINK_SECRET
     public_url: str = "http://127.0.0.1:8080"
     channels: str = "outbox"
-    data_dir: Path = REPO_ROOT / ".data"
+    data_dir: Path = Field(default_factory=default_data_dir)
     service_area: str = str(KOTA_KEDIRI_AREA)
     redis_prefix: str = "sigap:"
     log_level: str = "INFO"
