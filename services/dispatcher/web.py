@@ -23,3 +23,10 @@ async def healthz(web: Any, request: Any) -> Any:
 @app.page("/metrics")
 async def metrics(web: Any, request: Any) -> Any:
     return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.page("/livez")
+async def livez(web: Any, request: Any) -> Any:
+    """200 while the worker's event loop answers: the liveness probe. It does not ask Redis, so a Redis
+    blip makes the worker unready (`/healthz`) without getting it restarted."""
+    return web.json({"status": "alive", "app": app.conf.id})

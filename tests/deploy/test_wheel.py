@@ -139,6 +139,8 @@ async def test_dispatcher_and_gateway_start_from_another_folder(
         # the dispatcher's /healthz makes its runtime, which loads the run cards
         procs[1].wait_http(f"http://127.0.0.1:{dispatcher_port}/healthz", 90)
         async with httpx.AsyncClient() as client:
+            alive = await client.get(f"http://127.0.0.1:{dispatcher_port}/livez")
+            assert alive.status_code == 200 and alive.json()["status"] == "alive"
             board = await client.get(f"http://127.0.0.1:{gateway_port}/static/board.js")
             assert board.status_code == 200  # static files from the wheel
             login = await client.get(f"http://127.0.0.1:{gateway_port}/board/login")
