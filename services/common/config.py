@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.fields import configure_service_area
 from schemas.reference import KOTA_KEDIRI_AREA, BoundingBox
 from schemas.vocabulary import ChannelType
+from services.common.keyring import Keyring
 
 DEV_LINK_SECRET = "local-dev-link-secret-change-me"  # noqa: S105 - refused outside local development
 DEV_API_KEYS = "operator:dev-operator-key,coordinator:dev-coordinator-key,admin:dev-admin-key"
@@ -104,6 +106,21 @@ class Settings(BaseSettings):
     outbox_max: int = Field(default=1000, ge=1)
     outbox_volunteer_max: int = Field(default=100, ge=1)
 
+    # deployment (issue 17): secrets and their rotation; Kafka and Redis transport security
+    link_secret_previous: str = Field(default="", description="still verifies links until ..._UNTIL")
+    link_secret_previous_until: datetime | None = None
+    session_secret: str = Field(default="", description="board sessions; empty outside production: derived")
+    session_secret_previous: str = ""
+    session_secret_previous_until: datetime | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = Field(default="", description="CA bundle that signed the brokers' certificates")
+    kafka_ssl_certfile: str = Field(default="", description="client certificate (mTLS)")
+    kafka_ssl_keyfile: str = Field(default="", description="client key (mTLS)")
+    kafka_ssl_check_hostname: bool = True
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:
@@ -119,6 +136,18 @@ class Settings(BaseSettings):
         BoundingBox.parse(value)
         return value
 
+    @field_validator("link_secret_previous_until", "session_secret_previous_until", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("link_secret_previous_until", "session_secret_previous_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time zone, e.g. 2026-12-31T00:00:00+07:00")
+        return value
+
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:
         if self.env == "production":
@@ -126,8 +155,41 @@ class Settings(BaseSettings):
                 raise ValueError("SIGAP_LINK_SECRET must be set to a random value of 32+ characters")
             if self.api_keys == DEV_API_KEYS:
                 raise ValueError("SIGAP_API_KEYS must be set outside local development")
+            if len(self.session_secret) < 32 or self.session_secret == self.link_secret:
+                raise ValueError(
+                    "SIGAP_SESSION_SECRET must be set to a random value of 32+ characters, "
+                    "different from SIGAP_LINK_SECRET"
+                )
+        for name in ("link", "session"):
+            if bool(getattr(self, f"{name}_secret_previous")) != bool(
+                getattr(self, f"{name}_secret_previous_until")
+            ):
+                upper = name.upper()
+                raise ValueError(
+                    f"SIGAP_{upper}_SECRET_PREVIOUS and SIGAP_{upper}_SECRET_PREVIOUS_UNTIL go together "
+                    "(the old secret and the end of its grace period)"
+                )
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"SIGAP_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "SIGAP_KAFKA_SASL_USERNAME and SIGAP_KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("SIGAP_KAFKA_SSL_CERTFILE and SIGAP_KAFKA_SSL_KEYFILE go together (mTLS)")
         self.api_key_roles()  # validates the format
         return self
+
+    def link_keys(self) -> Keyring:
+        """The link secret and, during a rotation, the previous one."""
+        return Keyring(self.link_secret, self.link_secret_previous, self.link_secret_previous_until)
+
+    def session_keys(self) -> Keyring:
+        """The board-session secret; outside production it may be left empty and is then derived from
+        the link secret, as before the two were separate."""
+        current = self.session_secret or self.link_secret
+        return Keyring(current, self.session_secret_previous, self.session_secret_previous_until)
 
     def api_key_roles(self) -> dict[str, str]:
         """key → role, from `role:key,role:key`."""
