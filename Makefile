@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The checkout keeps its state in .data (an installed package uses the XDG state dir; services/common/config.py).
 export SIGAP_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser test-deploy secure-up secure-down
 
 help:
 	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
@@ -64,3 +64,14 @@ bench: infra
 
 bench-smoke: infra
 	$(PY) -m bench.run --smoke
+
+# Deployment (issue 17): the package, manifests, Compose and image files, and the secured transport
+# (deploy/local/secure.sh starts its own SASL_SSL broker and TLS Redis on ports 17292-17296 and stops them).
+test-deploy: infra
+	$(PY) -m pytest tests/deploy tests/unit/deploy tests/integration/secure
+
+secure-up: venv
+	bash deploy/local/secure.sh start
+
+secure-down:
+	bash deploy/local/secure.sh stop

@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from services.common.kafka import security_options
+
+if TYPE_CHECKING:
+    from services.common.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +48,14 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 
 
-async def create_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[str]:
-    """Create every topic that is missing; return the names created. Idempotent."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+async def create_topics(
+    bootstrap: str, prefix: str, timeout_s: float = 30.0, *, settings: Settings | None = None
+) -> list[str]:
+    """Create every topic that is missing; return the names created. Idempotent. `settings` give the
+    transport security (default: the environment's)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000), **security_options(settings)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -65,9 +76,9 @@ async def create_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) ->
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> None:
+async def delete_topics(bootstrap: str, prefix: str, *, settings: Settings | None = None) -> None:
     """Delete a prefix's topics (tests clean up after themselves)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -82,7 +93,7 @@ def main() -> None:
     from services.common.config import get_settings
 
     settings = get_settings()
-    created = asyncio.run(create_topics(settings.kafka_bootstrap, settings.topic_prefix))
+    created = asyncio.run(create_topics(settings.kafka_bootstrap, settings.topic_prefix, settings=settings))
     names = ", ".join(settings.topic(t.name) for t in TOPICS)
     print(f"topics ready ({len(created)} created): {names}")  # noqa: T201 - a command's output
 

@@ -11,7 +11,7 @@ from typing import Any
 import faust
 
 from services.common.config import get_settings
-from services.common.kafka import CachedPartitioner
+from services.common.kafka import CachedPartitioner, faust_credentials
 from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
 from services.dispatcher.settings import get_dispatcher_settings
 
@@ -26,6 +26,7 @@ def broker_url(bootstrap: str) -> str:
 app = faust.App(
     f"{settings.topic_prefix}dispatcher",  # the prefix gives each deployment (and test) its own group
     broker=broker_url(settings.kafka_bootstrap),
+    broker_credentials=faust_credentials(settings),  # SIGAP_KAFKA_SECURITY_PROTOCOL and its credentials
     store="memory://",
     datadir=str(settings.data_dir / "faust" / f"{settings.topic_prefix}dispatcher"),
     autodiscover=False,

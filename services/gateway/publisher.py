@@ -40,7 +40,7 @@ class EventPublisher:
             return self._producer
         async with self._lock:
             if self._producer is None:
-                producer = new_producer(self._settings.kafka_bootstrap, self._client_id)
+                producer = new_producer(self._settings.kafka_bootstrap, self._client_id, self._settings)
                 try:
                     await asyncio.wait_for(producer.start(), self._timeout_s)
                 except (KafkaError, OSError, TimeoutError) as exc:
