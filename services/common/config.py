@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: str = Field(default="", description="client certificate (mTLS)")
     kafka_ssl_keyfile: str = Field(default="", description="client key (mTLS)")
     kafka_ssl_check_hostname: bool = True
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="proxies whose X-Forwarded-For/-Proto the gateway trusts"
+    )
 
     @field_validator("channels")
     @classmethod
