@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The checkout keeps its state in .data (an installed package uses the XDG state dir; services/common/config.py).
 export SIGAP_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser test-deploy secure-up secure-down
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser test-deploy secure-up secure-down image-local
 
 help:
 	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
@@ -75,3 +75,7 @@ secure-up: venv
 
 secure-down:
 	bash deploy/local/secure.sh stop
+
+# Build deploy/container/Dockerfile without Docker Hub (mmdebstrap base + buildah) and check the image.
+image-local:
+	bash deploy/container/build-local.sh
