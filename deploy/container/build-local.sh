@@ -28,6 +28,7 @@ export BUILDAH_ISOLATION=chroot
 if [[ "${1:-}" == clean ]]; then
   "${B[@]}" rm --all >/dev/null 2>&1 || true
   "${B[@]}" rmi -f "$IMAGE" "$BASE" >/dev/null 2>&1 || true
+  "${B[@]}" rmi --prune >/dev/null 2>&1 || true  # the build stage's untagged image
   exit 0
 fi
 command -v buildah >/dev/null 2>&1 || missing "buildah (apt-get install buildah)"
