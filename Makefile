@@ -4,8 +4,10 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The checkout keeps its state in .data (an installed package uses the XDG state dir; services/common/config.py).
+export SIGAP_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-fill browser faults faults-smoke
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-fill browser faults faults-smoke test-deploy secure-up secure-down image-local
 
 help:
 	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
@@ -72,3 +74,18 @@ faults: infra
 
 faults-smoke: infra
 	$(PY) -m faults.run --smoke
+
+# Deployment (issue 17): the package, manifests, Compose and image files, and the secured transport
+# (deploy/local/secure.sh starts its own SASL_SSL broker and TLS Redis on ports 17292-17296 and stops them).
+test-deploy: infra
+	$(PY) -m pytest tests/deploy tests/unit/deploy tests/integration/secure
+
+secure-up: venv
+	bash deploy/local/secure.sh start
+
+secure-down:
+	bash deploy/local/secure.sh stop
+
+# Build deploy/container/Dockerfile without Docker Hub (mmdebstrap base + buildah) and check the image.
+image-local:
+	bash deploy/container/build-local.sh

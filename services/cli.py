@@ -265,7 +265,7 @@ async def _producer(settings: Settings) -> Any:
 
     from services.common.kafka import new_producer
 
-    producer = new_producer(settings.kafka_bootstrap, "sigap-cli")
+    producer = new_producer(settings.kafka_bootstrap, "sigap-cli", settings=settings)
     try:
         await asyncio.wait_for(producer.start(), 30)
     except (KafkaError, OSError, TimeoutError) as exc:
@@ -440,6 +440,8 @@ def summarise(raw: bytes | None) -> tuple[str, str]:
 def _consumer(settings: Settings, topics: list[str], earliest: bool) -> Any:
     from aiokafka import AIOKafkaConsumer
 
+    from services.common.kafka import security_options
+
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -447,6 +449,7 @@ def _consumer(settings: Settings, topics: list[str], earliest: bool) -> Any:
         enable_auto_commit=False,
         auto_offset_reset="earliest" if earliest else "latest",
         client_id="sigap-cli-tail",
+        **security_options(settings),
     )
 
 
@@ -494,12 +497,15 @@ async def _read_range(
     """The records of `topic` from `start` up to `end` (exclusive; default: the end now)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    from services.common.kafka import security_options
+
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="sigap-cli-replay",
+        **security_options(settings),
     )
     await consumer.start()
     try:
@@ -604,6 +610,7 @@ async def _topics(args: argparse.Namespace) -> int:
         settings.topic_prefix,
         replication=settings.replication_factor,
         dispatch_log_retention_ms=settings.dispatch_log_retention_ms,
+        settings=settings,
     )
     print(f"topics ready ({len(created)} created): {', '.join(settings.topic(t.name) for t in TOPICS)}")
     return 0

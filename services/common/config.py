@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -13,11 +15,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.fields import configure_service_area, normalise_phone
 from schemas.reference import KOTA_KEDIRI_AREA, BoundingBox
 from schemas.vocabulary import ChannelType
+from services.common.keyring import Keyring
 
 DEV_LINK_SECRET = "local-dev-link-secret-change-me"  # noqa: S105 - refused outside local development
 DEV_API_KEYS = "operator:dev-operator-key,coordinator:dev-coordinator-key,admin:dev-admin-key"
 ROLES = ("operator", "coordinator", "admin")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SYSTEM_DATA_DIR = Path("/var/lib/sigap")
+
+
+def default_data_dir() -> Path:
+    """Where a service keeps its state when `SIGAP_DATA_DIR` is unset: `/var/lib/sigap` when a system
+    install made it (and this user may write there), else the XDG state dir (`$XDG_STATE_HOME/sigap`,
+    `~/.local/state/sigap`). Never beside the code: an installed package's folder is not writable by
+    the user who runs it. `make up`/`make test` set `SIGAP_DATA_DIR` to the checkout's `.data`."""
+    if SYSTEM_DATA_DIR.is_dir() and os.access(SYSTEM_DATA_DIR, os.W_OK | os.X_OK):
+        return SYSTEM_DATA_DIR
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+    return base / "sigap"
 
 
 class Settings(BaseSettings):
@@ -33,7 +49,7 @@ class Settings(BaseSettings):
     link_secret: str = DEV_LINK_SECRET
     public_url: str = "http://127.0.0.1:8080"
     channels: str = "outbox"
-    data_dir: Path = REPO_ROOT / ".data"
+    data_dir: Path = Field(default_factory=default_data_dir)
     service_area: str = str(KOTA_KEDIRI_AREA)
     redis_prefix: str = "sigap:"
     log_level: str = "INFO"
@@ -126,6 +142,24 @@ class Settings(BaseSettings):
             sentinel_hosts(value)
         return value.strip()
 
+    # deployment (issue 17): secrets and their rotation; Kafka and Redis transport security
+    link_secret_previous: str = Field(default="", description="still verifies links until ..._UNTIL")
+    link_secret_previous_until: datetime | None = None
+    session_secret: str = Field(default="", description="board sessions; empty outside production: derived")
+    session_secret_previous: str = ""
+    session_secret_previous_until: datetime | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = Field(default="", description="CA bundle that signed the brokers' certificates")
+    kafka_ssl_certfile: str = Field(default="", description="client certificate (mTLS)")
+    kafka_ssl_keyfile: str = Field(default="", description="client key (mTLS)")
+    kafka_ssl_check_hostname: bool = True
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="proxies whose X-Forwarded-For/-Proto the gateway trusts"
+    )
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:
@@ -148,6 +182,18 @@ class Settings(BaseSettings):
         BoundingBox.parse(value)
         return value
 
+    @field_validator("link_secret_previous_until", "session_secret_previous_until", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("link_secret_previous_until", "session_secret_previous_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time zone, e.g. 2026-12-31T00:00:00+07:00")
+        return value
+
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:
         if self.env == "production":
@@ -155,8 +201,41 @@ class Settings(BaseSettings):
                 raise ValueError("SIGAP_LINK_SECRET must be set to a random value of 32+ characters")
             if self.api_keys == DEV_API_KEYS:
                 raise ValueError("SIGAP_API_KEYS must be set outside local development")
+            if len(self.session_secret) < 32 or self.session_secret == self.link_secret:
+                raise ValueError(
+                    "SIGAP_SESSION_SECRET must be set to a random value of 32+ characters, "
+                    "different from SIGAP_LINK_SECRET"
+                )
+        for name in ("link", "session"):
+            if bool(getattr(self, f"{name}_secret_previous")) != bool(
+                getattr(self, f"{name}_secret_previous_until")
+            ):
+                upper = name.upper()
+                raise ValueError(
+                    f"SIGAP_{upper}_SECRET_PREVIOUS and SIGAP_{upper}_SECRET_PREVIOUS_UNTIL go together "
+                    "(the old secret and the end of its grace period)"
+                )
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"SIGAP_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "SIGAP_KAFKA_SASL_USERNAME and SIGAP_KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("SIGAP_KAFKA_SSL_CERTFILE and SIGAP_KAFKA_SSL_KEYFILE go together (mTLS)")
         self.api_key_roles()  # validates the format
         return self
+
+    def link_keys(self) -> Keyring:
+        """The link secret and, during a rotation, the previous one."""
+        return Keyring(self.link_secret, self.link_secret_previous, self.link_secret_previous_until)
+
+    def session_keys(self) -> Keyring:
+        """The board-session secret; outside production it may be left empty and is then derived from
+        the link secret, as before the two were separate."""
+        current = self.session_secret or self.link_secret
+        return Keyring(current, self.session_secret_previous, self.session_secret_previous_until)
 
     def api_key_roles(self) -> dict[str, str]:
         """key → role, from `role:key,role:key`."""

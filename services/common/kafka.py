@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import functools
+import ssl
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from schemas.envelope import Envelope
 from schemas.events import Payload
+
+if TYPE_CHECKING:
+    from services.common.config import Settings
 
 
 class CachedPartitioner:
@@ -28,8 +34,73 @@ class CachedPartitioner:
         return all_partitions[index]
 
 
+# --- transport security (issue 17): every Kafka client of Sigap takes its options from here -------------
+
+
+def _settings(settings: Settings | None) -> Settings:
+    if settings is not None:
+        return settings
+    from services.common.config import get_settings
+
+    return get_settings()
+
+
+def ssl_context(settings: Settings | None = None) -> ssl.SSLContext:
+    """TLS to the brokers: verify them with `SIGAP_KAFKA_SSL_CAFILE` (else the system's CAs), and present
+    `SIGAP_KAFKA_SSL_CERTFILE`/`_KEYFILE` when set (mutual TLS)."""
+    s = _settings(settings)
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=s.kafka_ssl_cafile or None,
+        certfile=s.kafka_ssl_certfile or None,
+        keyfile=s.kafka_ssl_keyfile or None,
+    )
+    context.check_hostname = s.kafka_ssl_check_hostname
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def security_options(settings: Settings | None = None) -> dict[str, Any]:
+    """aiokafka's keyword arguments for `SIGAP_KAFKA_SECURITY_PROTOCOL` and its credentials (none for
+    PLAINTEXT), for producers, consumers and admin clients alike."""
+    s = _settings(settings)
+    protocol = s.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl_context(s)
+    if protocol.startswith("SASL_"):
+        options["sasl_mechanism"] = s.kafka_sasl_mechanism
+        options["sasl_plain_username"] = s.kafka_sasl_username
+        options["sasl_plain_password"] = s.kafka_sasl_password
+    return options
+
+
+def faust_credentials(settings: Settings | None = None) -> Any:
+    """The same as faust's `broker_credentials` (None for PLAINTEXT)."""
+    import faust
+
+    s = _settings(settings)
+    protocol = s.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl_context(s) if protocol in ("SSL", "SASL_SSL") else None
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=s.kafka_sasl_username,
+        password=s.kafka_sasl_password,
+        ssl_context=context,
+        mechanism=s.kafka_sasl_mechanism,
+    )
+
+
 def new_producer(
-    bootstrap: str, client_id: str = "sigap", request_timeout_ms: int = 15000
+    bootstrap: str,
+    client_id: str = "sigap",
+    request_timeout_ms: int = 15000,
+    *,
+    settings: Settings | None = None,
 ) -> AIOKafkaProducer:
     """A producer whose `send_and_wait` returns only once the broker has the record (all in-sync
     replicas: `acks=all`), written once however often it is retried (`enable_idempotence`)."""
@@ -41,6 +112,7 @@ def new_producer(
         linger_ms=1,
         request_timeout_ms=request_timeout_ms,
         partitioner=CachedPartitioner(),
+        **security_options(settings),
     )
 
 

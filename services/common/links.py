@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -59,12 +60,14 @@ def sign(claims: LinkClaims, secret: str) -> str:
     return f"{body}.{_mac(secret, body)}"
 
 
-def verify(token: str, secret: str, now: datetime) -> LinkClaims:
-    """The claims of a genuine, unexpired token; InvalidToken otherwise."""
+def verify(token: str, secret: str | Sequence[str], now: datetime) -> LinkClaims:
+    """The claims of a genuine, unexpired token; InvalidToken otherwise. `secret` may be several
+    (`Keyring.verifying`: the current secret and, during a rotation, the previous one)."""
     body, sep, mac = token.partition(".")
     if not sep or not body or not mac or len(token) > 1000 or not token.isascii():
         raise InvalidToken("malformed")  # (compare_digest refuses non-ASCII text: never reach it)
-    if not hmac.compare_digest(mac, _mac(secret, body)):
+    secrets = (secret,) if isinstance(secret, str) else secret
+    if not any(hmac.compare_digest(mac, _mac(s, body)) for s in secrets):
         raise InvalidToken("forged")
     try:
         data = json.loads(_unb64(body))

@@ -8,10 +8,16 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from services.common.kafka import security_options
+
+if TYPE_CHECKING:
+    from services.common.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +98,11 @@ def spec_config(spec: TopicSpec, replication: int, dispatch_log_retention_ms: in
     return config
 
 
-async def _admin(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+async def _admin(bootstrap: str, timeout_s: float, settings: Settings | None = None) -> AIOKafkaAdminClient:
+    """An admin client, started; `settings` give the transport security (default: the environment's)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000), **security_options(settings)
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
     except BaseException:
@@ -121,10 +130,12 @@ async def create_topics(
     *,
     replication: int | None = None,
     dispatch_log_retention_ms: int = UNLIMITED,
+    settings: Settings | None = None,
 ) -> list[str]:
     """Create every topic that is missing; return the names created. Idempotent: existing topics are
-    left as they are (`check_topics` says whether they are right)."""
-    admin = await _admin(bootstrap, timeout_s)
+    left as they are (`check_topics` says whether they are right). `settings` give the transport
+    security (default: the environment's)."""
+    admin = await _admin(bootstrap, timeout_s, settings)
     try:
         rf = await default_replication(admin, replication)
         existing = set(await admin.list_topics())
@@ -204,11 +215,12 @@ async def check_topics(
     *,
     replication: int | None = None,
     timeout_s: float = 30.0,
+    settings: Settings | None = None,
 ) -> None:
     """Raise `TopicMismatch` naming each topic of `names` that is missing or differs in partitions,
     cleanup policy or replication factor (`replication`: `SIGAP_REPLICATION_FACTOR`, else the
     default for the cluster's size); `KafkaError`/`TimeoutError` when the broker does not answer."""
-    admin = await _admin(bootstrap, timeout_s)
+    admin = await _admin(bootstrap, timeout_s, settings)
     try:
         rf = await default_replication(admin, replication)
         found = await asyncio.wait_for(describe(admin, [prefix + n for n in names]), timeout_s)
@@ -235,6 +247,7 @@ def verify_or_exit(service: str, names: Sequence[str]) -> None:
                 names,
                 replication=settings.replication_factor,
                 timeout_s=settings.topic_check_timeout_s,
+                settings=settings,
             )
         )
     except TopicMismatch as exc:
@@ -246,9 +259,9 @@ def verify_or_exit(service: str, names: Sequence[str]) -> None:
         )
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> None:
+async def delete_topics(bootstrap: str, prefix: str, *, settings: Settings | None = None) -> None:
     """Delete a prefix's topics (tests clean up after themselves)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -269,6 +282,7 @@ def main() -> None:
             settings.topic_prefix,
             replication=settings.replication_factor,
             dispatch_log_retention_ms=settings.dispatch_log_retention_ms,
+            settings=settings,
         )
     )
     names = ", ".join(settings.topic(t.name) for t in TOPICS)

@@ -12,7 +12,7 @@ import faust
 
 from services.common.config import get_settings
 from services.common.faust_kafka import broker_url
-from services.common.kafka import CachedPartitioner
+from services.common.kafka import CachedPartitioner, faust_credentials
 from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
 from services.dispatcher.settings import get_dispatcher_settings
 
@@ -23,6 +23,7 @@ own = get_dispatcher_settings()
 app = faust.App(
     f"{settings.topic_prefix}dispatcher",  # the prefix gives each deployment (and test) its own group
     broker=broker_url(settings.kafka_bootstrap),
+    broker_credentials=faust_credentials(settings),  # SIGAP_KAFKA_SECURITY_PROTOCOL and its credentials
     store="memory://",
     datadir=str(settings.data_dir / "faust" / f"{settings.topic_prefix}dispatcher"),
     autodiscover=False,

@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.envelope import Envelope, InvalidEvent, decode_event
 from schemas.events import Payload, VolunteerDutyChanged, VolunteerRegistered, VolunteerUpdated
 from services.common.config import Settings
+from services.common.kafka import security_options
 from services.common.redis import redis_for
 from services.common.topics import VOLUNTEERS
 from services.dispatcher.roster import ProfileChange, Roster
@@ -89,7 +90,7 @@ async def apply_records(
 
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **security_options(settings))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -112,6 +113,7 @@ async def rebuild_roster(settings: Settings, timeout_s: float = 120.0) -> int:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id=f"{settings.topic_prefix}roster-rebuild",
+        **security_options(settings),
     )
     await consumer.start()
     applied = skipped = 0

@@ -32,3 +32,10 @@ async def assignment(web: Any, request: Any) -> Any:
     for tp in sorted(app.assignor.assigned_actives()):
         actives.setdefault(tp.topic, []).append(tp.partition)
     return web.json({"actives": actives})
+
+
+@app.page("/livez")
+async def livez(web: Any, request: Any) -> Any:
+    """200 while the worker's event loop answers: the liveness probe. It does not ask Redis, so a Redis
+    blip makes the worker unready (`/healthz`) without getting it restarted."""
+    return web.json({"status": "alive", "app": app.conf.id})

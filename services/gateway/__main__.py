@@ -42,7 +42,7 @@ def main() -> None:
         log_config=None,
         loop=install_event_loop(),  # "uvloop" or "asyncio", uvicorn's names too
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.forwarded_allow_ips,  # the reverse proxy or ingress in front
         timeout_graceful_shutdown=5,
     )
 

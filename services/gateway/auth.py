@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -59,16 +59,35 @@ def _mac(secret: bytes, text: str, size: int = 32) -> str:
     return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()[:size]
 
 
-class Authenticator:
-    """Checks keys, issues and checks session cookies and CSRF tokens."""
+def _session_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"sigap-gateway-session-v1", "sha256").digest()
 
-    def __init__(self, settings: Settings) -> None:
-        self._secret = hmac.new(settings.link_secret.encode(), b"sigap-gateway-session-v1", "sha256").digest()
-        self._roles: dict[str, Role] = {
-            self.key_id(key): role  # type: ignore[misc]  # Settings validates the role names
-            for key, role in settings.api_key_roles().items()
+
+class Authenticator:
+    """Checks keys, issues and checks session cookies and CSRF tokens. Signs with the session secret
+    (`SIGAP_SESSION_SECRET`); during its rotation also accepts what the previous one signed, until
+    `SIGAP_SESSION_SECRET_PREVIOUS_UNTIL` (`clock` tells when that is)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+        self._ring = settings.session_keys()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._secret = _session_key(self._ring.current)
+        self._previous = _session_key(self._ring.previous) if self._ring.previous else None
+        keys = settings.api_key_roles()
+        # key ids are MACs under a secret: each secret has its own, so a previous-secret session still
+        # finds its key's role
+        self._roles_by_secret: dict[bytes, dict[str, Role]] = {
+            secret: {_mac(secret, "key:" + key, 24): role for key, role in keys.items()}  # type: ignore[misc]
+            for secret in (self._secret, self._previous)
+            if secret is not None
         }
+        self._roles = self._roles_by_secret[self._secret]
         self.secure_cookies = settings.public_url.startswith("https://")
+
+    def _secrets(self, now: datetime | None = None) -> list[bytes]:
+        """The secrets a cookie or token may be signed with at `now`: the current one first."""
+        accepted = self._ring.verifying(now or self._clock())
+        return [self._secret] + ([self._previous] if len(accepted) > 1 and self._previous else [])
 
     def key_id(self, key: str) -> str:
         """A stable, non-reversible id of a key (the HMAC makes it useless for guessing keys)."""
@@ -92,7 +111,10 @@ class Authenticator:
         if not cookie or len(cookie) > 200:
             return None
         body, _, mac = cookie.rpartition(".")
-        if not body or not same(mac, _mac(self._secret, "session:" + body)):
+        if not body:
+            return None
+        signer = next((s for s in self._secrets(now) if same(mac, _mac(s, "session:" + body))), None)
+        if signer is None:
             return None
         kid, _, rest = body.partition(".")
         issued_text, _, _ = rest.partition(".")
@@ -102,12 +124,12 @@ class Authenticator:
             return None
         if not 0 <= now.timestamp() - issued <= SESSION_TTL.total_seconds():
             return None
-        role = self._roles.get(kid)
+        role = self._roles_by_secret[signer].get(kid)
         return Principal(role, kid, "session") if role else None
 
-    def csrf_for(self, session_cookie: str) -> str:
+    def csrf_for(self, session_cookie: str, secret: bytes | None = None) -> str:
         """The CSRF token bound to a session (or to a pre-sign-in nonce)."""
-        return _mac(self._secret, "csrf:" + session_cookie)
+        return _mac(self._secret if secret is None else secret, "csrf:" + session_cookie)
 
     def csrf_ok(self, request: Request, submitted: str | None) -> bool:
         """Double submit: the submitted token equals the cookie and is the session's own token."""
@@ -115,7 +137,9 @@ class Authenticator:
         session = request.cookies.get(SESSION_COOKIE, "")
         if not submitted or not cookie or not session:
             return False
-        return same(submitted, cookie) and same(submitted, self.csrf_for(session))
+        return same(submitted, cookie) and any(
+            same(submitted, self.csrf_for(session, secret)) for secret in self._secrets()
+        )
 
     def login_csrf_ok(self, request: Request, submitted: str | None) -> bool:
         """Before sign-in there is no session: the token is a nonce cookie and its MAC."""
@@ -123,7 +147,7 @@ class Authenticator:
         nonce, _, mac = cookie.partition(".")
         if not submitted or not nonce or not same(submitted, cookie):
             return False
-        return same(mac, _mac(self._secret, "login:" + nonce))
+        return any(same(mac, _mac(secret, "login:" + nonce)) for secret in self._secrets())
 
     def new_login_csrf(self) -> str:
         nonce = secrets.token_hex(12)

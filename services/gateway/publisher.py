@@ -49,6 +49,7 @@ class EventPublisher:
                     # in the producer; one already sent may still land, and a retry under the same
                     # Idempotency-Key republishes the same ids, which the dispatcher deduplicates
                     request_timeout_ms=int(self._timeout_s * 1000),
+                    settings=self._settings,
                 )
                 try:
                     await asyncio.wait_for(producer.start(), self._timeout_s)

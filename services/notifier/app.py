@@ -12,7 +12,7 @@ import faust
 
 from services.common.config import get_settings
 from services.common.faust_kafka import broker_url
-from services.common.kafka import CachedPartitioner
+from services.common.kafka import CachedPartitioner, faust_credentials
 from services.common.topics import NOTIFICATIONS
 from services.notifier import agents, views
 from services.notifier.runtime import Notifier
@@ -31,6 +31,7 @@ a notification to the outbox; colours only help on a terminal, which is where th
 app = faust.App(
     f"{settings.topic_prefix}notifier",
     broker=broker_url(settings.kafka_bootstrap),
+    broker_credentials=faust_credentials(settings),  # SIGAP_KAFKA_SECURITY_PROTOCOL and its credentials
     store="memory://",
     datadir=str(settings.data_dir / "faust" / f"{settings.topic_prefix}notifier"),
     web_bind=settings.notifier_host,

@@ -121,7 +121,9 @@ class Notifier:
         settings = self.settings
         self.redis = redis_for(settings)
         self._http = new_client()
-        self._producer = new_producer(settings.kafka_bootstrap, client_id=f"{settings.topic_prefix}notifier")
+        self._producer = new_producer(
+            settings.kafka_bootstrap, client_id=f"{settings.topic_prefix}notifier", settings=settings
+        )
         await self._producer.start()
         self._reports = KafkaReports(self._producer, settings)
         enabled = settings.enabled_channels

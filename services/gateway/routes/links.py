@@ -108,15 +108,16 @@ _STATE_CONFLICTS = {
 }
 
 
-def page_csrf(gw: Gateway, token: str) -> str:
+def page_csrf(gw: Gateway, token: str, secret: str | None = None) -> str:
     """The CSRF field of a link page: an HMAC of its token (a form from another site cannot know it)."""
-    key = hmac.new(gw.settings.link_secret.encode(), b"sigap-page-csrf-v1", hashlib.sha256).digest()
+    secret = gw.settings.link_keys().signing() if secret is None else secret
+    key = hmac.new(secret.encode(), b"sigap-page-csrf-v1", hashlib.sha256).digest()
     return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _claims(gw: Gateway, token: str, kind: Literal["offer", "self"]) -> LinkClaims:
     try:
-        claims = verify(token, gw.settings.link_secret, gw.clock())
+        claims = verify(token, gw.settings.link_keys().verifying(gw.clock()), gw.clock())
     except InvalidToken as exc:
         if exc.reason == "expired":
             raise PageError(410, "Tautan ini sudah kedaluwarsa.", "Tautan sudah tidak berlaku") from None
@@ -129,7 +130,8 @@ def _claims(gw: Gateway, token: str, kind: Literal["offer", "self"]) -> LinkClai
 
 
 def _check_csrf(gw: Gateway, token: str, submitted: str) -> None:
-    if not submitted or not same(submitted, page_csrf(gw, token)):
+    secrets = gw.settings.link_keys().verifying(gw.clock())  # a page opened before a rotation still posts
+    if not submitted or not any(same(submitted, page_csrf(gw, token, secret)) for secret in secrets):
         raise PageError(403, "Formulir tidak sah. Buka kembali tautan dari pesan Anda lalu coba lagi.")
 
 
