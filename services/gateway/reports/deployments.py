@@ -1,0 +1,64 @@
+"""A deployment: an accepted offer, from the accept to its end, with the time en route and on scene.
+
+Pure. The end is the release, else the incident's close or cancel, else `now`; never more than the
+configured maximum after the accept (a volunteer who never pressed "selesai" does not earn a week).
+An accept called off by a cancellation before the volunteer set out is no deployment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from services.gateway.reports.ledger import IncidentRow, OfferRow
+from services.gateway.reports.policy import wib_date, wib_midnight
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    offer: OfferRow
+    start: float
+    end: float
+    en_route_s: float
+    on_scene_s: float
+
+    def days(self) -> list[date]:
+        """The WIB dates the deployment touches."""
+        first, last = wib_date(self.start), wib_date(max(self.start, self.end - 1e-6))
+        return [first + timedelta(days=k) for k in range((last - first).days + 1)]
+
+    def within(self, start: float, end: float) -> tuple[float, float]:
+        """Seconds en route and on scene inside [start, end)."""
+        o = self.offer
+        en_route_end = o.on_scene_at or o.released_at or self.end
+        return (
+            _overlap(o.en_route_at, en_route_end, self.start, self.end, start, end),
+            _overlap(o.on_scene_at, o.released_at or self.end, self.start, self.end, start, end),
+        )
+
+
+def _overlap(a: float | None, b: float, lo: float, hi: float, start: float, end: float) -> float:
+    if a is None:
+        return 0.0
+    left, right = max(a, lo, start), min(b, hi, end)
+    return max(0.0, right - left)
+
+
+def deployment_of(
+    offer: OfferRow, incident: IncidentRow | None, max_s: float, now: float
+) -> Deployment | None:
+    if offer.accepted_at is None:
+        return None
+    set_out = offer.en_route_at is not None or offer.on_scene_at is not None
+    cancelled = incident.cancelled_at if incident is not None else None
+    if cancelled is not None and not set_out and (offer.released_at is None or offer.released_at >= cancelled):
+        return None
+    start = offer.accepted_at
+    natural = offer.released_at or (incident.ended_at if incident is not None else None) or now
+    end = min(max(natural, start), start + max_s)
+    en_route, on_scene = Deployment(offer, start, end, 0.0, 0.0).within(start, end)
+    return Deployment(offer, start, end, en_route, on_scene)
+
+
+def day_bounds(day: date) -> tuple[float, float]:
+    return wib_midnight(day), wib_midnight(day + timedelta(days=1))
