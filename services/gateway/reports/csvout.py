@@ -162,13 +162,39 @@ def daily_csv(report: dict[str, Any]) -> str:
                 if a.get(name) is not None:
                     rows.append((*head, "kaji_cepat", name, None, None, None, None, None, a[name], *empty))
             for grade, value in (a.get("houses_damaged") or {}).items():
-                rows.append((*head, "kaji_cepat", f"houses_damaged.{grade}", None, None, None, None, None, value, *empty))
+                rows.append(
+                    (
+                        *head,
+                        "kaji_cepat",
+                        f"houses_damaged.{grade}",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        value,
+                        *empty,
+                    )
+                )
             if a.get("urgent_needs"):
                 rows.append(
-                    (*head, "kaji_cepat", "urgent_needs", None, None, None, None, None, " ".join(a["urgent_needs"]), *empty)
+                    (
+                        *head,
+                        "kaji_cepat",
+                        "urgent_needs",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        " ".join(a["urgent_needs"]),
+                        *empty,
+                    )
                 )
         for n in i["needs"]:
-            rows.append((*head, "kebutuhan", n["label"], None, None, n["count"], n["filled"], n["open"], None, *empty))
+            rows.append(
+                (*head, "kebutuhan", n["label"], None, None, n["count"], n["filled"], n["open"], None, *empty)
+            )
         for v in i["volunteers"]:
             rows.append(
                 (

@@ -45,7 +45,7 @@ def active_on(incident: IncidentRow, period: Period) -> bool:
 
 
 def daily_report(
-    ledger: Ledger, day: date, period: Period, policy: Policy, now: float, incident_id: str | None = None
+    ledger: Ledger, day: date, period: Period, policy: Policy, now: float, *, incident_id: str | None = None
 ) -> dict[str, Any]:
     offers_by: dict[str, list[OfferRow]] = defaultdict(list)
     for o in ledger.offers.values():
@@ -60,7 +60,15 @@ def daily_report(
     ]
     chosen.sort(key=lambda i: (i.reported_at or 0, i.incident_id))
     incidents = [
-        _incident(ledger, i, offers_by[i.incident_id], assessments_by[i.incident_id], period, policy, now)
+        _incident(
+            ledger,
+            i,
+            offers_by[i.incident_id],
+            assessments_by[i.incident_id],
+            period=period,
+            policy=policy,
+            now=now,
+        )
         for i in chosen
     ]
     deployed = {v["volunteer_id"] for i in incidents for v in i["volunteers"]}
@@ -84,6 +92,7 @@ def _incident(
     incident: IncidentRow,
     offers: list[OfferRow],
     assessments: list[AssessmentRow],
+    *,
     period: Period,
     policy: Policy,
     now: float,
@@ -97,7 +106,10 @@ def _incident(
     needs = _needs(incident, offers, end, still_open)
     fills = []
     running: dict[int, int] = defaultdict(int)
-    for o in sorted((o for o in offers if o.accepted_at is not None and o.accepted_at < end), key=lambda o: o.accepted_at or 0):
+    for o in sorted(
+        (o for o in offers if o.accepted_at is not None and o.accepted_at < end),
+        key=lambda o: o.accepted_at or 0,
+    ):
         running[o.need_index] += 1
         need = needs[o.need_index] if o.need_index < len(needs) else None
         fills.append(
@@ -112,7 +124,7 @@ def _incident(
                 "count": need["count"] if need else None,
             }
         )
-    volunteers = []
+    volunteers: list[dict[str, Any]] = []
     for o in offers:
         deployment = deployment_of(o, incident, policy.max_deployment_s, now)
         if deployment is None or deployment.start >= period.end or deployment.end < period.start:
@@ -158,7 +170,9 @@ def _incident(
         "status": status,
         "status_label": _label(IncidentStatus, status),
         "assessment": (
-            {"assessed_at": latest.assessed_at, "event_id": latest.event_id, **latest.figures} if latest else None
+            {"assessed_at": latest.assessed_at, "event_id": latest.event_id, **latest.figures}
+            if latest
+            else None
         ),
         "assessments": sum(1 for a in assessments if a.assessed_at < period.end),
         "needs": needs,
@@ -188,7 +202,9 @@ def _open_at(o: OfferRow, moment: float) -> bool:
     return not ends or min(ends) >= moment
 
 
-def _needs(incident: IncidentRow, offers: list[OfferRow], end: float, still_open: bool) -> list[dict[str, Any]]:
+def _needs(
+    incident: IncidentRow, offers: list[OfferRow], end: float, still_open: bool
+) -> list[dict[str, Any]]:
     filled: dict[int, int] = defaultdict(int)
     seen: dict[int, tuple[str, str | None]] = {}
     for o in offers:

@@ -31,17 +31,18 @@ class Deployment:
         """Seconds en route and on scene inside [start, end)."""
         o = self.offer
         en_route_end = o.on_scene_at or o.released_at or self.end
+        lo, hi = max(self.start, start), min(self.end, end)
         return (
-            _overlap(o.en_route_at, en_route_end, self.start, self.end, start, end),
-            _overlap(o.on_scene_at, o.released_at or self.end, self.start, self.end, start, end),
+            _overlap(o.en_route_at, en_route_end, lo, hi),
+            _overlap(o.on_scene_at, o.released_at or self.end, lo, hi),
         )
 
 
-def _overlap(a: float | None, b: float, lo: float, hi: float, start: float, end: float) -> float:
+def _overlap(a: float | None, b: float, lo: float, hi: float) -> float:
+    """Seconds of [a, b) inside [lo, hi)."""
     if a is None:
         return 0.0
-    left, right = max(a, lo, start), min(b, hi, end)
-    return max(0.0, right - left)
+    return max(0.0, min(b, hi) - max(a, lo))
 
 
 def deployment_of(
@@ -51,7 +52,11 @@ def deployment_of(
         return None
     set_out = offer.en_route_at is not None or offer.on_scene_at is not None
     cancelled = incident.cancelled_at if incident is not None else None
-    if cancelled is not None and not set_out and (offer.released_at is None or offer.released_at >= cancelled):
+    if (
+        cancelled is not None
+        and not set_out
+        and (offer.released_at is None or offer.released_at >= cancelled)
+    ):
         return None
     start = offer.accepted_at
     natural = offer.released_at or (incident.ended_at if incident is not None else None) or now

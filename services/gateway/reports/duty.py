@@ -60,11 +60,11 @@ def duty_report(ledger: Ledger, month: str, period: Period, policy: Policy, now:
     for (volunteer_id, day), (_, unit) in first_unit_of_day.items():
         shares[volunteer_id][unit].days.add(day)
 
-    volunteers = [
-        _volunteer(vid, ledger.volunteers.get(vid), units, policy) for vid, units in shares.items()
-    ]
+    volunteers = [_volunteer(vid, ledger.volunteers.get(vid), units, policy) for vid, units in shares.items()]
     volunteers = [v for v in volunteers if v["offers"] or v["deployment_days"] or v["deployments"]]
-    volunteers.sort(key=lambda v: (v["units"][0] if v["units"] else "~", v["name"].lower(), v["volunteer_id"]))
+    volunteers.sort(
+        key=lambda v: (v["units"][0] if v["units"] else "~", v["name"].lower(), v["volunteer_id"])
+    )
     return {
         "month": month,
         "period": {"label": period.label, "start": period.start, "end": period.end},
@@ -160,18 +160,18 @@ def _totals(
             t["en_route_s"] += share.en_route_s
             t["on_scene_s"] += share.on_scene_s
             t["allowance"] += _amount(share, policy)
-    units = []
+    unit_rows: list[dict[str, Any]] = []
     en_route_s = on_scene_s = 0.0
     for t in sorted(by_unit.values(), key=lambda t: t["unit"]):
         en_route_s += t["en_route_s"]
         on_scene_s += t["on_scene_s"]
         t["hours_en_route"] = round(t.pop("en_route_s") / 3600, 2)
         t["hours_on_scene"] = round(t.pop("on_scene_s") / 3600, 2)
-        units.append(t)
+        unit_rows.append(t)
     totals: dict[str, Any] = {"volunteers": len(volunteers)}
     for name in (*COUNTS, "deployment_days", "allowance"):
         totals[name] = sum(v[name] for v in volunteers)
     totals["hours_en_route"] = round(en_route_s / 3600, 2)
     totals["hours_on_scene"] = round(on_scene_s / 3600, 2)
-    totals["by_unit"] = units
+    totals["by_unit"] = unit_rows
     return totals

@@ -116,7 +116,11 @@ class OfferRow:
     @property
     def late_answer(self) -> bool:
         """The volunteer answered after the offer had expired (the ops room may still have taken them)."""
-        return self.answered_at is not None and self.expired_at is not None and self.answered_at >= self.expired_at
+        return (
+            self.answered_at is not None
+            and self.expired_at is not None
+            and self.answered_at >= self.expired_at
+        )
 
 
 @dataclass(slots=True)

@@ -175,7 +175,9 @@ def _bound(text: str, *, end: bool) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except (TypeError, ValueError):
-        raise ValueError("ditulis YYYY-MM-DD atau waktu ISO 8601 dengan zona, mis. 2026-11-01T00:00+07:00") from None
+        raise ValueError(
+            "ditulis YYYY-MM-DD atau waktu ISO 8601 dengan zona, mis. 2026-11-01T00:00+07:00"
+        ) from None
     if moment.tzinfo is None:
         raise ValueError("waktu ISO 8601 perlu zona waktu, mis. +07:00")
     return moment.timestamp()

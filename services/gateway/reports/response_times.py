@@ -112,7 +112,11 @@ def _week_start(moment: float) -> date:
 
 def response_times(ledger: Ledger, period: Period, policy: Policy, start: str, end: str) -> dict[str, Any]:
     incidents = sorted(
-        (i for i in ledger.incidents.values() if i.reported_at is not None and period.start <= i.reported_at < period.end),
+        (
+            i
+            for i in ledger.incidents.values()
+            if i.reported_at is not None and period.start <= i.reported_at < period.end
+        ),
         key=lambda i: (i.reported_at or 0, i.incident_id),
     )
     offers_by: dict[str, list[OfferRow]] = defaultdict(list)
@@ -168,7 +172,12 @@ def response_times(ledger: Ledger, period: Period, policy: Policy, start: str, e
         "incidents": len(incidents),
         "steps": _steps(every, policy),
         "by_type": [
-            {"type": t, "label": type_label(t), "incidents": counts_type[t], "steps": _steps(by_type[t], policy)}
+            {
+                "type": t,
+                "label": type_label(t),
+                "incidents": counts_type[t],
+                "steps": _steps(by_type[t], policy),
+            }
             for t in sorted(by_type)
         ],
         "by_kecamatan": [

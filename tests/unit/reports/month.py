@@ -74,7 +74,9 @@ class Log:
             profile["units"] = units  # issue 19's field; reports read it when present
         self.add("volunteers", "volunteer.registered", at, {"profile": profile})
 
-    def reported(self, iid: str, at: str, kind: str, severity: str, kel: str, needs: list[tuple[str, str | None, int]]) -> None:
+    def reported(  # noqa: PLR0917 - the event's fields in story order
+        self, iid: str, at: str, kind: str, severity: str, kel: str, needs: list[tuple[str, str | None, int]]
+    ) -> None:
         self.add(
             "incidents",
             "incident.reported",
@@ -93,7 +95,9 @@ class Log:
     def status(self, iid: str, at: str, status: str) -> None:
         self.add("dispatch-log", "incident.status_changed", at, {"incident_id": iid, "status": status})
 
-    def offer(self, oid: str, iid: str, vid: str, need: int, unit: str, at: str, skill: str | None = None) -> None:
+    def offer(  # noqa: PLR0917 - the event's fields in story order
+        self, oid: str, iid: str, vid: str, need: int, unit: str, at: str, skill: str | None = None
+    ) -> None:
         expires = datetime.fromtimestamp(t(at) + 180, WIB).isoformat()
         self.add(
             "dispatch-log",
@@ -111,7 +115,7 @@ class Log:
             },
         )
 
-    def answer(self, topic: str, kind: str, oid: str, iid: str, vid: str, at: str, via: str = "link") -> None:
+    def answer(self, topic: str, kind: str, oid: str, iid: str, vid: str, at: str, via: str = "link") -> None:  # noqa: PLR0917 - the event's fields in story order
         payload: dict[str, Any] = {"offer_id": oid, "incident_id": iid, "volunteer_id": vid}
         if kind in ("offer.accepted", "offer.declined"):
             payload["via"] = via
@@ -119,7 +123,7 @@ class Log:
             payload["reason"] = "cancelled"
         self.add(topic, kind, at, payload)
 
-    def step(self, oid: str, iid: str, vid: str, status: str, at: str, via: str = "link") -> None:
+    def step(self, oid: str, iid: str, vid: str, status: str, at: str, via: str = "link") -> None:  # noqa: PLR0917 - the event's fields in story order
         self.add(
             "dispatch-log",
             "assignment.status_changed",
@@ -128,15 +132,22 @@ class Log:
         )
 
     def assessed(self, iid: str, at: str, **figures: Any) -> None:
-        self.add("incidents", "incident.assessed", at, {"incident_id": iid, "assessed_at": datetime.fromtimestamp(t(at), WIB).isoformat(), **figures})
+        self.add(
+            "incidents",
+            "incident.assessed",
+            at,
+            {"incident_id": iid, "assessed_at": datetime.fromtimestamp(t(at), WIB).isoformat(), **figures},
+        )
 
 
-def known_month() -> list[ReportEvent]:
+def known_month() -> list[ReportEvent]:  # noqa: PLR0915 - one month, told event by event
     log = Log()
     log.volunteer("V-001", "Siti Rahayu", "tagana", "2026-10-01 08:00:00")
     log.volunteer("V-002", "Budi Santoso", "trc", "2026-10-01 08:00:00")
     log.volunteer("V-003", "Ani Lestari", "tagana", "2026-10-01 08:00:00")
-    log.volunteer("V-004", "Dodi Prasetyo", "tagana", "2026-10-01 08:00:00", units=["tagana", "karang_taruna"])
+    log.volunteer(
+        "V-004", "Dodi Prasetyo", "tagana", "2026-10-01 08:00:00", units=["tagana", "karang_taruna"]
+    )
     log.volunteer("V-003", "Ani Lestari Wulandari", "tagana", "2026-11-15 08:00:00")  # renamed: latest wins
 
     # E: October, spilling into 1 November
@@ -149,7 +160,14 @@ def known_month() -> list[ReportEvent]:
     log.status("INC-E", "2026-11-01 03:00:00", "closed")
 
     # A
-    log.reported("INC-A", "2026-11-03 08:00:00", "flood", "severe", MANISRENGGO, [("tagana", None, 2), ("trc", None, 1)])
+    log.reported(
+        "INC-A",
+        "2026-11-03 08:00:00",
+        "flood",
+        "severe",
+        MANISRENGGO,
+        [("tagana", None, 2), ("trc", None, 1)],
+    )
     log.status("INC-A", "2026-11-03 08:00:10", "reported")
     log.status("INC-A", "2026-11-03 08:00:10", "dispatching")
     log.offer("of-A1", "INC-A", "V-001", 0, "tagana", "2026-11-03 08:00:20")
@@ -163,8 +181,12 @@ def known_month() -> list[ReportEvent]:
     log.answer("responses", "offer.accepted", "of-A2", "INC-A", "V-003", "2026-11-03 08:04:00")  # late
     log.answer("responses", "offer.declined", "of-A3", "INC-A", "V-004", "2026-11-03 08:03:59")
     log.answer("dispatch-log", "offer.declined", "of-A3", "INC-A", "V-004", "2026-11-03 08:04:00")
-    log.answer("responses", "offer.accepted", "of-A2", "INC-A", "V-003", "2026-11-03 08:06:00", via="ops_room")
-    log.answer("dispatch-log", "offer.accepted", "of-A2", "INC-A", "V-003", "2026-11-03 08:06:00", via="ops_room")
+    log.answer(
+        "responses", "offer.accepted", "of-A2", "INC-A", "V-003", "2026-11-03 08:06:00", via="ops_room"
+    )
+    log.answer(
+        "dispatch-log", "offer.accepted", "of-A2", "INC-A", "V-003", "2026-11-03 08:06:00", via="ops_room"
+    )
     log.status("INC-A", "2026-11-03 08:06:00", "staffed")
     log.step("of-A1", "INC-A", "V-001", "en_route", "2026-11-03 08:05:00")
     log.step("of-A4", "INC-A", "V-002", "en_route", "2026-11-03 08:10:00")
@@ -192,7 +214,14 @@ def known_month() -> list[ReportEvent]:
     log.assessed("INC-A", "2026-11-04 09:00:00", families=15, people=50, evacuees=0)
 
     # B: V-001's second incident of the day
-    log.reported("INC-B", "2026-11-03 14:00:00", "fire", "moderate", BANDAR_LOR, [("tagana", None, 1), ("trc", None, 1)])
+    log.reported(
+        "INC-B",
+        "2026-11-03 14:00:00",
+        "fire",
+        "moderate",
+        BANDAR_LOR,
+        [("tagana", None, 1), ("trc", None, 1)],
+    )
     log.offer("of-B1", "INC-B", "V-001", 0, "tagana", "2026-11-03 14:00:30")
     log.offer("of-B2", "INC-B", "V-002", 1, "trc", "2026-11-03 14:00:30")
     log.answer("dispatch-log", "offer.accepted", "of-B1", "INC-B", "V-001", "2026-11-03 14:02:00")

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from schemas.envelope import decode_event
+from services.gateway.reports.csvout import daily_csv, duty_csv, response_times_csv
 from services.gateway.reports.daily import daily_report
 from services.gateway.reports.duty import duty_report
 from services.gateway.reports.events import ReportEvent, decode, encode
 from services.gateway.reports.ledger import Ledger
 from services.gateway.reports.policy import Policy, day_period, month_period, range_period
 from services.gateway.reports.response_times import response_times
-from services.gateway.reports.csvout import daily_csv, duty_csv, response_times_csv
 from tests.unit.reports.month import NOW, known_month, needs_for, t
 
 POLICY = Policy()  # Rp 100.000 per deployment day, 12 h cap, first offer within 60 s for 90 %
@@ -50,7 +50,9 @@ def test_the_builder_speaks_the_real_event_schemas() -> None:
             continue
         profile = event.payload.get("profile") or {}
         plain = {k: v for k, v in profile.items() if k != "units"}  # issue 19's `units` likewise
-        decode_event(encode(event._replace(payload={**event.payload, "profile": plain} if profile else event.payload)))
+        decode_event(
+            encode(event._replace(payload={**event.payload, "profile": plain} if profile else event.payload))
+        )
         assert decode(event.topic, encode(event)) == event
 
 
@@ -60,7 +62,12 @@ def test_duty_per_volunteer(ledger: Ledger) -> None:
     siti = v["V-001"]  # A and B on 3 Nov: two deployments, one day; D withdrawn
     assert (siti["name"], siti["units"]) == ("Siti Rahayu", ["tagana"])
     assert [siti[k] for k in ("offers", "accepted", "declined", "expired", "withdrawn", "late_answers")] == [
-        3, 2, 0, 0, 1, 0
+        3,
+        2,
+        0,
+        0,
+        1,
+        0,
     ]
     assert (siti["deployments"], siti["deployment_days"], siti["deployment_dates"]) == (2, 1, ["2026-11-03"])
     assert (siti["hours_en_route"], siti["hours_on_scene"]) == (0.45, 6.0)  # 15+12 min; 4 h + 2 h
@@ -68,7 +75,12 @@ def test_duty_per_volunteer(ledger: Ledger) -> None:
 
     budi = v["V-002"]  # A4 accepted, B2 expired; E's 1 Nov counts as a day
     assert [budi[k] for k in ("offers", "accepted", "declined", "expired", "withdrawn", "late_answers")] == [
-        2, 1, 0, 1, 0, 0
+        2,
+        1,
+        0,
+        1,
+        0,
+        0,
     ]
     assert (budi["deployments"], budi["deployment_dates"]) == (1, ["2026-11-01", "2026-11-03"])
     assert (budi["hours_en_route"], budi["hours_on_scene"]) == (0.33, 2.0)
@@ -77,7 +89,12 @@ def test_duty_per_volunteer(ledger: Ledger) -> None:
     ani = v["V-003"]  # late answer taken by the ops room; C capped at 12 h across midnight
     assert ani["name"] == "Ani Lestari Wulandari"
     assert [ani[k] for k in ("offers", "accepted", "declined", "expired", "withdrawn", "late_answers")] == [
-        2, 2, 0, 0, 0, 1
+        2,
+        2,
+        0,
+        0,
+        0,
+        1,
     ]
     assert ani["deployments"] == 2
     assert ani["deployment_dates"] == ["2026-11-03", "2026-11-10", "2026-11-11"]
@@ -87,9 +104,9 @@ def test_duty_per_volunteer(ledger: Ledger) -> None:
 
     dodi = v["V-004"]  # declined A3; D1 accepted but called off before he set out
     assert dodi["units"] == ["tagana", "karang_taruna"]
-    assert [dodi[k] for k in ("offers", "accepted", "declined", "expired", "deployments", "deployment_days")] == [
-        2, 1, 1, 0, 0, 0
-    ]
+    assert [
+        dodi[k] for k in ("offers", "accepted", "declined", "expired", "deployments", "deployment_days")
+    ] == [2, 1, 1, 0, 0, 0]
     assert (dodi["hours_en_route"], dodi["hours_on_scene"], dodi["allowance"]) == (0.0, 0.0, 0)
 
 
@@ -116,14 +133,19 @@ def test_duty_totals_and_units(ledger: Ledger) -> None:
     assert set(units) == {"tagana", "trc"}
     tagana, trc = units["tagana"], units["trc"]
     assert [tagana[k] for k in ("volunteers", "offers", "accepted", "declined", "expired", "withdrawn")] == [
-        3, 7, 5, 1, 0, 1
+        3,
+        7,
+        5,
+        1,
+        0,
+        1,
     ]
-    assert [tagana[k] for k in ("deployments", "deployment_days", "hours_en_route", "hours_on_scene", "allowance")] == [
-        4, 4, 0.95, 20.72, 400_000
-    ]
-    assert [trc[k] for k in ("volunteers", "offers", "accepted", "expired", "deployments", "deployment_days")] == [
-        1, 2, 1, 1, 1, 2
-    ]
+    assert [
+        tagana[k] for k in ("deployments", "deployment_days", "hours_en_route", "hours_on_scene", "allowance")
+    ] == [4, 4, 0.95, 20.72, 400_000]
+    assert [
+        trc[k] for k in ("volunteers", "offers", "accepted", "expired", "deployments", "deployment_days")
+    ] == [1, 2, 1, 1, 1, 2]
     assert (trc["hours_en_route"], trc["hours_on_scene"], trc["allowance"]) == (0.33, 2.0, 200_000)
 
 
@@ -133,7 +155,10 @@ def test_duty_other_allowance_rules(ledger: Ledger) -> None:
     per_deployment = Policy(allowance=AllowanceRule.parse("per_deployment:50000"))
     report = duty_report(ledger, "2026-11", month_period("2026-11"), per_deployment, t(NOW))
     assert [by_id(report)[v]["allowance"] for v in ("V-001", "V-002", "V-003", "V-004")] == [
-        100_000, 50_000, 100_000, 0
+        100_000,
+        50_000,
+        100_000,
+        0,
     ]
     per_hour = Policy(allowance=AllowanceRule.parse("per_hour:10000"))
     report = duty_report(ledger, "2026-11", month_period("2026-11"), per_hour, t(NOW))
@@ -141,7 +166,9 @@ def test_duty_other_allowance_rules(ledger: Ledger) -> None:
 
 
 def test_response_times(ledger: Ledger) -> None:
-    report = response_times(ledger, range_period("2026-11-01", "2026-11-30"), POLICY, "2026-11-01", "2026-11-30")
+    report = response_times(
+        ledger, range_period("2026-11-01", "2026-11-30"), POLICY, "2026-11-01", "2026-11-30"
+    )
     assert (report["from"], report["to"], report["incidents"]) == ("2026-11-01", "2026-11-30", 4)  # not E
     steps = {s["step"]: s for s in report["steps"]}
     assert list(steps) == [
@@ -166,9 +193,12 @@ def test_response_times(ledger: Ledger) -> None:
     types = {g["type"]: g for g in report["by_type"]}
     assert {k: g["incidents"] for k, g in types.items()} == {"fire": 1, "flood": 2, "whirlwind": 1}
     flood_first = types["flood"]["steps"][0]
-    assert (flood_first["count"], flood_first["p50_s"], flood_first["p90_s"], flood_first["within_target_share"]) == (
-        2, 20.0, 40.0, 1.0
-    )
+    assert (
+        flood_first["count"],
+        flood_first["p50_s"],
+        flood_first["p90_s"],
+        flood_first["within_target_share"],
+    ) == (2, 20.0, 40.0, 1.0)
     kec = {g["kecamatan"]: g for g in report["by_kecamatan"]}
     assert {k: g["incidents"] for k, g in kec.items()} == {"Kota": 2, "Mojoroto": 1, "Pesantren": 1}
     pesantren = kec["Pesantren"]["steps"][0]
@@ -177,24 +207,43 @@ def test_response_times(ledger: Ledger) -> None:
     weeks = {w["week_start"]: w for w in report["weekly"]}
     assert list(weeks) == ["2026-10-26", "2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30"]
     assert [weeks[w]["incidents"] for w in weeks] == [0, 2, 1, 1, 0, 0]
-    assert (weeks["2026-11-02"]["first_offer_p50_s"], weeks["2026-11-02"]["first_offer_p90_s"]) == (20.0, 30.0)
+    assert (weeks["2026-11-02"]["first_offer_p50_s"], weeks["2026-11-02"]["first_offer_p90_s"]) == (
+        20.0,
+        30.0,
+    )
     assert weeks["2026-11-09"]["first_offer_within_target_share"] == 0.0
     assert weeks["2026-10-26"]["first_offer_p50_s"] is None
     dist = {b["label"]: b["count"] for b in report["distribution"]["reported_to_first_offer"]}
-    assert dist == {"≤ 15 dtk": 0, "15–30 dtk": 2, "30–60 dtk": 1, "1–2 mnt": 1, "2–5 mnt": 0, "5–10 mnt": 0, "> 10 mnt": 0}
+    assert dist == {
+        "≤ 15 dtk": 0,
+        "15–30 dtk": 2,
+        "30–60 dtk": 1,
+        "1–2 mnt": 1,
+        "2–5 mnt": 0,
+        "5–10 mnt": 0,
+        "> 10 mnt": 0,
+    }
 
 
 def test_daily_3_november(ledger: Ledger) -> None:
     report = daily_report(ledger, date(2026, 11, 3), day_period("2026-11-03"), POLICY, t(NOW))
     assert [i["incident_id"] for i in report["incidents"]] == ["INC-A", "INC-B"]  # E ended 1 Nov, C later
     a, b = report["incidents"]
-    assert (a["status"], a["status_label"], a["kecamatan"], a["kelurahan"]) == ("closed", "Selesai", "Kota", "Manisrenggo")
+    assert (a["status"], a["status_label"], a["kecamatan"], a["kelurahan"]) == (
+        "closed",
+        "Selesai",
+        "Kota",
+        "Manisrenggo",
+    )
     assessment = a["assessment"]  # the 11:00 one, not 9:00, not 4 Nov's
     assert (assessment["families"], assessment["people"], assessment["evacuees"]) == (12, 40, 25)
     assert assessment["houses_damaged"] == {"light": 5, "moderate": 2, "heavy": 1}
     assert assessment["urgent_needs"] == ["public_kitchen", "shelter"]
     assert a["assessments"] == 2
-    assert [(n["unit"], n["count"], n["filled"], n["open"]) for n in a["needs"]] == [("tagana", 2, 2, 0), ("trc", 1, 1, 0)]
+    assert [(n["unit"], n["count"], n["filled"], n["open"]) for n in a["needs"]] == [
+        ("tagana", 2, 2, 0),
+        ("trc", 1, 1, 0),
+    ]
     assert [(f["volunteer_id"], f["need_index"], f["filled"], f["count"]) for f in a["fills"]] == [
         ("V-001", 0, 1, 2),
         ("V-002", 1, 1, 1),
@@ -210,8 +259,13 @@ def test_daily_3_november(ledger: Ledger) -> None:
     assert (a["open"], a["totals"]["open_slots"]) == ([], 0)
 
     assert b["assessment"] is None
-    assert [(n["unit"], n["count"], n["filled"], n["open"]) for n in b["needs"]] == [("tagana", 1, 1, 0), ("trc", 1, 0, 0)]
-    assert [(v["volunteer_id"], v["hours_en_route"], v["hours_on_scene"]) for v in b["volunteers"]] == [("V-001", 0.2, 2.0)]
+    assert [(n["unit"], n["count"], n["filled"], n["open"]) for n in b["needs"]] == [
+        ("tagana", 1, 1, 0),
+        ("trc", 1, 0, 0),
+    ]
+    assert [(v["volunteer_id"], v["hours_en_route"], v["hours_on_scene"]) for v in b["volunteers"]] == [
+        ("V-001", 0.2, 2.0)
+    ]
     assert b["offers_today"] == {"made": 2, "accepted": 1, "declined": 0, "expired": 1, "withdrawn": 0}
     assert report["totals"] == {
         "incidents": 2,
@@ -223,16 +277,24 @@ def test_daily_3_november(ledger: Ledger) -> None:
 
 
 def test_daily_across_midnight_and_a_cancel(ledger: Ledger) -> None:
-    tenth = daily_report(ledger, date(2026, 11, 10), day_period("2026-11-10"), POLICY, t(NOW), "INC-C")
+    tenth = daily_report(
+        ledger, date(2026, 11, 10), day_period("2026-11-10"), POLICY, t(NOW), incident_id="INC-C"
+    )
     (c,) = tenth["incidents"]
     assert (c["status"], c["needs_source"]) == ("staffed", "run_card")
     assert [(n["unit"], n["skill"], n["count"], n["filled"], n["open"]) for n in c["needs"]] == [
         ("tagana", "evacuation", 1, 1, 0)
     ]
-    assert [(v["hours_en_route"], v["hours_on_scene"]) for v in c["volunteers"]] == [(0.25, 1.67)]  # 22:20 → 24:00
-    eleventh = daily_report(ledger, date(2026, 11, 11), day_period("2026-11-11"), POLICY, t(NOW), "INC-C")
+    assert [(v["hours_en_route"], v["hours_on_scene"]) for v in c["volunteers"]] == [
+        (0.25, 1.67)
+    ]  # 22:20 → 24:00
+    eleventh = daily_report(
+        ledger, date(2026, 11, 11), day_period("2026-11-11"), POLICY, t(NOW), incident_id="INC-C"
+    )
     (c,) = eleventh["incidents"]
-    assert [(v["hours_en_route"], v["hours_on_scene"]) for v in c["volunteers"]] == [(0.0, 10.05)]  # → 10:03 cap
+    assert [(v["hours_en_route"], v["hours_on_scene"]) for v in c["volunteers"]] == [
+        (0.0, 10.05)
+    ]  # → 10:03 cap
     assert c["fills"][0]["on_this_day"] is False
 
     c, d = daily_report(ledger, date(2026, 11, 20), day_period("2026-11-20"), POLICY, t(NOW))["incidents"]
@@ -265,20 +327,31 @@ def test_csv_carries_the_same_numbers(ledger: Ledger) -> None:
     rows = _rows(duty_csv(report))
     assert len(rows) == 5  # four volunteers and the total
     ani = next(r for r in rows if r["volunteer_id"] == "V-003")
-    assert (ani["nama"], ani["pengerahan"], ani["hari_bertugas"], ani["jam_di_lokasi"], ani["uang_transport_rp"]) == (
-        "Ani Lestari Wulandari", "2", "3", "14.72", "300000"
-    )
+    assert (
+        ani["nama"],
+        ani["pengerahan"],
+        ani["hari_bertugas"],
+        ani["jam_di_lokasi"],
+        ani["uang_transport_rp"],
+    ) == ("Ani Lestari Wulandari", "2", "3", "14.72", "300000")
     assert rows[-1]["volunteer_id"] == "JUMLAH" and rows[-1]["uang_transport_rp"] == "600000"
 
     rt = response_times(ledger, range_period("2026-11-01", "2026-11-30"), POLICY, "2026-11-01", "2026-11-30")
     rows = _rows(response_times_csv(rt))
     first = next(r for r in rows if r["kelompok"] == "semua" and r["langkah"] == "reported_to_first_offer")
-    assert (first["jumlah"], first["p50_detik"], first["p90_detik"], first["porsi_dalam_target"]) == ("4", "30.0", "90.0", "0.75")
+    assert (first["jumlah"], first["p50_detik"], first["p90_detik"], first["porsi_dalam_target"]) == (
+        "4",
+        "30.0",
+        "90.0",
+        "0.75",
+    )
     assert len(rows) == 5 * (1 + 3 + 3)
 
     daily = daily_report(ledger, date(2026, 11, 3), day_period("2026-11-03"), POLICY, t(NOW))
     rows = _rows(daily_csv(daily))
-    kaji = {r["butir"]: r["nilai"] for r in rows if r["incident_id"] == "INC-A" and r["bagian"] == "kaji_cepat"}
+    kaji = {
+        r["butir"]: r["nilai"] for r in rows if r["incident_id"] == "INC-A" and r["bagian"] == "kaji_cepat"
+    }
     assert kaji["evacuees"] == "25" and kaji["houses_damaged.heavy"] == "1"
     people = [(r["volunteer_id"], r["jam_di_lokasi"]) for r in rows if r["bagian"] == "relawan"]
     assert people == [("V-001", "4.0"), ("V-002", "2.0"), ("V-003", "3.0"), ("V-001", "2.0")]
@@ -290,7 +363,9 @@ def test_bad_month(text: str) -> None:
         month_period(text)
 
 
-@pytest.mark.parametrize(("start", "end"), [("2026-11-30", "2026-11-01"), ("2025-01-01", "2026-12-31"), ("x", "2026-11-01")])
+@pytest.mark.parametrize(
+    ("start", "end"), [("2026-11-30", "2026-11-01"), ("2025-01-01", "2026-12-31"), ("x", "2026-11-01")]
+)
 def test_bad_range(start: str, end: str) -> None:
     with pytest.raises(ValueError):
         range_period(start, end)
