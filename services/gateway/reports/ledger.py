@@ -177,11 +177,12 @@ class Ledger:
 
     def offer(self, payload: dict[str, Any]) -> OfferRow:
         offer_id = _text(payload, "offer_id")
+        incident_id, volunteer_id = _text(payload, "incident_id"), _text(payload, "volunteer_id")
         row = self.offers.get(offer_id)
         if row is None:
             row = self.offers[offer_id] = OfferRow(offer_id)
-        row.incident_id = row.incident_id or _text(payload, "incident_id")
-        row.volunteer_id = row.volunteer_id or _text(payload, "volunteer_id")
+        row.incident_id = row.incident_id or incident_id
+        row.volunteer_id = row.volunteer_id or volunteer_id
         self.touched.add(("offer", offer_id))
         return row
 
@@ -218,44 +219,41 @@ def _text(payload: dict[str, Any], name: str) -> str:
 
 
 def _on_reported(ledger: Ledger, event: ReportEvent) -> None:
-    p = event.payload
-    row = ledger.incident(_text(p, "incident_id"))
+    p = event.payload  # every field read before any is written: an unreadable event changes nothing
+    incident_id, kind, severity = _text(p, "incident_id"), _text(p, "type"), _text(p, "severity")
+    affected = p.get("affected_people")
+    affected_people = int(affected) if affected is not None else None
+    needs = [(str(n["unit"]), n.get("skill"), int(n["count"])) for n in p.get("needs") or []]
+    source = "posted" if needs else ""
+    if not needs and ledger.needs_for is not None:
+        try:
+            needs, source = ledger.needs_for(kind, severity), "run_card"
+        except (KeyError, ValueError):
+            needs, source = [], ""
+    row = ledger.incident(incident_id)
     if row.reported_at is not None and row.reported_at <= event.at:
         return  # the first report wins
-    row.reported_at = event.at
-    row.type, row.severity = _text(p, "type"), _text(p, "severity")
+    row.reported_at, row.type, row.severity = event.at, kind, severity
     row.title = str(p.get("title", ""))
     row.kelurahan_code = str(p.get("kelurahan_code", ""))
-    affected = p.get("affected_people")
-    row.affected_people = int(affected) if affected is not None else None
-    posted = p.get("needs") or []
-    if posted:
-        row.needs = [(str(n["unit"]), n.get("skill"), int(n["count"])) for n in posted]
-        row.needs_source = "posted"
-    elif ledger.needs_for is not None:
-        try:
-            row.needs = ledger.needs_for(row.type, row.severity)
-            row.needs_source = "run_card"
-        except (KeyError, ValueError):
-            row.needs, row.needs_source = [], ""
+    row.affected_people = affected_people
+    row.needs, row.needs_source = needs, source
 
 
 def _on_status(ledger: Ledger, event: ReportEvent) -> None:
-    row = ledger.incident(_text(event.payload, "incident_id"))
-    row.statuses[event.event_id] = (event.at, _text(event.payload, "status"))
+    incident_id, status = _text(event.payload, "incident_id"), _text(event.payload, "status")
+    ledger.incident(incident_id).statuses[event.event_id] = (event.at, status)
 
 
 def _on_offer_made(ledger: Ledger, event: ReportEvent) -> None:
     p = event.payload
+    need_index, unit = int(p.get("need_index", 0)), _text(p, "unit")
+    distance = float(p["distance_km"]) if p.get("distance_km") is not None else None
+    expires_at = parse_time(p["expires_at"]) if p.get("expires_at") else None
     row = ledger.offer(p)
     row.offered_at = _first(row.offered_at, event.at)
-    row.need_index = int(p.get("need_index", 0))
-    row.unit = _text(p, "unit")
-    row.skill = p.get("skill")
-    distance = p.get("distance_km")
-    row.distance_km = float(distance) if distance is not None else None
-    if p.get("expires_at"):
-        row.expires_at = parse_time(p["expires_at"])
+    row.need_index, row.unit, row.skill = need_index, unit, p.get("skill")
+    row.distance_km, row.expires_at = distance, expires_at
 
 
 def _step(attr: str) -> Callable[[Ledger, ReportEvent], None]:

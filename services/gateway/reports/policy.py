@@ -158,8 +158,8 @@ def day_period(text: str) -> Period:
 
 def range_period(start_text: str, end_text: str) -> Period:
     """`from`/`to` as dates (WIB, both days included) or ISO times with an offset (end excluded)."""
-    start = _bound(start_text, end=False)
-    end = _bound(end_text, end=True)
+    start = parse_bound(start_text, end=False)
+    end = parse_bound(end_text, end=True)
     if end <= start:
         raise ValueError("'to' harus sesudah 'from'")
     if end - start > MAX_PERIOD_DAYS * DAY_S:
@@ -168,7 +168,8 @@ def range_period(start_text: str, end_text: str) -> Period:
     return Period(start, end, f"{date_label(wib_date(start))} – {date_label(last)}")
 
 
-def _bound(text: str, *, end: bool) -> float:
+def parse_bound(text: str, *, end: bool) -> float:
+    """One end of a range: a date (WIB; an end date is included) or an ISO time with an offset."""
     if len(text or "") == 10:
         day = parse_day(text)
         return wib_midnight(day + timedelta(days=1) if end else day)
