@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from services.gateway.reports.events import ReportEvent, Unreadable, decode
@@ -81,21 +82,23 @@ class ReportProjection:
                 log.exception("report projection failed; retrying in %.0f s", RETRY_S)
                 await asyncio.sleep(RETRY_S)
 
-    async def _assignment(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+    async def _assignment(self) -> list[TopicPartition]:
+        """Every partition of the four topics, asked of the cluster (partitions can be added). All
+        topics are described: naming them would let the broker auto-create a missing one with the
+        wrong partition count."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            described = {t["topic"]: t for t in await admin.describe_topics(None)}
+        finally:
+            await admin.close()
         tps: list[TopicPartition] = []
         for name in TOPICS:
-            topic = self.prefix + name
-            parts = consumer.partitions_for_topic(topic)
-            for _ in range(50):
-                if parts:
-                    break
-                await consumer.topics()  # fetches the cluster's metadata afresh
-                parts = consumer.partitions_for_topic(topic)
-                if not parts:
-                    await asyncio.sleep(0.2)
-            if not parts:
-                raise KafkaError(f"topic {topic} has no partitions (not created yet?)")
-            tps += [TopicPartition(topic, p) for p in sorted(parts)]
+            topic = described.get(self.prefix + name, {})
+            partitions = sorted(p["partition"] for p in topic.get("partitions", []))
+            if topic.get("error_code") or not partitions:
+                raise KafkaError(f"topic {self.prefix + name} is not there yet (make topics creates it)")
+            tps += [TopicPartition(self.prefix + name, p) for p in partitions]
         return tps
 
     async def _consume(self) -> None:
@@ -108,7 +111,7 @@ class ReportProjection:
         )
         await consumer.start()
         try:
-            tps = await self._assignment(consumer)
+            tps = await self._assignment()
             consumer.assign(tps)
             saved = await asyncio.to_thread(self.store.positions)
             for tp in tps:
