@@ -26,6 +26,7 @@ from services.gateway.reports.csvout import daily_csv, duty_csv, response_times_
 from services.gateway.reports.policy import (
     WIB,
     Period,
+    date_label,
     day_period,
     decimal_id,
     month_period,
@@ -200,11 +201,15 @@ def _data_json(data: Any) -> str:
 
 def _page(request: Request, gw: Gateway, name: str, context: dict[str, Any], status: int = 200) -> Response:
     reports = reports_of(request)
+    now = gw.clock().timestamp()
     base = {
         "office": reports.policy.office,
         "policy": reports.policy,
-        "printed_at": wib_text(gw.clock().timestamp()),
-        "t": wib_text,
+        "printed_at": wib_text(now),
+        "signed_on": date_label(wib_date(now)),
+        "t": _when,
+        "unit_name": unit_name,
+        "need_name": _URGENT_NEEDS.get,
         "num": decimal_id,
         "rupiah": rupiah,
         "hm": _hm,
@@ -217,6 +222,34 @@ def _hm(moment: float | None) -> str:
     if moment is None:
         return "-"
     return datetime.fromtimestamp(moment, WIB).strftime("%H.%M")
+
+
+def _when(moment: float | None) -> str:
+    """`3 November 2026 pukul 08.00 WIB`."""
+    if moment is None:
+        return "-"
+    return f"{date_label(wib_date(moment))} pukul {_hm(moment)} WIB"
+
+
+_SHORT_UNITS = {
+    "tagana": "Tagana",
+    "trc": "TRC",
+    "karang_taruna": "Karang Taruna",
+    "psm": "PSM",
+    "pbi_jkn": "PBI-JKN",
+}
+_URGENT_NEEDS = {
+    "public_kitchen": "dapur umum",
+    "shelter": "tempat pengungsian",
+    "evacuation": "evakuasi",
+    "logistics": "logistik",
+    "psychosocial": "dukungan psikososial",
+    "health": "kesehatan",
+}
+
+
+def unit_name(unit: str) -> str:
+    return _SHORT_UNITS.get(unit) or unit.replace("_", " ").title()
 
 
 def _duration(seconds: float | None) -> str:

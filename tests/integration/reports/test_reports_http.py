@@ -16,19 +16,18 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaProducer
 
 from services.common.config import Settings
 from services.gateway.app import create_app
 from services.gateway.reports.daily import daily_report
 from services.gateway.reports.duty import duty_report
-from services.gateway.reports.events import encode
 from services.gateway.reports.ledger import Ledger
 from services.gateway.reports.policy import day_period, month_period, range_period
 from services.gateway.reports.response_times import response_times
 from services.gateway.reports.service import policy_from, run_card_needs
 from services.gateway.routes.reports import _period_out, iso_times
 from tests.support.procs import free_port
+from tests.support.reports import produce_known_month, projection_caught_up
 from tests.unit.reports.month import NOW, known_month, t
 
 pytestmark = pytest.mark.integration
@@ -60,31 +59,6 @@ async def gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
-
-
-async def produce(settings: Settings) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        sent = []
-        for event in known_month():
-            key = (event.payload.get("incident_id") or event.payload["profile"]["volunteer_id"]).encode()
-            sent.append(await producer.send(settings.topic(event.topic), encode(event), key=key))
-        sent.append(await producer.send(settings.topic("dispatch-log"), b"not an event", key=b"INC-A"))
-        await asyncio.gather(*sent)
-        return len(sent)
-    finally:
-        await producer.stop()
-
-
-async def caught_up(client: httpx.AsyncClient, records: int) -> dict[str, Any]:
-    status: dict[str, Any] = {}
-    for _ in range(300):
-        status = (await client.get("/api/v1/reports/status", headers=OPERATOR)).json()
-        if status["caught_up"] and status["records"] >= records:
-            return status
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the projection did not catch up: {status}")
 
 
 def expected() -> dict[str, Any]:
@@ -175,9 +149,9 @@ async def check_reports(client: httpx.AsyncClient) -> None:
 
 async def test_reports_from_the_topics_and_rebuilt(topics: Settings, tmp_path: Path) -> None:
     settings = topics.model_copy(update={"reports_db": str(tmp_path / "reports.sqlite3")})
-    records = await produce(settings)
+    records = await produce_known_month(settings.kafka_bootstrap, settings.topic_prefix)
     async with gateway(settings) as client:
-        status = await caught_up(client, records)
+        status = await projection_caught_up(client, records)
         assert status["skipped"] == 1  # the record that is not an event; the projection kept going
         assert status["rows"] == {"incidents": 5, "offers": 10, "volunteers": 4, "assessments": 3}
         await check_reports(client)
@@ -208,12 +182,12 @@ async def test_reports_from_the_topics_and_rebuilt(topics: Settings, tmp_path: P
         assert missing.status_code == 404
 
     async with gateway(settings) as client:  # restarted: resumes from the saved positions
-        status = await caught_up(client, 0)
+        status = await projection_caught_up(client, 0)
         assert status["records"] == 0
         await check_reports(client)
 
     (tmp_path / "reports.sqlite3").unlink()  # the view deleted: rebuilt from the topics
     async with gateway(settings) as client:
-        status = await caught_up(client, records)
+        status = await projection_caught_up(client, records)
         assert status["records"] == records
         await check_reports(client)
