@@ -8,10 +8,9 @@ An accept called off by a cancellation before the volunteer set out is no deploy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 from services.gateway.reports.ledger import IncidentRow, OfferRow
-from services.gateway.reports.policy import wib_date, wib_midnight
+from services.gateway.reports.policy import wib_day
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +21,9 @@ class Deployment:
     en_route_s: float
     on_scene_s: float
 
-    def days(self) -> list[date]:
-        """The WIB dates the deployment touches."""
-        first, last = wib_date(self.start), wib_date(max(self.start, self.end - 1e-6))
-        return [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    def days(self) -> range:
+        """The WIB dates the deployment touches, as day numbers (`policy.wib_day`)."""
+        return range(wib_day(self.start), wib_day(max(self.start, self.end - 1e-6)) + 1)
 
     def within(self, start: float, end: float) -> tuple[float, float]:
         """Seconds en route and on scene inside [start, end)."""
@@ -48,10 +46,17 @@ def _overlap(a: float | None, b: float, lo: float, hi: float) -> float:
 def deployment_of(
     offer: OfferRow, incident: IncidentRow | None, max_s: float, now: float
 ) -> Deployment | None:
+    cancelled, ended = (incident.cancelled_at, incident.ended_at) if incident is not None else (None, None)
+    return deployment_with(offer, cancelled, ended, max_s, now)
+
+
+def deployment_with(
+    offer: OfferRow, cancelled: float | None, ended: float | None, max_s: float, now: float
+) -> Deployment | None:
+    """`deployment_of` with the incident's cancel and end already looked up (many offers, one lookup)."""
     if offer.accepted_at is None:
         return None
     set_out = offer.en_route_at is not None or offer.on_scene_at is not None
-    cancelled = incident.cancelled_at if incident is not None else None
     if (
         cancelled is not None
         and not set_out
@@ -59,11 +64,7 @@ def deployment_of(
     ):
         return None
     start = offer.accepted_at
-    natural = offer.released_at or (incident.ended_at if incident is not None else None) or now
+    natural = offer.released_at or ended or now
     end = min(max(natural, start), start + max_s)
     en_route, on_scene = Deployment(offer, start, end, 0.0, 0.0).within(start, end)
     return Deployment(offer, start, end, en_route, on_scene)
-
-
-def day_bounds(day: date) -> tuple[float, float]:
-    return wib_midnight(day), wib_midnight(day + timedelta(days=1))

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from schemas.vocabulary import Unit
-from services.gateway.reports.deployments import Deployment, deployment_of
+from services.gateway.reports.deployments import Deployment, deployment_with
 from services.gateway.reports.ledger import Ledger, VolunteerRow
-from services.gateway.reports.policy import Period, Policy, wib_midnight
+from services.gateway.reports.policy import Period, Policy, day_date, wib_day
 
 COUNTS = ("offers", "accepted", "declined", "expired", "withdrawn", "late_answers", "deployments")
 
@@ -35,28 +34,30 @@ class _Share:
     """One volunteer's figures within one unit."""
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
-    days: set[date] = field(default_factory=set)
+    days: set[int] = field(default_factory=set)
     en_route_s: float = 0.0
     on_scene_s: float = 0.0
 
 
 def duty_report(ledger: Ledger, month: str, period: Period, policy: Policy, now: float) -> dict[str, Any]:
     shares: dict[str, dict[str, _Share]] = defaultdict(lambda: defaultdict(_Share))
-    first_unit_of_day: dict[tuple[str, date], tuple[float, str]] = {}
+    first_unit_of_day: dict[tuple[str, int], tuple[float, str]] = {}
     earliest = period.start - policy.max_deployment_s
+    ends = {i.incident_id: (i.cancelled_at, i.ended_at) for i in ledger.incidents.values()}
+    month_days = range(wib_day(period.start), wib_day(period.end - 1) + 1)
     for offer in ledger.offers.values():
         if offer.offered_at is None or not offer.volunteer_id or offer.offered_at >= period.end:
             continue
         in_month = offer.offered_at >= period.start
         if not in_month and (offer.accepted_at is None or offer.accepted_at < earliest):
             continue
-        incident = ledger.incidents.get(offer.incident_id)
-        deployment = deployment_of(offer, incident, policy.max_deployment_s, now)
+        cancelled, ended = ends.get(offer.incident_id, (None, None))
+        deployment = deployment_with(offer, cancelled, ended, policy.max_deployment_s, now)
         share = shares[offer.volunteer_id][offer.unit]
         if in_month:
             _count(share, offer.outcome, offer.late_answer, deployment)
         if deployment is not None:
-            _days(offer.volunteer_id, offer.unit, deployment, period, first_unit_of_day)
+            _days(offer.volunteer_id, offer.unit, deployment, month_days, first_unit_of_day)
     for (volunteer_id, day), (_, unit) in first_unit_of_day.items():
         shares[volunteer_id][unit].days.add(day)
 
@@ -95,11 +96,11 @@ def _days(
     volunteer_id: str,
     unit: str,
     deployment: Deployment,
-    period: Period,
-    first_unit_of_day: dict[tuple[str, date], tuple[float, str]],
+    month_days: range,
+    first_unit_of_day: dict[tuple[str, int], tuple[float, str]],
 ) -> None:
     for day in deployment.days():
-        if not period.start <= wib_midnight(day) < period.end:
+        if day not in month_days:
             continue
         key = (volunteer_id, day)
         seen = first_unit_of_day.get(key)
@@ -115,8 +116,17 @@ def _amount(share: _Share, policy: Policy) -> int:
 def _volunteer(
     volunteer_id: str, profile: VolunteerRow | None, units: dict[str, _Share], policy: Policy
 ) -> dict[str, Any]:
-    counts = {name: sum(s.counts[name] for s in units.values()) for name in COUNTS}
-    days = sorted(set().union(*(s.days for s in units.values())))
+    counts = dict.fromkeys(COUNTS, 0)
+    days: set[int] = set()
+    en_route_s = on_scene_s = 0.0
+    allowance = 0
+    for share in units.values():  # one pass: this runs once per volunteer of a 100,000 roster
+        for name, n in share.counts.items():
+            counts[name] += n
+        days |= share.days
+        en_route_s += share.en_route_s
+        on_scene_s += share.on_scene_s
+        allowance += _amount(share, policy)
     own_units = list(profile.units) if profile and profile.units else sorted(u for u in units if u)
     return {
         "volunteer_id": volunteer_id,
@@ -124,38 +134,29 @@ def _volunteer(
         "units": own_units,
         **counts,
         "deployment_days": len(days),
-        "deployment_dates": [d.isoformat() for d in days],
-        "hours_en_route": round(sum(s.en_route_s for s in units.values()) / 3600, 2),
-        "hours_on_scene": round(sum(s.on_scene_s for s in units.values()) / 3600, 2),
-        "allowance": sum(_amount(s, policy) for s in units.values()),
+        "deployment_dates": [day_date(d).isoformat() for d in sorted(days)],
+        "hours_en_route": round(en_route_s / 3600, 2),
+        "hours_on_scene": round(on_scene_s / 3600, 2),
+        "allowance": allowance,
     }
+
+
+_UNIT_SUMS = (*COUNTS, "deployment_days", "en_route_s", "on_scene_s", "allowance")
 
 
 def _totals(
     volunteers: list[dict[str, Any]], shares: dict[str, dict[str, _Share]], policy: Policy
 ) -> dict[str, Any]:
-    listed = {v["volunteer_id"] for v in volunteers}
     by_unit: dict[str, dict[str, Any]] = {}
-    for volunteer_id, units in shares.items():
-        if volunteer_id not in listed:
-            continue
-        for unit, share in units.items():
-            t = by_unit.setdefault(
-                unit,
-                {
-                    "unit": unit,
-                    "label": unit_label(unit),
-                    "volunteers": 0,
-                    **dict.fromkeys(COUNTS, 0),
-                    "deployment_days": 0,
-                    "en_route_s": 0.0,
-                    "on_scene_s": 0.0,
-                    "allowance": 0,
-                },
-            )
+    for volunteer in volunteers:
+        for unit, share in shares[volunteer["volunteer_id"]].items():
+            t = by_unit.get(unit)
+            if t is None:
+                t = by_unit[unit] = {"unit": unit, "label": unit_label(unit), "volunteers": 0}
+                t.update(dict.fromkeys(_UNIT_SUMS, 0))
             t["volunteers"] += 1
-            for name in COUNTS:
-                t[name] += share.counts[name]
+            for name, n in share.counts.items():
+                t[name] += n
             t["deployment_days"] += len(share.days)
             t["en_route_s"] += share.en_route_s
             t["on_scene_s"] += share.on_scene_s
@@ -170,7 +171,7 @@ def _totals(
         unit_rows.append(t)
     totals: dict[str, Any] = {"volunteers": len(volunteers)}
     for name in (*COUNTS, "deployment_days", "allowance"):
-        totals[name] = sum(v[name] for v in volunteers)
+        totals[name] = sum(t[name] for t in unit_rows)
     totals["hours_en_route"] = round(en_route_s / 3600, 2)
     totals["hours_on_scene"] = round(on_scene_s / 3600, 2)
     totals["by_unit"] = unit_rows

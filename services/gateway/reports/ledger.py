@@ -10,7 +10,7 @@ read, to find late ones; `incidents` gives what was reported; `volunteers` names
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from services.gateway.reports.events import ReportEvent, Unreadable, parse_time
@@ -140,19 +140,18 @@ class AssessmentRow:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def row_to_dict(row: Any) -> dict[str, Any]:
-    return asdict(row)
-
-
 def row_from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
-    names = {f.name for f in fields(cls)}
-    kwargs = {k: v for k, v in data.items() if k in names}
+    """A row from its JSON (`orjson.dumps(row)`): tuples come back as lists and are mended here."""
     if cls is IncidentRow:
-        kwargs["needs"] = [(u, s, int(c)) for u, s, c in kwargs.get("needs", [])]
-        kwargs["statuses"] = {k: (float(at), s) for k, (at, s) in kwargs.get("statuses", {}).items()}
-    elif cls is VolunteerRow and "version" in kwargs:
-        kwargs["version"] = (float(kwargs["version"][0]), str(kwargs["version"][1]))
-    return cls(**kwargs)
+        data["needs"] = [(u, s, int(c)) for u, s, c in data.get("needs", [])]
+        data["statuses"] = {k: (float(at), s) for k, (at, s) in data.get("statuses", {}).items()}
+    elif cls is VolunteerRow and "version" in data:
+        data["version"] = (float(data["version"][0]), str(data["version"][1]))
+    try:
+        return cls(**data)
+    except TypeError:  # a row written by another version: keep the fields this one knows
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass

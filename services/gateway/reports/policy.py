@@ -122,6 +122,19 @@ _MONTHS = (
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
+WIB_OFFSET_S = 7 * 3600
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def wib_day(moment: float) -> int:
+    """The WIB date of a moment as a day number (days since 1970-01-01): cheap to compare and count."""
+    return int((moment + WIB_OFFSET_S) // DAY_S)
+
+
+def day_date(day: int) -> date:
+    return date.fromordinal(_EPOCH_ORDINAL + day)
+
+
 def wib_midnight(day: date) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=WIB).timestamp()
 

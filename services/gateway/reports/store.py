@@ -30,7 +30,6 @@ from services.gateway.reports.ledger import (
     OfferRow,
     VolunteerRow,
     row_from_dict,
-    row_to_dict,
 )
 from services.gateway.reports.policy import DAY_S
 
@@ -161,15 +160,15 @@ class ReportStore:
         for kind, key in ledger.touched:
             if kind == "incident":
                 i = ledger.incidents[key]
-                incidents.append((key, i.reported_at, i.ended_at, orjson.dumps(row_to_dict(i))))
+                incidents.append((key, i.reported_at, i.ended_at, orjson.dumps(i)))
             elif kind == "offer":
                 o = ledger.offers[key]
-                offers.append((key, o.incident_id, o.offered_at, orjson.dumps(row_to_dict(o))))
+                offers.append((key, o.incident_id, o.offered_at, orjson.dumps(o)))
             elif kind == "volunteer":
-                volunteers.append((key, orjson.dumps(row_to_dict(ledger.volunteers[key]))))
+                volunteers.append((key, orjson.dumps(ledger.volunteers[key])))
             else:
                 a = ledger.assessments[key]
-                assessments.append((key, a.incident_id, orjson.dumps(row_to_dict(a))))
+                assessments.append((key, a.incident_id, orjson.dumps(a)))
         db.executemany("INSERT OR REPLACE INTO incidents VALUES (?, ?, ?, ?)", incidents)
         db.executemany("INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?)", offers)
         db.executemany("INSERT OR REPLACE INTO volunteers VALUES (?, ?)", volunteers)
