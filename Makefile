@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-reports browser
 
 help:
 	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
@@ -62,3 +62,6 @@ bench: infra
 
 bench-smoke: infra
 	$(PY) -m bench.run --smoke
+
+bench-reports: infra
+	$(PY) -m bench.reports --kafka
