@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     reports_db: str = Field(
         default="", description="the report projection's SQLite file; empty: $SIGAP_DATA_DIR/reports/"
     )
+    reports_projection: bool = Field(default=True, description="off: serve the store, read no topic")
     report_allowance: str = Field(
         default="per_day:100000", description="uang transport: per_day|per_deployment|per_hour:<rupiah>"
     )

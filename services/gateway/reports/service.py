@@ -83,13 +83,26 @@ class Reports:
         self.clock = clock
         self.store = ReportStore(store_path(settings), run_card_needs())
         self.projection = ReportProjection(self.store, settings.kafka_bootstrap, settings.topic_prefix)
+        self.lazy = settings.env == "test"
+        self.enabled = settings.reports_projection  # off: the store is served as it is
+        self._started = False
 
     def start(self) -> None:
-        self.projection.start()
+        """With the gateway; under `SIGAP_ENV=test` only at the first report asked for (`ensure_started`):
+        the many test gateways that never ask for one then run no consumer beside the test."""
+        if not self.lazy:
+            self.ensure_started()
+
+    def ensure_started(self) -> None:
+        if self.enabled and not self._started:
+            self._started = True
+            self.projection.start()
 
     async def stop(self) -> None:
+        """Stop reading the topics. The store stays open (it closes with the process): an app whose
+        lifespan runs again, as the in-process test clients do, goes on with the same store."""
         await self.projection.stop()
-        self.store.close()
+        self._started = False
 
     def _now(self) -> float:
         return self.clock().timestamp()

@@ -65,6 +65,7 @@ _TIME_KEYS = frozenset(
 
 def reports_of(request: Request) -> Reports:
     reports: Reports = request.app.state.reports
+    reports.ensure_started()
     return reports
 
 
