@@ -303,7 +303,10 @@ async def rebuild_from_kafka(month: Month, workdir: Path) -> dict[str, Any]:
         projection = ReportProjection(store, bootstrap, prefix)
         started = time.perf_counter()
         projection.start()
+        deadline = started + 600
         while projection.progress.records < len(month.events) or not projection.progress.caught_up:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"the rebuild did not finish in 600 s: {projection.progress}")
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - started
         await projection.stop()

@@ -104,6 +104,18 @@ async def test_the_three_report_pages(gateway: str, topics: Settings, browser: A
     assert external == []  # offline-ready: nothing fetched from anywhere but the gateway
     await context.close()
 
+    # an operator reads response times and daily reports, not the allowance
+    operator = await (await browser.new_context()).new_page()
+    await operator.goto(f"{gateway}/board/login")
+    await operator.fill("input[name=key]", "dev-operator-key")
+    await operator.click("button[type=submit]")
+    await operator.wait_for_url(f"{gateway}/board")
+    answer = await operator.goto(f"{gateway}/board/reports/duty?month=2026-11")
+    assert answer.status == 403
+    assert "hanya untuk koordinator" in await operator.inner_text("body")
+    assert (await operator.goto(f"{gateway}/board/reports/daily?date=2026-11-03")).status == 200
+    assert await operator.locator("a[href='/board/reports/duty']").count() == 0
+
 
 async def response_times_page(page: Any, gateway: str, tmp_path: Path) -> None:
     """The board's report page: the steps, a distribution and a weekly trend."""

@@ -123,11 +123,15 @@ class ReportProjection:
             self.progress.error = None
             await self._refresh_ends(consumer, tps)
             while True:
-                batch = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
+                batch = await consumer.getmany(timeout_ms=1000, max_records=MAX_RECORDS)
                 if batch:
                     await self._apply(batch)
-                if not batch or not self.progress.caught_up:
+                # the log's ends are asked for only when the ones known are reached (or nothing came),
+                # not after every batch of a rebuild: one round trip to the broker fewer per batch
+                if not batch or self.progress.lag() == 0:
                     await self._refresh_ends(consumer, tps)
+                else:
+                    self.progress.caught_up = False
         finally:
             await consumer.stop()
 
