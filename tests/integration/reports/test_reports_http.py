@@ -77,6 +77,14 @@ def expected() -> dict[str, Any]:
     }
 
 
+async def csv_rows(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], headers: dict[str, str]
+) -> list[dict[str, str]]:
+    answer = await client.get(path, params=params, headers=headers)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    return rows(answer.text)
+
+
 def rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
 
@@ -116,15 +124,8 @@ async def check_reports(client: httpx.AsyncClient) -> None:
             v["hours_on_scene"],
             v["allowance"],
         )
-    rt_csv = rows(
-        (
-            await client.get(
-                "/api/v1/reports/response-times",
-                params={"from": "2026-11-01", "to": "2026-11-30", "format": "csv"},
-                headers=OPERATOR,
-            )
-        ).text
-    )
+    rt_params = {"from": "2026-11-01", "to": "2026-11-30", "format": "csv"}
+    rt_csv = await csv_rows(client, "/api/v1/reports/response-times", rt_params, OPERATOR)
     assert [float(r["p90_detik"]) for r in rt_csv if r["kelompok"] == "semua" and r["p90_detik"]] == [
         90.0,
         180.0,
@@ -132,15 +133,8 @@ async def check_reports(client: httpx.AsyncClient) -> None:
         1200.0,
         360.0,
     ]
-    daily_csv = rows(
-        (
-            await client.get(
-                "/api/v1/reports/daily",
-                params={"date": "2026-11-03", "format": "csv", "incident_id": "INC-B"},
-                headers=OPERATOR,
-            )
-        ).text
-    )
+    daily_params = {"date": "2026-11-03", "format": "csv", "incident_id": "INC-B"}
+    daily_csv = await csv_rows(client, "/api/v1/reports/daily", daily_params, OPERATOR)
     assert [(r["bagian"], r["butir"], r["terisi"]) for r in daily_csv if r["bagian"] == "kebutuhan"] == [
         ("kebutuhan", "Tagana (Taruna Siaga Bencana)", "1"),
         ("kebutuhan", "TRC (Tim Reaksi Cepat)", "0"),
