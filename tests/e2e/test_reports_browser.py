@@ -94,6 +94,7 @@ async def test_the_three_report_pages(gateway: str, topics: Settings, browser: A
     await page.fill("input[name=key]", "dev-coordinator-key")
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{gateway}/board")
+    assert await page.locator("a[href='/board/reports']").count() == 1  # the board links its reports
     problems.clear()  # the live board itself tries Leaflet from its CDN; only the report pages count here
     external.clear()
 
