@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The checkout keeps its state in .data (an installed package uses the XDG state dir; services/common/config.py).
 export SIGAP_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-fill browser faults faults-smoke test-deploy secure-up secure-down image-local
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-fill browser faults faults-smoke test-deploy secure-up secure-down image-local bench-reports
 
 help:
 	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
@@ -89,3 +89,6 @@ secure-down:
 # Build deploy/container/Dockerfile without Docker Hub (mmdebstrap base + buildah) and check the image.
 image-local:
 	bash deploy/container/build-local.sh
+
+bench-reports: infra
+	$(PY) -m bench.reports --kafka

@@ -160,6 +160,23 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="proxies whose X-Forwarded-For/-Proto the gateway trusts"
     )
 
+    # reports (issue 20): the transport allowance, response-time targets, the printed pages' header
+    reports_db: str = Field(
+        default="", description="the report projection's SQLite file; empty: $SIGAP_DATA_DIR/reports/"
+    )
+    reports_projection: bool = Field(default=True, description="off: serve the store, read no topic")
+    report_allowance: str = Field(
+        default="per_day:100000", description="uang transport: per_day|per_deployment|per_hour:<rupiah>"
+    )
+    report_max_deployment_hours: float = Field(default=12.0, gt=0, le=168)
+    report_targets: str = Field(default="reported_to_first_offer:60", description="step:seconds,…")
+    report_target_share: float = Field(default=0.9, gt=0, le=1)
+    report_office_name: str = "DINAS SOSIAL KOTA KEDIRI"
+    report_office_address: str = ""
+    report_signatory_title: str = "Kepala Dinas Sosial Kota Kediri"
+    report_signatory_name: str = ""
+    report_signatory_nip: str = ""
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:

@@ -33,24 +33,24 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "filled": ("Sudah terpenuhi, terima kasih.", "Already filled, thank you."),
     "received": ("Jawaban Anda diterima, sedang diproses…", "Your answer is received and being processed…"),
     "help": (
-        "Balas SIAP untuk menerima atau TIDAK untuk menolak tawaran tugas, atau buka tautan di pesan "
-        "tawaran.",
+        "Balas SIAP untuk menerima atau TIDAK untuk menolak panggilan tugas, atau buka tautan di pesan "
+        "panggilan.",
         "Reply SIAP to accept or TIDAK to decline the duty offer, or open the link in the offer message.",
     ),
     "no_offer": (
-        "Tidak ada tawaran tugas yang menunggu jawaban Anda saat ini.",
+        "Tidak ada panggilan tugas yang menunggu jawaban Anda saat ini.",
         "There is no duty offer waiting for your answer right now.",
     ),
     "code_mismatch": (
-        "Kode itu tidak cocok dengan tawaran Anda. Periksa kode di SMS tawaran.",
+        "Kode itu tidak cocok dengan panggilan Anda. Periksa kode di SMS panggilan.",
         "That code does not match your offer. Check the code in the offer SMS.",
     ),
     "expired": (
-        "Waktu menjawab tawaran ini sudah habis; tugas ditawarkan ke relawan lain.",
+        "Waktu menjawab panggilan ini sudah habis; tugas ditawarkan ke relawan lain.",
         "The time to answer this offer is over; it was offered to another volunteer.",
     ),
     "closed": (
-        "Kejadian ini sudah ditutup; tawaran tidak bisa dijawab lagi.",
+        "Kejadian ini sudah ditutup; panggilan tidak bisa dijawab lagi.",
         "This incident is closed; the offer can no longer be answered.",
     ),
     "already_accepted": (
@@ -58,11 +58,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "You are already recorded as going.",
     ),
     "already_declined": (
-        "Anda sudah menolak tawaran ini. Terima kasih atas jawabannya.",
+        "Anda sudah menolak panggilan ini. Terima kasih atas jawabannya.",
         "You already declined this offer. Thank you for answering.",
     ),
     "forged": (
-        "Tombol ini tidak sah. Gunakan tautan di pesan tawaran.",
+        "Tombol ini tidak sah. Gunakan tautan di pesan panggilan.",
         "This button is not valid. Use the link in the offer message.",
     ),
 }

@@ -30,6 +30,7 @@ from services.gateway.metrics import Metrics, MetricsMiddleware
 from services.gateway.pages import STATIC, make_templates
 from services.gateway.publisher import EventPublisher
 from services.gateway.reads import ReadModels
+from services.gateway.reports.service import Reports
 from services.gateway.routes import (
     board,
     health,
@@ -37,6 +38,7 @@ from services.gateway.routes import (
     links,
     offers,
     outbox,
+    reports,
     stream,
     volunteers,
     webhooks,
@@ -99,10 +101,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         clock=clock,
     )
     bmkg = _bmkg()
+    report_service = Reports(settings, clock)  # issue 20: the report projection and its store
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.publisher.start()
+        report_service.start()
         await _call_hook(bmkg, ("start", "start_pollers"), app, gateway)
         log.info(
             "gateway up on %s:%s (topics %s*, redis prefix %s)",
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             yield
         finally:
             await _call_hook(bmkg, ("stop", "stop_pollers"), app, gateway)
+            await report_service.stop()
             await gateway.hub.aclose()
             await gateway.publisher.stop()
             await redis.aclose()
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         },
     )
     app.state.gateway = gateway
+    app.state.reports = report_service
     errors.install(app)
     app.add_exception_handler(links.PageError, links.on_page_error)
     app.add_exception_handler(board.SignInRequired, board.on_sign_in_required)
@@ -139,6 +145,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
 
     for module in (incidents, offers, volunteers, outbox, stream, health, links, board, webhooks):
         app.include_router(module.router)
+    app.include_router(reports.router)
+    app.include_router(reports.pages)
     if bmkg is not None and hasattr(bmkg, "router"):
         app.include_router(bmkg.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -296,8 +296,11 @@ def _contexts() -> dict[str, dict[str, Any]]:
 
 
 def test_every_page_template_is_rendered_here() -> None:
-    bases = {"bbase.html", "vbase.html"}  # rendered through the pages that extend them
-    assert {p.name for p in Path(TEMPLATES).glob("*.html")} - bases == set(_contexts())
+    bases = {"bbase.html", "vbase.html", "rbase.html", "report_groups.html", "report_signature.html"}
+    # the report pages (issue 20) are rendered from a known month by the gateway in
+    # tests/e2e/test_reports_browser.py, which checks them with `english_in` in the browser
+    reports = {"report_daily.html", "report_duty.html", "report_response.html"}
+    assert {p.name for p in Path(TEMPLATES).glob("*.html")} - bases - reports == set(_contexts())
 
 
 @pytest.mark.parametrize("name", sorted(_contexts()))

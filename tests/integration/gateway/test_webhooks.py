@@ -261,7 +261,7 @@ async def test_telegram_button_secret_replay_and_closed_incident(gw: Gw) -> None
     assert closed.json()["sigap_result"] == "late"
     replies = await _replies(gw, expect=1)
     assert [r.context.reason for r in replies] == [
-        "Kejadian ini sudah ditutup; tawaran tidak bisa dijawab lagi."
+        "Kejadian ini sudah ditutup; panggilan tidak bisa dijawab lagi."
     ]
     assert len(await _answers(gw, expect=1)) == 1
 
@@ -304,7 +304,7 @@ async def test_sms_reply_with_the_offers_code(gw: Gw) -> None:
     assert answers[0].channel == ChannelType.SMS and answers[0].offer_id == "of-7"
     replies = await _replies(gw, expect=1)
     assert [r.context.reason for r in replies] == [
-        "Kode itu tidak cocok dengan tawaran Anda. Periksa kode di SMS tawaran."
+        "Kode itu tidak cocok dengan panggilan Anda. Periksa kode di SMS panggilan."
     ]
 
 
@@ -330,6 +330,6 @@ async def test_telegram_press_on_a_filled_offer_edits_it_and_a_forged_one_does_n
     replies = sorted(await _replies(gw, expect=2), key=lambda r: r.context.reason)
     assert [(r.context.reason, r.context.extra) for r in replies] == [
         ("Sudah terpenuhi, terima kasih.", {"reply_to": f"{TELEGRAM_USER}:40"}),  # the offer shows it
-        ("Tombol ini tidak sah. Gunakan tautan di pesan tawaran.", {}),  # a new message, the offer untouched
+        ("Tombol ini tidak sah. Gunakan tautan di pesan panggilan.", {}),  # a new message; offer untouched
     ]
     assert await _answers(gw, expect=0) == []
