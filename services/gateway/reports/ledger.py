@@ -289,8 +289,9 @@ def _on_volunteer(ledger: Ledger, event: ReportEvent) -> None:
 
 
 def _on_assessed(ledger: Ledger, event: ReportEvent) -> None:
-    p = event.payload
-    incident_id = _text(p, "incident_id")
+    incident_id = _text(event.payload, "incident_id")
+    found = event.payload.get("assessment")  # `IncidentAssessed.assessment` (issue 19)
+    p = found if isinstance(found, dict) else {}
     assessed_at = parse_time(p["assessed_at"]) if p.get("assessed_at") else event.at
     figures = {name: p[name] for name in ASSESSMENT_FIELDS if p.get(name) is not None}
     ledger.assessments[event.event_id] = AssessmentRow(

@@ -136,7 +136,10 @@ class Log:
             "incidents",
             "incident.assessed",
             at,
-            {"incident_id": iid, "assessed_at": datetime.fromtimestamp(t(at), WIB).isoformat(), **figures},
+            {
+                "incident_id": iid,
+                "assessment": {"assessed_at": datetime.fromtimestamp(t(at), WIB).isoformat(), **figures},
+            },
         )
 
 
