@@ -302,13 +302,20 @@ async def _known_ids(settings: Settings) -> Callable[[list[str]], Any]:
         err("  (Redis unreachable: every row is sent as volunteer.registered)")
         await redis.aclose()
 
-        async def unknown(ids: list[str]) -> list[bool]:
-            return [False] * len(ids)
+        async def unknown(ids: list[str]) -> list[int | None]:
+            return [None] * len(ids)
 
         return unknown
 
-    async def known(ids: list[str]) -> list[bool]:
-        return [bool(f) for f in await redis.smismember(keys.volunteers, ids)]
+    from services.gateway.reads import ReadModels
+
+    reads = ReadModels(redis, keys, lambda: datetime.now(UTC))
+
+    async def known(ids: list[str]) -> list[int | None]:
+        """For each id: None when not in the roster, else the volunteer's link generation (carried
+        over, so an import never brings revoked self-service links back)."""
+        entries = {e.profile.volunteer_id: e for e in await reads.roster(ids)}
+        return [entries[i].link_generation if i in entries else None for i in ids]
 
     return known
 
@@ -611,7 +618,7 @@ async def _demo_roster_load(args: argparse.Namespace) -> int:
     known = await _known_ids(settings)
     if not args.force:
         flags = await known([p.volunteer_id for p in profiles])
-        fresh = [p for p, exists in zip(profiles, flags, strict=True) if not exists]
+        fresh = [p for p, generation in zip(profiles, flags, strict=True) if generation is None]
         if not fresh:
             print(f"demo roster already loaded ({len(profiles)} volunteers); --force reloads it")
             return 0

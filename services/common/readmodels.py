@@ -9,8 +9,8 @@ Keys (values are JSON unless noted):
 - `offer:{offer_id}`          → hash `{incident_id, volunteer_id, status, expires_at}` (dispatcher)
 - `vol:{id}`                  → hash: `profile` (VolunteerProfile JSON), `status`, `incident_id`,
                                 `offer_id`, `deployments` (JSON list of ISO times), `last_deployed_at`,
-                                `resting_until`, `link_gen`  (roster; dispatcher; the gateway only
-                                bumps `link_gen` to revoke a volunteer's self-service link)
+                                `resting_until` (the roster: written only by the dispatcher; the
+                                profile's `link_generation` says which self-service links are valid)
 - `volunteers`                → set of every volunteer id in the roster (dispatcher)
 - `alert:{alert_id}`          → `schemas.api.WeatherAlertView` (dispatcher)
 - `alerts:active`             → sorted set of active alert ids, score = expires (unix s)

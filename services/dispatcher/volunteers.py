@@ -15,7 +15,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.envelope import Envelope, InvalidEvent, decode_event
-from schemas.events import Payload, VolunteerDutyChanged, VolunteerRegistered, VolunteerUpdated
+from schemas.events import (
+    Payload,
+    VolunteerDutyChanged,
+    VolunteerLinksRevoked,
+    VolunteerRegistered,
+    VolunteerUpdated,
+)
 from services.common.config import Settings
 from services.common.redis import new_redis
 from services.common.topics import VOLUNTEERS
@@ -29,7 +35,7 @@ def profile_change(event: Envelope[Payload]) -> ProfileChange | None:
     payload = event.payload
     if isinstance(payload, VolunteerDutyChanged):
         return ProfileChange(payload.profile, event.occurred_at, payload.on_duty, payload.location)
-    if isinstance(payload, VolunteerRegistered | VolunteerUpdated):
+    if isinstance(payload, VolunteerRegistered | VolunteerUpdated | VolunteerLinksRevoked):
         return ProfileChange(payload.profile, event.occurred_at)
     return None
 
@@ -80,7 +86,9 @@ async def apply_records(
             invalid.append((index, exc.reason))
             continue
         if change is None:
-            invalid.append((index, "not a roster event (volunteer.registered, .updated or .duty_changed)"))
+            invalid.append(
+                (index, "not a roster event (volunteer.registered, .updated, .duty_changed, .links_revoked)")
+            )
             continue
         changes.append(change)
     if changes:
