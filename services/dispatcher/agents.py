@@ -246,10 +246,22 @@ async def dispatch(stream: Any) -> None:
     await consume_in_batches(
         stream,
         own.dispatcher_max_in_flight,
-        lambda events: runtime().dispatch.handle_batch(events, now()),
-        lambda e: runtime().dispatch.handle(e, now()),
+        _handle_batch,
+        _handle,
         accepts=lambda e: e.event_type in HANDLED_EVENT_TYPES,
     )
+
+
+async def _handle_batch(events: list[Envelope[Payload]]) -> list[int]:
+    rt = runtime()
+    await rt.generation.wait()  # never against a lost Redis: rebuilt from the topics first
+    return await rt.dispatch.handle_batch(events, now())
+
+
+async def _handle(event: Envelope[Payload]) -> object:
+    rt = runtime()
+    await rt.generation.wait()
+    return await rt.dispatch.handle(event, now())
 
 
 @app.agent(topics.volunteers)
@@ -292,7 +304,7 @@ async def apply_roster_batch(messages: list[Any]) -> None:
         envelope, _ = decode(messages[index])
         await dead_letter(messages[index], reason, envelope.event_type if envelope else None)
     metrics.EVENTS.labels(settings.topic("volunteers"), "volunteer.*").inc(len(messages) - len(invalid))
-    if available:
+    if available and runtime().generation.ready.is_set():
         await runtime().dispatch.wake_understaffed(
             f"{len(available)} volunteers came on duty", available, now()
         )
@@ -310,6 +322,8 @@ async def alerts(stream: Any) -> None:
 
 
 async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -> None:
+    if not runtime().generation.ready.is_set():
+        return  # Redis is being rebuilt
     try:
         await job(runtime(), now())
     except Exception:  # a timer must outlive a Redis or broker hiccup; the next tick tries again
@@ -335,3 +349,13 @@ async def retry_understaffed() -> None:
 @app.timer(interval=15.0)  # type: ignore[untyped-decorator]  # faust is untyped
 async def expire_alerts() -> None:
     await _tick("expire_alerts", lambda rt, at: rt.alerts.expire_due(at))
+
+
+@app.timer(interval=own.dispatcher_generation_check_s)  # type: ignore[untyped-decorator]  # faust is untyped
+async def check_generation() -> None:
+    """A lost Redis (no generation marker) is rebuilt from the topics before the worker acts again."""
+    try:
+        await runtime().generation.check()
+    except Exception:
+        metrics.ERRORS.labels("check_generation").inc()
+        log.exception("checking or rebuilding Redis failed; trying again")

@@ -85,6 +85,15 @@ class RosterKeys:
     def resting(self) -> str:
         return f"{self.prefix}dsp:resting"
 
+    @property
+    def generation(self) -> str:
+        """The generation marker `sigap rebuild` writes last: without it the dispatcher does not act."""
+        return f"{self.prefix}dsp:generation"
+
+    @property
+    def rebuild_lock(self) -> str:
+        return f"{self.prefix}dsp:rebuild"
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileChange:
@@ -123,6 +132,13 @@ class ReserveFor:
     resolution_km: float
 
 
+class StoreNotReady(RuntimeError):
+    """Redis has no generation marker: it was lost (or never built) and is being rebuilt from the
+    topics (`services.dispatcher.rebuild`). Nothing was changed; try again once it is back."""
+
+    retriable = True
+
+
 class StateExists(Exception):
     """A search was made for a report without loading its incident's state (`unless_state`), and
     that state exists after all: nothing was searched; load it and start over."""
@@ -138,10 +154,13 @@ class Hold:
 
 
 class Roster:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, *, guarded: bool = False) -> None:
+        """`guarded`: candidate searches refuse (`StoreNotReady`) while the generation marker is
+        missing, so a worker never dispatches against a lost roster (the workers run guarded)."""
         self.redis = redis
         self.keys = Keys(prefix)
         self.own = RosterKeys(prefix)
+        self.guarded = guarded
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(lua_source(name))
             for name in (
@@ -375,6 +394,10 @@ class Roster:
         keys = [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)]
         if unless_state is not None:
             keys.append(unless_state)
+        flags = "1" if unless_state is not None else "0"
+        if self.guarded:
+            keys.append(self.own.generation)
+            flags += "g"
         flat = await self._run(
             "search",
             keys,
@@ -385,11 +408,13 @@ class Roster:
                 count,
                 self.keys.volunteer(""),
                 from_km if from_km is not None else radius_km,
-                "1" if unless_state is not None else "0",
+                flags,
                 *self._reserve_args(reserve),
                 *skip,
             ],
         )
+        if flat and flat[0] == "~":
+            raise StoreNotReady("no generation marker: the dispatcher's Redis is being rebuilt")
         if flat and flat[0] == "?":
             raise StateExists(unless_state)
         if flat and flat[0] == "!":

@@ -14,6 +14,7 @@ from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.dispatch import Dispatch
+from services.dispatcher.guard import Generation
 from services.dispatcher.incident import Policy
 from services.dispatcher.outputs import FaustSender, Sender
 from services.dispatcher.roster import Roster
@@ -31,6 +32,7 @@ class Runtime:
     dispatch: Dispatch
     alerts: AlertReaction
     sender: Sender
+    generation: Generation
 
     @classmethod
     def create(cls, settings: Settings, own: DispatcherSettings, sender: Sender) -> Runtime:
@@ -43,10 +45,11 @@ class Runtime:
             rest_for=timedelta(seconds=own.rest_s),
         )
         redis = dispatcher_redis(settings.redis_url, own.dispatcher_max_in_flight)
-        roster = Roster(redis, settings.redis_prefix)
+        roster = Roster(redis, settings.redis_prefix, guarded=True)
+        incidents = IncidentStore(redis, settings.redis_prefix, guarded=True)
         dispatch = Dispatch(
             roster=roster,
-            incidents=IncidentStore(redis, settings.redis_prefix),
+            incidents=incidents,
             sender=sender,
             policy=policy,
             settings=settings,
@@ -62,7 +65,8 @@ class Runtime:
             timedelta(seconds=own.rest_s),
             timedelta(seconds=own.rest_after_s),
         )
-        return cls(redis, roster, dispatch, alerts, sender)
+        generation = Generation(redis, settings, runcards, on_change=incidents.forget_all)
+        return cls(redis, roster, dispatch, alerts, sender, generation)
 
 
 REDIS_SPARE_CONNECTIONS = 32

@@ -26,7 +26,7 @@ from services.common.readmodels import Keys, change_notice
 from services.common.redis import run_script
 from services.dispatcher.incident import IncidentState
 from services.dispatcher.projection import incident_view
-from services.dispatcher.roster import RosterKeys, lua_source
+from services.dispatcher.roster import RosterKeys, StoreNotReady, lua_source
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,10 @@ class IncidentStore:
     never mutates its input).
     """
 
-    def __init__(self, redis: Redis, prefix: str, cache_size: int = 4096) -> None:
+    def __init__(self, redis: Redis, prefix: str, cache_size: int = 4096, *, guarded: bool = False) -> None:
+        """`guarded`: saves refuse (`StoreNotReady`) while the generation marker is missing."""
         self.redis = redis
+        self.guarded = guarded
         self.keys = Keys(prefix)
         self.prefix = prefix
         self._save = redis.register_script(lua_source("save_incident"))
@@ -122,6 +124,8 @@ class IncidentStore:
             self.keys.open_incidents,
             self.keys.all_incidents,
         ]
+        if self.guarded:
+            keys.append(RosterKeys(self.prefix).generation)
         args: list[str | int | float] = [
             expected_version,
             state.model_dump_json(),
@@ -137,6 +141,11 @@ class IncidentStore:
         except BaseException:
             self.forget(state.incident_id)  # the save may or may not have happened
             raise
+        if version == -2:
+            self.forget_all()
+            raise StoreNotReady(
+                f"incident {state.incident_id} not saved: the dispatcher's Redis is being rebuilt"
+            )
         if version < 0:
             self.forget(state.incident_id)
             raise StaleState(f"incident {state.incident_id} changed since version {expected_version}")

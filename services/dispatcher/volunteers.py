@@ -96,7 +96,7 @@ async def apply_records(
     return len(records) - len(invalid), available, invalid
 
 
-async def _partitions(settings: Settings, topic: str) -> list[int]:
+async def partitions(settings: Settings, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
@@ -124,7 +124,7 @@ async def rebuild_roster(settings: Settings, timeout_s: float = 120.0) -> int:
     await consumer.start()
     applied = skipped = 0
     try:
-        tps = [TopicPartition(topic, p) for p in await _partitions(settings, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions(settings, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
