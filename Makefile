@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke browser test-cluster
 
 help:
 	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
@@ -62,3 +62,13 @@ bench: infra
 
 bench-smoke: infra
 	$(PY) -m bench.run --smoke
+
+# The dispatcher's rule suite and the rebuild scenario against a local three-node Redis Cluster
+# (deploy/local/redis-cluster.sh; ports from REDIS_CLUSTER_PORTS), through redis-py's RedisCluster.
+REDIS_CLUSTER_PORTS ?= 7101 7102 7103
+test-cluster: infra
+	SIGAP_REDIS_CLUSTER_PORTS="$(REDIS_CLUSTER_PORTS)" bash deploy/local/redis-cluster.sh start
+	SIGAP_REDIS_URL="redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0" SIGAP_REDIS_CLUSTER=true \
+	  $(PY) -m pytest tests/integration/dispatcher/test_rules.py tests/integration/dispatcher/test_rebuild.py \
+	  tests/integration/dispatcher/test_understaffed.py -q; \
+	  rc=$$?; SIGAP_REDIS_CLUSTER_PORTS="$(REDIS_CLUSTER_PORTS)" bash deploy/local/redis-cluster.sh stop; exit $$rc

@@ -281,7 +281,7 @@ async def _producer(settings: Settings) -> Any:
 def _redis(settings: Settings) -> Any:
     from services.common.redis import new_redis
 
-    return new_redis(settings.redis_url)
+    return new_redis(settings.redis_url, cluster=settings.redis_cluster)
 
 
 def _progress(done: int, total: int) -> None:
@@ -422,7 +422,7 @@ async def _rebuild(args: argparse.Namespace) -> int:
     report = await rebuild(settings, runcards)
     if report is None:
         err("another rebuild is under way (a worker found Redis empty); waiting for it")
-        redis = new_redis(settings.redis_url)
+        redis = new_redis(settings.redis_url, cluster=settings.redis_cluster)
         try:
             generation = await wait_for_generation(redis, settings.redis_prefix)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,8 @@ DEV_LINK_SECRET = "local-dev-link-secret-change-me"  # noqa: S105 - refused outs
 DEV_API_KEYS = "operator:dev-operator-key,coordinator:dev-coordinator-key,admin:dev-admin-key"
 ROLES = ("operator", "coordinator", "admin")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+HASH_TAG = re.compile(r"^[^{]*\{[^}]+\}")
+"""a Redis Cluster hash tag: keys starting with the same `{tag}` share a slot"""
 
 
 class Settings(BaseSettings):
@@ -34,7 +37,7 @@ class Settings(BaseSettings):
     channels: str = "outbox"
     data_dir: Path = REPO_ROOT / ".data"
     service_area: str = str(KOTA_KEDIRI_AREA)
-    redis_prefix: str = "sigap:"
+    redis_prefix: str = "{sigap}:"
     log_level: str = "INFO"
 
     # channel providers (DESIGN.md §4): every base URL and credential is configuration
@@ -90,6 +93,12 @@ class Settings(BaseSettings):
     outbox_max: int = Field(default=1000, ge=1)
     outbox_volunteer_max: int = Field(default=100, ge=1)
 
+    # Redis Cluster (issue 15): every key of a deployment carries the prefix's hash tag (`{sigap}:`),
+    # so each script, MULTI and multi-key command stays in one slot
+    redis_cluster: bool = Field(
+        default=False, description="SIGAP_REDIS_URL names a node of a Redis Cluster (redis-py RedisCluster)"
+    )
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:
@@ -104,6 +113,15 @@ class Settings(BaseSettings):
     def _area(cls, value: str) -> str:
         BoundingBox.parse(value)
         return value
+
+    @model_validator(mode="after")
+    def _hash_tag_on_a_cluster(self) -> Settings:
+        if self.redis_cluster and not HASH_TAG.match(self.redis_prefix):
+            raise ValueError(
+                "SIGAP_REDIS_PREFIX must start with a hash tag such as '{sigap}:' on a Redis Cluster "
+                f"(got {self.redis_prefix!r}): every key of a deployment must live in one slot"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:

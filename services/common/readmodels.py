@@ -1,6 +1,6 @@
 """Where the read models live in Redis: the contract between the dispatcher and notifier (writers) and
-the gateway (reader). Every key starts with `SIGAP_REDIS_PREFIX` (default `sigap:`), so tests can
-use their own prefix.
+the gateway (reader). Every key starts with `SIGAP_REDIS_PREFIX` (default `{sigap}:`: a hash tag, so all of a
+deployment's keys share one Redis Cluster slot), so tests can use their own prefix.
 
 Keys (values are JSON unless noted):
 - `incident:{id}`             → `schemas.api.IncidentView` (written by the dispatcher)
@@ -30,7 +30,7 @@ import orjson
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    prefix: str = "sigap:"
+    prefix: str = "{sigap}:"
 
     def incident(self, incident_id: str) -> str:
         return f"{self.prefix}incident:{incident_id}"

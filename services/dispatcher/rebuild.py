@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import Pipeline
 
 from schemas.envelope import Envelope, InvalidEvent, decode_event
@@ -97,15 +97,24 @@ async def current_generation(redis: Redis, prefix: str) -> str | None:
 
 
 async def rebuild(
-    settings: Settings, runcards: RunCards, *, now: datetime | None = None, redis: Redis | None = None
+    settings: Settings,
+    runcards: RunCards,
+    *,
+    now: datetime | None = None,
+    redis: Redis | None = None,
+    lock_token: str | None = None,
 ) -> RebuildReport | None:
-    """Rebuild the dispatcher's Redis from the topics; None when another rebuild holds the lock."""
+    """Rebuild the dispatcher's Redis from the topics; None when another rebuild holds the lock.
+    `lock_token`: the caller took the lock (`dsp:rebuild`) itself, under this value."""
     own_client = redis is None
-    client = redis if redis is not None else new_redis(settings.redis_url)
+    client = redis if redis is not None else new_redis(settings.redis_url, cluster=settings.redis_cluster)
     keys = RosterKeys(settings.redis_prefix)
-    token = uuid.uuid4().hex
+    token = lock_token or uuid.uuid4().hex
     try:
-        if not await client.set(keys.rebuild_lock, token, nx=True, ex=LOCK_TTL_S):
+        if lock_token is not None:
+            if await client.get(keys.rebuild_lock) != lock_token:
+                return None
+        elif not await client.set(keys.rebuild_lock, token, nx=True, ex=LOCK_TTL_S):
             return None
         try:
             return await _rebuild(settings, runcards, client, now)
@@ -334,8 +343,8 @@ async def _write_incidents(
                 pipe.zadd(keys.all_incidents, {state.incident_id: score})
                 if state.status.is_open:
                     pipe.zadd(keys.open_incidents, {state.incident_id: score})
-                pipe.publish(keys.changes, change_notice("incident", state.incident_id))
             await pipe.execute()
+    await _publish(redis, keys.changes, [change_notice("incident", s.incident_id) for s in states])
     report.incidents = len(states)
     report.open_incidents = sum(1 for s in states if s.status.is_open)
     for state in states:
@@ -343,6 +352,19 @@ async def _write_incidents(
             kinds = list(dict.fromkeys(n.kind for n in state.needs if n.exhausted))
             await store.mark_understaffed(state.incident_id, state.reported_at, kinds)
             report.understaffed += 1
+
+
+async def _publish(redis: Redis, channel: str, notices: list[str]) -> None:
+    """Tell the boards what changed (redis-py refuses PUBLISH in a cluster pipeline)."""
+    for start in range(0, len(notices), CHUNK):
+        chunk = notices[start : start + CHUNK]
+        if isinstance(redis, RedisCluster):
+            await asyncio.gather(*(redis.publish(channel, n) for n in chunk))
+            continue
+        async with redis.pipeline(transaction=False) as pipe:
+            for notice in chunk:
+                pipe.publish(channel, notice)
+            await pipe.execute()
 
 
 @dataclass
@@ -416,6 +438,7 @@ async def _write_volunteers(
             for vid in ids[start : start + CHUNK]:
                 writer.write(pipe, vid, people[vid], roster[vid])
             await pipe.execute()
+    await _publish(redis, keys.changes, [change_notice("volunteer", vid) for vid in ids])
 
 
 @dataclass
@@ -452,4 +475,3 @@ class _VolunteerWriter:
         if unavailable:
             for key in filter(None, geo.split(",")):
                 pipe.zrem(key, vid)
-        pipe.publish(self.keys.changes, change_notice("volunteer", vid))

@@ -15,6 +15,7 @@ Keys, under `SIGAP_REDIS_PREFIX` — the gateway's contract (`services.common.re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
 from schemas import reference
@@ -205,11 +206,14 @@ class Roster:
         if not changes:
             return []
         script = self._scripts["apply_profile"]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for change in changes:
-                keys, args = self._apply_args(change, now)
-                await script(keys=keys, args=args, client=pipe)
-            results = await pipe.execute()
+        calls = [self._apply_args(change, now) for change in changes]
+        if isinstance(self.redis, RedisCluster):  # redis-py refuses scripts in a cluster pipeline
+            results = await asyncio.gather(*(run_script(self.redis, script, k, a) for k, a in calls))
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    await script(keys=keys, args=args, client=pipe)
+                results = await pipe.execute()
         return [int(r) for r in results]
 
     def _apply_args(self, change: ProfileChange, now: datetime) -> tuple[list[str], list[Any]]:

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
 from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
+from services.common.redis import as_redis
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.dispatch import Dispatch
 from services.dispatcher.guard import Generation
@@ -44,7 +45,9 @@ class Runtime:
             rest_after=timedelta(seconds=own.rest_after_s),
             rest_for=timedelta(seconds=own.rest_s),
         )
-        redis = dispatcher_redis(settings.redis_url, own.dispatcher_max_in_flight)
+        redis = dispatcher_redis(
+            settings.redis_url, own.dispatcher_max_in_flight, cluster=settings.redis_cluster
+        )
         roster = Roster(redis, settings.redis_prefix, guarded=True)
         incidents = IncidentStore(redis, settings.redis_prefix, guarded=True)
         dispatch = Dispatch(
@@ -73,11 +76,21 @@ REDIS_SPARE_CONNECTIONS = 32
 """Connections beyond one per incident event in flight: timers, the roster feed, alerts, health."""
 
 
-def dispatcher_redis(url: str, in_flight: int) -> Redis:
+def dispatcher_redis(url: str, in_flight: int, *, cluster: bool = False) -> Redis:
     """The worker's Redis client (`services.common.redis.new_redis`'s options), pipelining on its own
     (`AutoPipelineRedis`: the commands a batch's incidents issue together go as one pipeline): one
     connection per incident event in flight and some spare; a caller finding none free waits for one
     (up to the socket timeout) instead of failing at once."""
+    if cluster:  # one pool per node inside the client; no coalescing (AutoPipelineRedis is single-node)
+        return as_redis(
+            RedisCluster.from_url(
+                url,
+                decode_responses=True,
+                max_connections=in_flight + REDIS_SPARE_CONNECTIONS,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+            )
+        )
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=in_flight + REDIS_SPARE_CONNECTIONS,

@@ -175,16 +175,15 @@ class IncidentStore:
         if not volunteer_ids:
             return []
         args: list[str | int] = [
-            self.keys.volunteer(""),
             RosterKeys(self.prefix).geo(""),
             self.understaffed_kind_key(""),
             self.retry_key(""),
             RETRY_FLAG_TTL_S,
             fanout,
             ",".join(exclude),
-            *volunteer_ids,
         ]
-        return [str(i) for i in await run_script(self.redis, self._wake, [], args)]
+        keys = [self.keys.volunteer(v) for v in dict.fromkeys(volunteer_ids)]
+        return [str(i) for i in await run_script(self.redis, self._wake, keys, args)]
 
     async def understaffed(self, limit: int = UNDERSTAFFED_LIMIT) -> list[str]:
         return [str(i) for i in await self.redis.zrange(self.understaffed_key, 0, limit - 1)]

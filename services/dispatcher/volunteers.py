@@ -112,7 +112,7 @@ async def partitions(settings: Settings, topic: str) -> list[int]:
 async def rebuild_roster(settings: Settings, timeout_s: float = 120.0) -> int:
     """Re-apply the whole `volunteers` topic to Redis; return the number of records applied."""
     topic = settings.topic(VOLUNTEERS)
-    redis = new_redis(settings.redis_url)
+    redis = new_redis(settings.redis_url, cluster=settings.redis_cluster)
     roster = Roster(redis, settings.redis_prefix)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,

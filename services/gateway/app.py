@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     settings = settings or get_settings()
     keys = Keys(settings.redis_prefix)
     metrics = Metrics()
-    redis = new_redis(settings.redis_url)
+    redis = new_redis(settings.redis_url, cluster=settings.redis_cluster)
     gateway = Gateway(
         settings=settings,
         keys=keys,

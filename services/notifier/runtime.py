@@ -118,7 +118,7 @@ class Notifier:
     async def start(self) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs with bot tokens
         settings = self.settings
-        self.redis = new_redis(settings.redis_url)
+        self.redis = new_redis(settings.redis_url, cluster=settings.redis_cluster)
         self._http = new_client()
         self._producer = new_producer(settings.kafka_bootstrap, client_id=f"{settings.topic_prefix}notifier")
         await self._producer.start()

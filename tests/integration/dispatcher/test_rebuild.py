@@ -75,18 +75,19 @@ async def test_redis_lost_mid_way_is_rebuilt_from_the_topics(
     # Redis lost, and the outage outlasts the three outstanding offers: a rebuild lock held meanwhile
     own = RosterKeys(settings.redis_prefix)
     assert await flush_prefix(redis, settings.redis_prefix) > 0
-    await redis.set(own.rebuild_lock, "the outage", ex=120)
+    await redis.set(own.rebuild_lock, "the outage", ex=120)  # a worker finding Redis empty waits
     assert await roster.incident(first[0]) is None  # the read models are gone with the rest
     last_deadline = max(e.payload.expires_at for e in bus.events("dispatch-log", "offer.made"))  # type: ignore[attr-defined]
     await eventually(
         lambda: time.time() > last_deadline.timestamp() + 0.5, 30, "the outstanding offers' deadline"
     )
-    await redis.delete(own.rebuild_lock)
-    report = await rebuild(settings, load_runcards(DEFAULT_RUNCARDS))  # the operator: `sigap rebuild`
+    # the operator's `sigap rebuild`, under the lock taken at the start of the outage
+    report = await rebuild(settings, load_runcards(DEFAULT_RUNCARDS), lock_token="the outage")
     assert report is not None
     assert report.generation == await current_generation(redis, settings.redis_prefix)
     assert (report.open_incidents, report.outstanding_offers, report.overdue_offers) == (10, 3, 3)
     assert report.double_booked == []
+    assert await redis.get(own.rebuild_lock) is None
 
     # the same incidents with the same assignments (the three overdue offers expire at once)
     after = await views(roster, first)
