@@ -16,8 +16,9 @@
    registries.
 6. Write the new generation marker and release the lock.
 
-Not rebuilt (kept as they are): weather alerts and their standby dedupe sets, the gateway's and the
-notifier's keys (idempotency keys, sessions, claims, the outbox).
+Weather alerts (`alert:*`, `alerts:active`) are replayed from `weather-alerts` (banners only: no
+standby notice is sent again). Not rebuilt (kept as they are): the standby notices' dedupe sets, the
+gateway's and the notifier's keys (idempotency keys, BMKG dedupe, claims, rates, the outbox).
 """
 
 from __future__ import annotations
@@ -43,14 +44,15 @@ from schemas.vocabulary import AssignmentStatus, IncidentStatus
 from services.common.config import Settings
 from services.common.readmodels import Keys, change_notice
 from services.common.redis import new_redis
-from services.common.topics import DISPATCH_LOG, INCIDENTS, RESPONSES
+from services.common.topics import DISPATCH_LOG, INCIDENTS, RESPONSES, WEATHER_ALERTS
+from services.dispatcher.alerts import apply_alert
 from services.dispatcher.incident import HOLDING, IncidentState
 from services.dispatcher.projection import incident_view
 from services.dispatcher.ranking import FAIRNESS_WINDOW
 from services.dispatcher.replay import Replayed, replay
 from services.dispatcher.roster import RosterKeys, iso
 from services.dispatcher.runcards import RunCards
-from services.dispatcher.store import IncidentStore
+from services.dispatcher.store import AlertStore, IncidentStore
 from services.dispatcher.volunteers import partitions, rebuild_roster
 
 log = logging.getLogger(__name__)
@@ -184,6 +186,12 @@ async def _rebuild(
     lap("incidents")
     await _write_volunteers(redis, prefix, replayed, roster=roster, at=at, report=report)
     lap("volunteers")
+    alerts = AlertStore(redis, prefix)
+    for record in await _read_to_end(settings, WEATHER_ALERTS):
+        event = _decode(record)
+        if event is not None:
+            await apply_alert(alerts, event, at)
+    lap("alerts")
     report.generation = f"{at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
     await redis.set(own.generation, report.generation)
     report.seconds = time.perf_counter() - started
@@ -280,10 +288,11 @@ def _owned(prefix: str, key: str) -> bool:
     rest = key[len(prefix) :]
     if rest.startswith("dsp:"):
         return not (rest.startswith("dsp:standby:") or rest == "dsp:rebuild")
-    return rest.startswith(("vol:", "offer:", "incident:")) or rest in (
+    return rest.startswith(("vol:", "offer:", "incident:", "alert:")) or rest in (
         "volunteers",
         "incidents:open",
         "incidents:all",
+        "alerts:active",
     )
 
 

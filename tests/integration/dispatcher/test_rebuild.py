@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
 
-from schemas.events import Need, OfferAccepted, VolunteerLinksRevoked
+from schemas.events import Need, OfferAccepted, VolunteerLinksRevoked, WeatherAlertIssued
 from schemas.vocabulary import AssignmentStatus, Skill, Unit
 from services.common.config import Settings
 from services.common.readmodels import Keys
@@ -109,6 +109,10 @@ async def test_redis_lost_mid_way_is_rebuilt_from_the_topics(
 
     await eventually(re_offered, what="the three incidents offered to someone else")
 
+    # the weather banner is back (replayed from weather-alerts, without notices)
+    alert = await ReadModels(redis, Keys(settings.redis_prefix), lambda: datetime.now(UTC)).alert("CAP-R1")
+    assert alert is not None and alert.status == "active"
+
     # the revoked self-service link stays revoked: the roster read model has generation 1
     reads = ReadModels(redis, Keys(settings.redis_prefix), lambda: datetime.now(UTC))
     entry = await reads.roster_entry("v11")
@@ -150,6 +154,11 @@ async def _dispatch_and_accept_seven(
     await bus.register(*people)
     revoked = people[11].model_copy(update={"link_generation": 1})
     await bus.send("volunteers", VolunteerLinksRevoked(profile=revoked, by="coordinator#test"))
+    now = datetime.now(UTC)
+    banner = WeatherAlertIssued(
+        alert_id="CAP-R1", event="Hujan Lebat", sent=now, expires=now + timedelta(hours=1), severity="Severe"
+    )
+    await bus.send("weather-alerts", banner)
     workers.start("w1", SIGAP_OFFER_TTL_S="12", SIGAP_EXPIRY_INTERVAL_S="0.2")
     await roster.ready(12)
     for ident in first:
