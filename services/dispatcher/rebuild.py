@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import Pipeline
@@ -53,7 +52,7 @@ from services.dispatcher.replay import Replayed, replay
 from services.dispatcher.roster import RosterKeys, iso
 from services.dispatcher.runcards import RunCards
 from services.dispatcher.store import AlertStore, IncidentStore
-from services.dispatcher.volunteers import partitions, rebuild_roster
+from services.dispatcher.volunteers import read_to_end, rebuild_roster
 
 log = logging.getLogger(__name__)
 
@@ -204,33 +203,7 @@ async def _rebuild(
 
 async def _read_to_end(settings: Settings, name: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of the topic up to its end offsets when reading began, in each partition's order."""
-    topic = settings.topic(name)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=f"{settings.topic_prefix}rebuild",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
-    out: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        tps = [TopicPartition(topic, p) for p in await partitions(settings, topic)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if end[tp] > 0}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
-            for tp, records in batches.items():
-                out.extend(r for r in records if r.offset < end[tp])
-            for tp in list(remaining):
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    return out
+    return [r async for batch in read_to_end(settings, settings.topic(name), max_records=5000) for r in batch]
 
 
 def _decode(record: ConsumerRecord[bytes, bytes]) -> Envelope[Payload] | None:
