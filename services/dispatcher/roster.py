@@ -228,7 +228,14 @@ class Roster:
             home = reference.kelurahan(profile.home_kelurahan_code)
             where = GeoPoint(lat=home.lat, lon=home.lon)
         kel_keys = [self.own.kelurahan(profile.unit, code) for code in sorted(kelurahan_of(profile))]
-        keys = [self.keys.volunteer(profile.volunteer_id), self.keys.volunteers, self.own.resting]
+        geo_keys = self.geo_keys(profile)
+        keys = [
+            self.keys.volunteer(profile.volunteer_id),
+            self.keys.volunteers,
+            self.own.resting,
+            *geo_keys,
+            *kel_keys,
+        ]
         args = [
             profile.volunteer_id,
             profile.model_dump_json(),
@@ -236,8 +243,8 @@ class Roster:
             repr(where.lat),
             repr(where.lon),
             profile.unit.value,
-            ",".join(self.geo_keys(profile)),
-            ",".join(kel_keys),
+            len(geo_keys),
+            "",
             change.event_at.timestamp(),
             now.timestamp(),
             *self._notice(profile.volunteer_id),
