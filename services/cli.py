@@ -299,14 +299,11 @@ async def _known_ids(settings: Settings) -> Callable[[list[str]], Any]:
     keys = Keys(settings.redis_prefix)
     try:
         await redis.ping()
-    except (RedisError, OSError):
-        err("  (Redis unreachable: every row is sent as volunteer.registered)")
+    except (RedisError, OSError) as exc:
         await redis.aclose()
-
-        async def unknown(ids: list[str]) -> list[int | None]:
-            return [None] * len(ids)
-
-        return unknown
+        # without the roster, a known volunteer's link generation cannot be carried over: a revoked
+        # self-service link would become valid again
+        fail(f"Redis unreachable at {settings.redis_url} ({exc}); nothing sent")
 
     from services.gateway.reads import ReadModels
 
