@@ -164,8 +164,9 @@ async def main_async(volunteers: int, incidents: int) -> dict[str, object]:
             "report": report.summary(),
         }
     finally:
-        async for key in redis.scan_iter(match=settings.redis_prefix + "*", count=5000):
-            await redis.unlink(key)
+        doomed = [key async for key in redis.scan_iter(match=settings.redis_prefix + "*", count=5000)]
+        for start in range(0, len(doomed), 5000):
+            await redis.unlink(*doomed[start : start + 5000])
         await redis.aclose()
         await delete_topics(settings.kafka_bootstrap, settings.topic_prefix)
 

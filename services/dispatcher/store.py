@@ -219,8 +219,9 @@ class AlertStore:
                 pipe.zadd(self.keys.active_alerts, {view.alert_id: score})
             else:
                 pipe.zrem(self.keys.active_alerts, view.alert_id)
-            pipe.publish(self.keys.changes, change_notice("alert", view.alert_id))
             await pipe.execute()
+        # after the MULTI, not in it: redis-py refuses PUBLISH in a Redis Cluster pipeline
+        await self.redis.publish(self.keys.changes, change_notice("alert", view.alert_id))
 
     async def get(self, alert_id: str) -> WeatherAlertView | None:
         raw = await self.redis.get(self.keys.alert(alert_id))
