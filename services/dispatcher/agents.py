@@ -314,11 +314,13 @@ async def apply_roster_batch(messages: list[Any]) -> None:
 async def alerts(stream: Any) -> None:
     """BMKG warnings and earthquakes: banner, standby notices, draft incident."""
     async for event in stream.events():
-        await process(
-            event.message,
-            lambda e: runtime().alerts.handle(e, now()),
-            lambda e: e.event_type.startswith("weather_alert."),
-        )
+        await process(event.message, _handle_alert, lambda e: e.event_type.startswith("weather_alert."))
+
+
+async def _handle_alert(event: Envelope[Payload]) -> int:
+    rt = runtime()
+    await rt.generation.wait()  # the standby index must not be the one a rebuild is filling
+    return await rt.alerts.handle(event, now())
 
 
 async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -> None:

@@ -105,6 +105,8 @@ async def test_an_alert_puts_tagana_on_standby_once_and_drafts_an_incident(
     )
     await bus.send("weather-alerts", quake)
     await eventually(lambda: _status(roster, "QUAKE-1", "active"), what="quake banner")
+    # the banner is stored before the notices are sent: wait for them
+    await eventually(lambda: standby_to(bus).count("pojok") == 2, what="the quake's standby notice")
     assert standby_to(bus).count("pojok") == 2
     assert bus.events("dispatch-log") == [] and bus.notifications(NotificationKind.OFFER) == []
     assert await roster.status("pojok") == "available"
