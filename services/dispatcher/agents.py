@@ -269,6 +269,7 @@ async def roster(stream: Any) -> None:
     """The roster feed, in batches of up to 500 (one Redis round trip each): profiles into Redis; a
     volunteer coming on duty retries understaffed incidents."""
     async for events in stream.take_events(500, within=0.05):
+        await runtime().generation.wait()  # never into a Redis a rebuild is wiping
         await apply_roster_batch([event.message for event in events])
 
 
@@ -304,7 +305,7 @@ async def apply_roster_batch(messages: list[Any]) -> None:
         envelope, _ = decode(messages[index])
         await dead_letter(messages[index], reason, envelope.event_type if envelope else None)
     metrics.EVENTS.labels(settings.topic("volunteers"), "volunteer.*").inc(len(messages) - len(invalid))
-    if available and runtime().generation.ready.is_set():
+    if available:
         await runtime().dispatch.wake_understaffed(
             f"{len(available)} volunteers came on duty", available, now()
         )
