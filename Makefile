@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The checkout keeps its state in .data (an installed package uses the XDG state dir; services/common/config.py).
 export SIGAP_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-fill browser faults faults-smoke test-deploy secure-up secure-down image-local bench-reports
+.PHONY: help venv infra topics up down demo test test-unit lint schemas bench bench-smoke bench-fill browser faults faults-smoke test-deploy secure-up secure-down image-local bench-reports test-cluster
 
 help:
 	@echo "make up      start Kafka, Redis, dispatcher, notifier and gateway; load the demo roster"
@@ -92,3 +92,13 @@ image-local:
 
 bench-reports: infra
 	$(PY) -m bench.reports --kafka
+
+# The dispatcher's rule suite and the rebuild scenario against a local three-node Redis Cluster
+# (deploy/local/redis-cluster.sh; ports from REDIS_CLUSTER_PORTS), through redis-py's RedisCluster.
+REDIS_CLUSTER_PORTS ?= 7101 7102 7103
+test-cluster: infra
+	SIGAP_REDIS_CLUSTER_PORTS="$(REDIS_CLUSTER_PORTS)" bash deploy/local/redis-cluster.sh start
+	SIGAP_REDIS_URL="redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0" SIGAP_REDIS_CLUSTER=true \
+	  $(PY) -m pytest tests/integration/dispatcher/test_rules.py tests/integration/dispatcher/test_rebuild.py \
+	  tests/integration/dispatcher/test_understaffed.py -q; \
+	  rc=$$?; SIGAP_REDIS_CLUSTER_PORTS="$(REDIS_CLUSTER_PORTS)" bash deploy/local/redis-cluster.sh stop; exit $$rc

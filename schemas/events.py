@@ -136,6 +136,11 @@ class VolunteerProfile(BaseModel):
     language: Language = Language.ID
     active: bool = True
     allow_outside_area: bool = False
+    link_generation: int = Field(
+        default=0,
+        ge=0,
+        description="self-service links carry the generation they were issued in; revoking moves it on",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -204,6 +209,11 @@ class IncidentStatusChanged(Payload):
     status: IncidentStatus
     previous_status: IncidentStatus | None = None
     reason: str = Field(default="", max_length=500)
+    needs: list[Need] = Field(
+        default_factory=list,
+        max_length=MAX_NEEDS,
+        description="`reported`: the needs the dispatcher decided on (posted or from the run card)",
+    )
 
 
 # --- weather ----------------------------------------------------------------------------------
@@ -349,6 +359,9 @@ class AssignmentStatusChanged(Payload):
     status: Literal[AssignmentStatus.EN_ROUTE, AssignmentStatus.ON_SCENE, AssignmentStatus.RELEASED]
     via: ResponseVia = "link"
     by: str | None = Field(default=None, max_length=64)
+    resting_until: UtcDatetime | None = Field(
+        default=None, description="a release: the rest the dispatcher gave the volunteer (dispatch-log)"
+    )
 
 
 # --- dispatch ---------------------------------------------------------------------------------
@@ -537,6 +550,19 @@ class DeadLetter(Payload):
     consumer: str = Field(default="", max_length=100)
 
 
+# --- link revocation (issue 15) ---------------------------------------------------------------
+
+
+class VolunteerLinksRevoked(Payload):
+    """A coordinator revoked a volunteer's self-service links: the profile after it, its
+    `link_generation` moved on, so the compacted `volunteers` topic keeps the revocation."""
+
+    EVENT_TYPE: ClassVar[str] = "volunteer.links_revoked"
+
+    profile: VolunteerProfile
+    by: str | None = Field(default=None, max_length=64)
+
+
 ALL_PAYLOADS: tuple[type[Payload], ...] = (
     IncidentReported,
     IncidentCancelled,
@@ -561,6 +587,7 @@ ALL_PAYLOADS: tuple[type[Payload], ...] = (
     DeadLetter,
     IncidentAssessed,
     IncidentNeedsChanged,
+    VolunteerLinksRevoked,
 )
 
 

@@ -2,6 +2,7 @@
 
 sigap incident post|show|list|cancel|close   through the HTTP API (key: --key or SIGAP_API_KEY)
 sigap roster import FILE.csv | export FILE.csv | rebuild
+sigap rebuild                                 all of the dispatcher's Redis from the topics
 sigap tail [--from-beginning]                 one line per event on Sigap's topics
 sigap replay dead-letters | topic NAME        re-produce records
 sigap demo                                    a flood in Kelurahan Manisrenggo, followed live
@@ -299,17 +300,21 @@ async def _known_ids(settings: Settings) -> Callable[[list[str]], Any]:
     keys = Keys(settings.redis_prefix)
     try:
         await redis.ping()
-    except (RedisError, OSError):
-        err("  (Redis unreachable: every row is sent as volunteer.registered)")
+    except (RedisError, OSError) as exc:
         await redis.aclose()
+        # without the roster, a known volunteer's link generation cannot be carried over: a revoked
+        # self-service link would become valid again
+        fail(f"Redis unreachable at {settings.redis_url} ({exc}); nothing sent")
 
-        async def unknown(ids: list[str]) -> list[bool]:
-            return [False] * len(ids)
+    from services.gateway.reads import ReadModels
 
-        return unknown
+    reads = ReadModels(redis, keys, lambda: datetime.now(UTC))
 
-    async def known(ids: list[str]) -> list[bool]:
-        return [bool(f) for f in await redis.smismember(keys.volunteers, ids)]
+    async def known(ids: list[str]) -> list[int | None]:
+        """For each id: None when not in the roster, else the volunteer's link generation (carried
+        over, so an import never brings revoked self-service links back)."""
+        entries = {e.profile.volunteer_id: e for e in await reads.roster(ids)}
+        return [entries[i].link_generation if i in entries else None for i in ids]
 
     return known
 
@@ -399,6 +404,33 @@ async def _roster_rebuild(args: argparse.Namespace) -> int:
         print(f"roster rebuilt: {result}" if result is not None else "roster rebuilt")
         return 0
     fail("the dispatcher's roster rebuild is not available in this installation")
+
+
+async def _rebuild(args: argparse.Namespace) -> int:
+    from services.common.redis import redis_for
+    from services.dispatcher.rebuild import rebuild, wait_for_generation
+    from services.dispatcher.runcards import load_runcards
+    from services.dispatcher.settings import get_dispatcher_settings
+
+    settings = get_settings()
+    runcards = load_runcards(
+        Path(args.runcards) if args.runcards else get_dispatcher_settings().runcards_file
+    )
+    err(f"rebuilding the dispatcher's Redis ({settings.redis_prefix!r}) from {settings.topic_prefix}*")
+    report = await rebuild(settings, runcards)
+    if report is None:
+        err("another rebuild is under way (a worker found Redis empty); waiting for it")
+        redis = redis_for(settings)
+        try:
+            generation = await wait_for_generation(redis, settings.redis_prefix)
+        finally:
+            await redis.aclose()
+        print(f"rebuilt by another process: generation {generation}")
+        return 0
+    print(f"rebuilt: {report.summary()}")
+    if report.double_booked:
+        err(f"warning: the log shows volunteers with two holds: {', '.join(report.double_booked)}")
+    return 0
 
 
 # --- tail and replay --------------------------------------------------------------------------
@@ -624,7 +656,7 @@ async def _demo_roster_load(args: argparse.Namespace) -> int:
     known = await _known_ids(settings)
     if not args.force:
         flags = await known([p.volunteer_id for p in profiles])
-        fresh = [p for p, exists in zip(profiles, flags, strict=True) if not exists]
+        fresh = [p for p, generation in zip(profiles, flags, strict=True) if generation is None]
         if not fresh:
             print(f"demo roster already loaded ({len(profiles)} volunteers); --force reloads it")
             return 0
@@ -872,6 +904,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_api_options(demo)
     demo.set_defaults(func=cmd_demo)
     sub.add_parser("topics", help="create the topics that are missing").set_defaults(coro=_topics)
+    rebuild = sub.add_parser(
+        "rebuild",
+        help="rebuild all of the dispatcher's Redis from the topics (after a Redis loss); workers "
+        "pause while it runs",
+    )
+    rebuild.add_argument("--runcards", help="run-card file (default: the dispatcher's)")
+    rebuild.set_defaults(coro=_rebuild)
     sub.add_parser("info", help="the board URL and the local API keys").set_defaults(func=cmd_info)
     return parser
 

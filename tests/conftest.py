@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from services.common.config import Settings
 from services.common.loop import mend_wait_for
+from services.common.redis import new_redis
 from services.common.topics import create_topics, delete_topics
 
 mend_wait_for()  # as every service does at start (services/common/loop.py): in-process tests run the same
@@ -34,7 +35,8 @@ def test_env(prefix: str) -> dict[str, str]:
         "SIGAP_KAFKA_BOOTSTRAP": KAFKA,
         "SIGAP_REDIS_URL": REDIS_URL,
         "SIGAP_TOPIC_PREFIX": prefix,
-        "SIGAP_REDIS_PREFIX": prefix.replace(".", ":"),
+        "SIGAP_REDIS_PREFIX": "{" + prefix.rstrip(".") + "}:",  # one cluster slot per test
+        "SIGAP_REDIS_CLUSTER": os.environ.get("SIGAP_REDIS_CLUSTER", "false"),
     }
 
 
@@ -56,7 +58,7 @@ async def topics(settings: Settings) -> AsyncIterator[Settings]:
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
     """A client of the real Redis; the test's keys are deleted afterwards."""
-    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    client = new_redis(settings.redis_url, cluster=settings.redis_cluster)
     yield client
     async for key in client.scan_iter(match=settings.redis_prefix + "*", count=1000):
         await client.delete(key)

@@ -36,6 +36,10 @@ def default_data_dir() -> Path:
     return base / "sigap"
 
 
+HASH_TAG = re.compile(r"^[^{]*\{[^}]+\}")
+"""a Redis Cluster hash tag: keys starting with the same `{tag}` share a slot"""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIGAP_", extra="ignore", frozen=True)
 
@@ -51,7 +55,7 @@ class Settings(BaseSettings):
     channels: str = "outbox"
     data_dir: Path = Field(default_factory=default_data_dir)
     service_area: str = str(KOTA_KEDIRI_AREA)
-    redis_prefix: str = "sigap:"
+    redis_prefix: str = "{sigap}:"
     log_level: str = "INFO"
 
     # channel providers (DESIGN.md §4): every base URL and credential is configuration
@@ -177,6 +181,12 @@ class Settings(BaseSettings):
     report_signatory_name: str = ""
     report_signatory_nip: str = ""
 
+    # Redis Cluster (issue 15): every key of a deployment carries the prefix's hash tag (`{sigap}:`),
+    # so each script, MULTI and multi-key command stays in one slot
+    redis_cluster: bool = Field(
+        default=False, description="SIGAP_REDIS_URL names a node of a Redis Cluster (redis-py RedisCluster)"
+    )
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:
@@ -210,6 +220,15 @@ class Settings(BaseSettings):
         if value is not None and value.tzinfo is None:
             raise ValueError("give the time zone, e.g. 2026-12-31T00:00:00+07:00")
         return value
+
+    @model_validator(mode="after")
+    def _hash_tag_on_a_cluster(self) -> Settings:
+        if self.redis_cluster and not HASH_TAG.match(self.redis_prefix):
+            raise ValueError(
+                "SIGAP_REDIS_PREFIX must start with a hash tag such as '{sigap}:' on a Redis Cluster "
+                f"(got {self.redis_prefix!r}): every key of a deployment must live in one slot"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:

@@ -1,6 +1,6 @@
 """Where the read models live in Redis: the contract between the dispatcher and notifier (writers) and
-the gateway (reader). Every key starts with `SIGAP_REDIS_PREFIX` (default `sigap:`), so tests can
-use their own prefix.
+the gateway (reader). Every key starts with `SIGAP_REDIS_PREFIX` (default `{sigap}:`: a hash tag, so all of a
+deployment's keys share one Redis Cluster slot), so tests can use their own prefix.
 
 Keys (values are JSON unless noted):
 - `incident:{id}`             → `schemas.api.IncidentView` (written by the dispatcher)
@@ -9,8 +9,8 @@ Keys (values are JSON unless noted):
 - `offer:{offer_id}`          → hash `{incident_id, volunteer_id, status, expires_at}` (dispatcher)
 - `vol:{id}`                  → hash: `profile` (VolunteerProfile JSON), `status`, `incident_id`,
                                 `offer_id`, `deployments` (JSON list of ISO times), `last_deployed_at`,
-                                `resting_until`, `link_gen`  (roster; dispatcher; the gateway only
-                                bumps `link_gen` to revoke a volunteer's self-service link)
+                                `resting_until` (the roster: written only by the dispatcher; the
+                                profile's `link_generation` says which self-service links are valid)
 - `volunteers`                → set of every volunteer id in the roster (dispatcher)
 - `alert:{alert_id}`          → `schemas.api.WeatherAlertView` (dispatcher)
 - `alerts:active`             → sorted set of active alert ids, score = expires (unix s)
@@ -33,7 +33,7 @@ import orjson
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    prefix: str = "sigap:"
+    prefix: str = "{sigap}:"
 
     def incident(self, incident_id: str) -> str:
         return f"{self.prefix}incident:{incident_id}"

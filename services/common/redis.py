@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.commands.core import AsyncScript
@@ -22,18 +22,27 @@ CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
-def new_redis(url: str, *, sentinels: str = "", master: str = "sigap") -> Redis:
-    """An asyncio Redis client that returns `str`; every call carries a timeout. With `sentinels`
+def new_redis(url: str, *, cluster: bool = False, sentinels: str = "", master: str = "sigap") -> Redis:
+    """An asyncio Redis client that returns `str`; every call carries a timeout. With `cluster`
+    (`SIGAP_REDIS_CLUSTER`), a `RedisCluster` client seeded from the node `url` names; with `sentinels`
     (`host:port,…`) it asks them for `master`'s primary and follows it through a failover."""
+    if cluster:
+        return as_redis(
+            RedisCluster.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
+        )
     if sentinels:
         return sentinel_client(url, sentinels, master)
     return Redis.from_url(url, **CLIENT_OPTIONS)
 
 
 def redis_for(settings: Settings) -> Redis:
-    """The client `SIGAP_REDIS_URL` / `SIGAP_REDIS_SENTINELS` + `SIGAP_REDIS_SENTINEL_MASTER` name."""
+    """The client `SIGAP_REDIS_URL` names — a node of a cluster with `SIGAP_REDIS_CLUSTER`, found
+    through `SIGAP_REDIS_SENTINELS` + `SIGAP_REDIS_SENTINEL_MASTER` when those are set."""
     return new_redis(
-        settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_sentinel_master
+        settings.redis_url,
+        cluster=settings.redis_cluster,
+        sentinels=settings.redis_sentinels,
+        master=settings.redis_sentinel_master,
     )
 
 
@@ -86,3 +95,10 @@ async def run_script(redis: Redis, script: AsyncScript, keys: Sequence[Any], arg
     except NoScriptError:
         script.sha = await redis.script_load(script.script)
         return await redis.evalsha(script.sha, len(keys), *keys, *args)
+
+
+def as_redis(client: RedisCluster) -> Redis:
+    """A `RedisCluster` where a `Redis` is expected: it answers every command, script, pipeline and
+    publish Sigap sends (all of a deployment's keys share the prefix's hash tag, so each script and
+    MULTI stays in one slot); the two classes share no base class redis-py declares."""
+    return cast(Redis, client)

@@ -246,10 +246,22 @@ async def dispatch(stream: Any) -> None:
     await consume_in_batches(
         stream,
         own.dispatcher_max_in_flight,
-        lambda events: runtime().dispatch.handle_batch(events, now()),
-        lambda e: runtime().dispatch.handle(e, now()),
+        _handle_batch,
+        _handle,
         accepts=lambda e: e.event_type in HANDLED_EVENT_TYPES,
     )
+
+
+async def _handle_batch(events: list[Envelope[Payload]]) -> list[int]:
+    rt = runtime()
+    await rt.generation.wait()  # never against a lost Redis: rebuilt from the topics first
+    return await rt.dispatch.handle_batch(events, now())
+
+
+async def _handle(event: Envelope[Payload]) -> object:
+    rt = runtime()
+    await rt.generation.wait()
+    return await rt.dispatch.handle(event, now())
 
 
 @app.agent(topics.volunteers)
@@ -257,6 +269,7 @@ async def roster(stream: Any) -> None:
     """The roster feed, in batches of up to 500 (one Redis round trip each): profiles into Redis; a
     volunteer coming on duty retries understaffed incidents."""
     async for events in stream.take_events(500, within=0.05):
+        await runtime().generation.wait()  # never into a Redis a rebuild is wiping
         await apply_roster_batch([event.message for event in events])
 
 
@@ -302,14 +315,18 @@ async def apply_roster_batch(messages: list[Any]) -> None:
 async def alerts(stream: Any) -> None:
     """BMKG warnings and earthquakes: banner, standby notices, draft incident."""
     async for event in stream.events():
-        await process(
-            event.message,
-            lambda e: runtime().alerts.handle(e, now()),
-            lambda e: e.event_type.startswith("weather_alert."),
-        )
+        await process(event.message, _handle_alert, lambda e: e.event_type.startswith("weather_alert."))
+
+
+async def _handle_alert(event: Envelope[Payload]) -> int:
+    rt = runtime()
+    await rt.generation.wait()  # the standby index must not be the one a rebuild is filling
+    return await rt.alerts.handle(event, now())
 
 
 async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -> None:
+    if not runtime().generation.ready.is_set():
+        return  # Redis is being rebuilt
     try:
         await job(runtime(), now())
     except Exception:  # a timer must outlive a Redis or broker hiccup; the next tick tries again
@@ -335,3 +352,13 @@ async def retry_understaffed() -> None:
 @app.timer(interval=15.0)  # type: ignore[untyped-decorator]  # faust is untyped
 async def expire_alerts() -> None:
     await _tick("expire_alerts", lambda rt, at: rt.alerts.expire_due(at))
+
+
+@app.timer(interval=own.dispatcher_generation_check_s)  # type: ignore[untyped-decorator]  # faust is untyped
+async def check_generation() -> None:
+    """A lost Redis (no generation marker) is rebuilt from the topics before the worker acts again."""
+    try:
+        await runtime().generation.check()
+    except Exception:
+        metrics.ERRORS.labels("check_generation").inc()
+        log.exception("checking or rebuilding Redis failed; trying again")

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.api import WeatherAlertView
 from schemas.envelope import Envelope
 from schemas.events import Payload, WeatherAlertCancelled, WeatherAlertInfo, WeatherAlertUpdated
 from schemas.vocabulary import VolunteerStatus
@@ -32,19 +33,9 @@ class AlertReaction:
     async def handle(self, event: Envelope[Payload], now: datetime) -> int:
         """Apply one alert event; return the number of standby notices requested."""
         payload = event.payload
-        if isinstance(payload, WeatherAlertCancelled):
-            for alert_id in payload.cancelled_alert_ids or [payload.alert_id]:
-                found = await self.alerts.end(weather.reference_id(alert_id), "cancelled")
-                log.info("alert %s cancelled%s", alert_id, "" if found else " (unknown here)")
+        view = await apply_alert(self.alerts, event, now)
+        if view is None or not isinstance(payload, WeatherAlertInfo):
             return 0
-        if not isinstance(payload, WeatherAlertInfo):
-            log.warning("%s on weather-alerts is not an alert; ignored", event.event_type)
-            return 0
-        if isinstance(payload, WeatherAlertUpdated):
-            for ref in payload.references:
-                await self.alerts.end(weather.reference_id(ref), "expired")  # superseded by this update
-        view = weather.alert_view(payload, now)
-        await self.alerts.put(view)
         if view.status != "active" or not payload.affected_kelurahan:
             return 0
         return await self._standby(payload, event, now)
@@ -82,3 +73,23 @@ class AlertReaction:
         for alert_id in due:
             await self.alerts.end(alert_id, "expired")
         return len(due)
+
+
+async def apply_alert(alerts: AlertStore, event: Envelope[Payload], now: datetime) -> WeatherAlertView | None:
+    """The banner read model of one `weather-alerts` event (no notices: a rebuild replays it too);
+    the view stored, or None for a cancellation or a record that is not an alert."""
+    payload = event.payload
+    if isinstance(payload, WeatherAlertCancelled):
+        for alert_id in payload.cancelled_alert_ids or [payload.alert_id]:
+            found = await alerts.end(weather.reference_id(alert_id), "cancelled")
+            log.info("alert %s cancelled%s", alert_id, "" if found else " (unknown here)")
+        return None
+    if not isinstance(payload, WeatherAlertInfo):
+        log.warning("%s on weather-alerts is not an alert; ignored", event.event_type)
+        return None
+    if isinstance(payload, WeatherAlertUpdated):
+        for ref in payload.references:
+            await alerts.end(weather.reference_id(ref), "expired")  # superseded by this update
+    view = weather.alert_view(payload, now)
+    await alerts.put(view)
+    return view

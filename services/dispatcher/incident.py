@@ -345,7 +345,12 @@ def _on_reported(
         source += f", panggilan serentak ×{state.broadcast_factor:g}".replace(".", ",")
     step.note("reported", f"{payload.title} — {source}", at=event.occurred_at)
     step.emit(
-        IncidentStatusChanged(incident_id=state.incident_id, status=IncidentStatus.REPORTED, reason=source)
+        IncidentStatusChanged(
+            incident_id=state.incident_id,
+            status=IncidentStatus.REPORTED,
+            reason=source,
+            needs=list(needs),  # the decision, on the log: a rebuild never consults the run card again
+        )
     )
     _set_status(step, IncidentStatus.DISPATCHING, "mencari relawan")
     _search_open_needs(step)
@@ -604,7 +609,10 @@ def _on_progress(step: _Step, p: AssignmentStatusChanged) -> None:
 
 def _end_hold(step: _Step, a: Assignment, record: Payload, resting_until: datetime | None = None) -> None:
     """Record the end of an offer or assignment, then free the volunteer — in that order, so the
-    dispatch log's time of the end always precedes any later offer to the same volunteer."""
+    dispatch log's time of the end always precedes any later offer to the same volunteer. A rest given
+    on release is on the record too (a rebuild replays it)."""
+    if resting_until is not None and isinstance(record, AssignmentStatusChanged):
+        record = record.model_copy(update={"resting_until": resting_until})
     step.emit(record)
     step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, a.status, resting_until))
 

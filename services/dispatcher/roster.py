@@ -15,6 +15,7 @@ Keys, under `SIGAP_REDIS_PREFIX` — the gateway's contract (`services.common.re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
 from schemas import reference
@@ -85,6 +86,15 @@ class RosterKeys:
     def resting(self) -> str:
         return f"{self.prefix}dsp:resting"
 
+    @property
+    def generation(self) -> str:
+        """The generation marker `sigap rebuild` writes last: without it the dispatcher does not act."""
+        return f"{self.prefix}dsp:generation"
+
+    @property
+    def rebuild_lock(self) -> str:
+        return f"{self.prefix}dsp:rebuild"
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileChange:
@@ -123,6 +133,13 @@ class ReserveFor:
     resolution_km: float
 
 
+class StoreNotReady(RuntimeError):
+    """Redis has no generation marker: it was lost (or never built) and is being rebuilt from the
+    topics (`services.dispatcher.rebuild`). Nothing was changed; try again once it is back."""
+
+    retriable = True
+
+
 class StateExists(Exception):
     """A search was made for a report without loading its incident's state (`unless_state`), and
     that state exists after all: nothing was searched; load it and start over."""
@@ -138,10 +155,13 @@ class Hold:
 
 
 class Roster:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, *, guarded: bool = False) -> None:
+        """`guarded`: candidate searches refuse (`StoreNotReady`) while the generation marker is
+        missing, so a worker never dispatches against a lost roster (the workers run guarded)."""
         self.redis = redis
         self.keys = Keys(prefix)
         self.own = RosterKeys(prefix)
+        self.guarded = guarded
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(lua_source(name))
             for name in (
@@ -193,11 +213,14 @@ class Roster:
         if not changes:
             return []
         script = self._scripts["apply_profile"]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for change in changes:
-                keys, args = self._apply_args(change, now)
-                await script(keys=keys, args=args, client=pipe)
-            results = await pipe.execute()
+        calls = [self._apply_args(change, now) for change in changes]
+        if isinstance(self.redis, RedisCluster):  # redis-py refuses scripts in a cluster pipeline
+            results = await asyncio.gather(*(run_script(self.redis, script, k, a) for k, a in calls))
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    await script(keys=keys, args=args, client=pipe)
+                results = await pipe.execute()
         return [int(r) for r in results]
 
     def _apply_args(self, change: ProfileChange, now: datetime) -> tuple[list[str], list[Any]]:
@@ -216,7 +239,14 @@ class Roster:
             for unit in profile.units or [profile.unit]
             for code in sorted(kelurahan_of(profile))
         ]
-        keys = [self.keys.volunteer(profile.volunteer_id), self.keys.volunteers, self.own.resting]
+        geo_keys = self.geo_keys(profile)
+        keys = [
+            self.keys.volunteer(profile.volunteer_id),
+            self.keys.volunteers,
+            self.own.resting,
+            *geo_keys,
+            *kel_keys,
+        ]
         args = [
             profile.volunteer_id,
             profile.model_dump_json(),
@@ -224,8 +254,8 @@ class Roster:
             repr(where.lat),
             repr(where.lon),
             profile.unit.value,
-            ",".join(self.geo_keys(profile)),
-            ",".join(kel_keys),
+            len(geo_keys),
+            "",
             change.event_at.timestamp(),
             now.timestamp(),
             *self._notice(profile.volunteer_id),
@@ -386,6 +416,10 @@ class Roster:
         keys = [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)]
         if unless_state is not None:
             keys.append(unless_state)
+        flags = "1" if unless_state is not None else "0"
+        if self.guarded:
+            keys.append(self.own.generation)
+            flags += "g"
         flat = await self._run(
             "search",
             keys,
@@ -396,11 +430,13 @@ class Roster:
                 count,
                 self.keys.volunteer(""),
                 from_km if from_km is not None else radius_km,
-                "1" if unless_state is not None else "0",
+                flags,
                 *self._reserve_args(reserve),
                 *skip,
             ],
         )
+        if flat and flat[0] == "~":
+            raise StoreNotReady("no generation marker: the dispatcher's Redis is being rebuilt")
         if flat and flat[0] == "?":
             raise StateExists(unless_state)
         if flat and flat[0] == "!":

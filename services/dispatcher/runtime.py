@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
 from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
-from services.common.redis import sentinel_client
+from services.common.redis import as_redis, sentinel_client
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.dispatch import Dispatch
+from services.dispatcher.guard import Generation
 from services.dispatcher.incident import Policy
 from services.dispatcher.outputs import FaustSender, Sender
 from services.dispatcher.roster import Roster
@@ -33,6 +34,7 @@ class Runtime:
     dispatch: Dispatch
     alerts: AlertReaction
     sender: Sender
+    generation: Generation
 
     @classmethod
     def create(cls, settings: Settings, own: DispatcherSettings, sender: Sender) -> Runtime:
@@ -48,13 +50,15 @@ class Runtime:
         redis = dispatcher_redis(
             settings.redis_url,
             own.dispatcher_max_in_flight,
+            cluster=settings.redis_cluster,
             sentinels=settings.redis_sentinels,
             master=settings.redis_sentinel_master,
         )
-        roster = Roster(redis, settings.redis_prefix)
+        roster = Roster(redis, settings.redis_prefix, guarded=True)
+        incidents = IncidentStore(redis, settings.redis_prefix, guarded=True)
         dispatch = Dispatch(
             roster=roster,
-            incidents=IncidentStore(redis, settings.redis_prefix),
+            incidents=incidents,
             sender=sender,
             policy=policy,
             settings=settings,
@@ -70,19 +74,32 @@ class Runtime:
             timedelta(seconds=own.rest_s),
             timedelta(seconds=own.rest_after_s),
         )
-        return cls(redis, roster, dispatch, alerts, sender)
+        generation = Generation(redis, settings, runcards, on_change=incidents.forget_all)
+        return cls(redis, roster, dispatch, alerts, sender, generation)
 
 
 REDIS_SPARE_CONNECTIONS = 32
 """Connections beyond one per incident event in flight: timers, the roster feed, alerts, health."""
 
 
-def dispatcher_redis(url: str, in_flight: int, *, sentinels: str = "", master: str = "sigap") -> Redis:
+def dispatcher_redis(
+    url: str, in_flight: int, *, cluster: bool = False, sentinels: str = "", master: str = "sigap"
+) -> Redis:
     """The worker's Redis client (`services.common.redis.new_redis`'s options), pipelining on its own
     (`AutoPipelineRedis`: the commands a batch's incidents issue together go as one pipeline): one
     connection per incident event in flight and some spare; a caller finding none free waits for one
     (up to the socket timeout) instead of failing at once. With `sentinels`, the same on the primary
     they name."""
+    if cluster:  # one pool per node inside the client; no coalescing (AutoPipelineRedis is single-node)
+        return as_redis(
+            RedisCluster.from_url(
+                url,
+                decode_responses=True,
+                max_connections=in_flight + REDIS_SPARE_CONNECTIONS,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+            )
+        )
     if sentinels:
         return sentinel_client(
             url,

@@ -58,6 +58,14 @@ class DispatcherSettings(BaseSettings):
         description="incident events handled at once per worker (different incidents; one incident's "
         "events always one after another)",
     )
+    # Redis rebuilt from the topics (issue 15)
+    dispatcher_generation_check_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often a worker checks the generation marker (a lost Redis is rebuilt before "
+        "it acts again)",
+    )
 
     @field_validator("coordinators")
     @classmethod

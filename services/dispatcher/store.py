@@ -26,7 +26,7 @@ from services.common.readmodels import Keys, change_notice
 from services.common.redis import run_script
 from services.dispatcher.incident import IncidentState
 from services.dispatcher.projection import incident_view
-from services.dispatcher.roster import RosterKeys, lua_source
+from services.dispatcher.roster import RosterKeys, StoreNotReady, lua_source
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,10 @@ class IncidentStore:
     never mutates its input).
     """
 
-    def __init__(self, redis: Redis, prefix: str, cache_size: int = 4096) -> None:
+    def __init__(self, redis: Redis, prefix: str, cache_size: int = 4096, *, guarded: bool = False) -> None:
+        """`guarded`: saves refuse (`StoreNotReady`) while the generation marker is missing."""
         self.redis = redis
+        self.guarded = guarded
         self.keys = Keys(prefix)
         self.prefix = prefix
         self._save = redis.register_script(lua_source("save_incident"))
@@ -122,6 +124,8 @@ class IncidentStore:
             self.keys.open_incidents,
             self.keys.all_incidents,
         ]
+        if self.guarded:
+            keys.append(RosterKeys(self.prefix).generation)
         args: list[str | int | float] = [
             expected_version,
             state.model_dump_json(),
@@ -137,6 +141,11 @@ class IncidentStore:
         except BaseException:
             self.forget(state.incident_id)  # the save may or may not have happened
             raise
+        if version == -2:
+            self.forget_all()
+            raise StoreNotReady(
+                f"incident {state.incident_id} not saved: the dispatcher's Redis is being rebuilt"
+            )
         if version < 0:
             self.forget(state.incident_id)
             raise StaleState(f"incident {state.incident_id} changed since version {expected_version}")
@@ -166,16 +175,15 @@ class IncidentStore:
         if not volunteer_ids:
             return []
         args: list[str | int] = [
-            self.keys.volunteer(""),
             RosterKeys(self.prefix).geo(""),
             self.understaffed_kind_key(""),
             self.retry_key(""),
             RETRY_FLAG_TTL_S,
             fanout,
             ",".join(exclude),
-            *volunteer_ids,
         ]
-        return [str(i) for i in await run_script(self.redis, self._wake, [], args)]
+        keys = [self.keys.volunteer(v) for v in dict.fromkeys(volunteer_ids)]
+        return [str(i) for i in await run_script(self.redis, self._wake, keys, args)]
 
     async def understaffed(self, limit: int = UNDERSTAFFED_LIMIT) -> list[str]:
         return [str(i) for i in await self.redis.zrange(self.understaffed_key, 0, limit - 1)]
@@ -211,8 +219,9 @@ class AlertStore:
                 pipe.zadd(self.keys.active_alerts, {view.alert_id: score})
             else:
                 pipe.zrem(self.keys.active_alerts, view.alert_id)
-            pipe.publish(self.keys.changes, change_notice("alert", view.alert_id))
             await pipe.execute()
+        # after the MULTI, not in it: redis-py refuses PUBLISH in a Redis Cluster pipeline
+        await self.redis.publish(self.keys.changes, change_notice("alert", view.alert_id))
 
     async def get(self, alert_id: str) -> WeatherAlertView | None:
         raw = await self.redis.get(self.keys.alert(alert_id))

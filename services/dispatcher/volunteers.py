@@ -9,13 +9,22 @@ beside live workers never rolls a volunteer back.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord
 
 from schemas.envelope import Envelope, InvalidEvent, decode_event
-from schemas.events import Payload, VolunteerDutyChanged, VolunteerRegistered, VolunteerUpdated
+from schemas.events import (
+    Payload,
+    VolunteerDutyChanged,
+    VolunteerLinksRevoked,
+    VolunteerRegistered,
+    VolunteerUpdated,
+)
 from services.common.config import Settings
 from services.common.kafka import security_options
 from services.common.redis import redis_for
@@ -30,7 +39,7 @@ def profile_change(event: Envelope[Payload]) -> ProfileChange | None:
     payload = event.payload
     if isinstance(payload, VolunteerDutyChanged):
         return ProfileChange(payload.profile, event.occurred_at, payload.on_duty, payload.location)
-    if isinstance(payload, VolunteerRegistered | VolunteerUpdated):
+    if isinstance(payload, VolunteerRegistered | VolunteerUpdated | VolunteerLinksRevoked):
         return ProfileChange(payload.profile, event.occurred_at)
     return None
 
@@ -81,7 +90,9 @@ async def apply_records(
             invalid.append((index, exc.reason))
             continue
         if change is None:
-            invalid.append((index, "not a roster event (volunteer.registered, .updated or .duty_changed)"))
+            invalid.append(
+                (index, "not a roster event (volunteer.registered, .updated, .duty_changed, .links_revoked)")
+            )
             continue
         changes.append(change)
     if changes:
@@ -89,7 +100,7 @@ async def apply_records(
     return len(records) - len(invalid), available, invalid
 
 
-async def _partitions(settings: Settings, topic: str) -> list[int]:
+async def partitions(settings: Settings, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **security_options(settings))
     await admin.start()
     try:
@@ -102,52 +113,64 @@ async def _partitions(settings: Settings, topic: str) -> list[int]:
     return sorted(p["partition"] for p in found[0]["partitions"])
 
 
-async def rebuild_roster(settings: Settings, timeout_s: float = 120.0) -> int:
-    """Re-apply the whole `volunteers` topic to Redis; return the number of records applied."""
-    topic = settings.topic(VOLUNTEERS)
-    redis = redis_for(settings)
-    roster = Roster(redis, settings.redis_prefix)
+async def read_to_end(
+    settings: Settings, topic: str, *, max_records: int = 2000, timeout_s: float = 300.0
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """A topic's records up to its end offsets when reading began, in batches (each of one partition,
+    in its order)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        client_id=f"{settings.topic_prefix}roster-rebuild",
+        client_id=f"{settings.topic_prefix}rebuild",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
         **security_options(settings),
     )
     await consumer.start()
-    applied = skipped = 0
     try:
-        tps = [TopicPartition(topic, p) for p in await _partitions(settings, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions(settings, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
         remaining = {tp for tp in tps if end[tp] > 0}
-        started = datetime.now(UTC)
+        deadline = time.monotonic() + timeout_s
         while remaining:
-            if (datetime.now(UTC) - started).total_seconds() > timeout_s:
-                raise TimeoutError(f"roster rebuild did not reach the end of {topic} in {timeout_s:.0f} s")
-            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=2000)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"did not reach the end of {topic} in {timeout_s:.0f} s")
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
             for tp, records in batches.items():
-                wanted = [r for r in records if r.offset < end[tp]]
-                done, _, invalid = await apply_records(
-                    roster, [(r.key, r.value) for r in wanted], datetime.now(UTC)
-                )
-                applied += done
-                skipped += len(invalid)
-                for index, reason in invalid:
-                    log.warning(
-                        "%s[%d]@%d is not a valid roster event: %s",
-                        topic,
-                        tp.partition,
-                        wanted[index].offset,
-                        reason,
-                    )
+                yield [r for r in records if r.offset < end[tp]]
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
+    finally:
+        await consumer.stop()
+
+
+async def rebuild_roster(settings: Settings, timeout_s: float = 300.0) -> int:
+    """Re-apply the whole `volunteers` topic to Redis; return the number of records applied."""
+    topic = settings.topic(VOLUNTEERS)
+    redis = redis_for(settings)
+    roster = Roster(redis, settings.redis_prefix)
+    applied = skipped = 0
+    try:
+        async for wanted in read_to_end(settings, topic, timeout_s=timeout_s):
+            done, _, invalid = await apply_records(
+                roster, [(r.key, r.value) for r in wanted], datetime.now(UTC)
+            )
+            applied += done
+            skipped += len(invalid)
+            for index, reason in invalid:
+                record = wanted[index]
+                log.warning(
+                    "%s[%d]@%d is not a valid roster event: %s",
+                    topic,
+                    record.partition,
+                    record.offset,
+                    reason,
+                )
         log.info("roster rebuilt from %s: %d records applied, %d invalid skipped", topic, applied, skipped)
         return applied
     finally:
-        await consumer.stop()
         await redis.aclose()

@@ -7,8 +7,10 @@ place. Each returns only after the broker has acknowledged the event.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 from typing import Literal
 
 from schemas.api import IncidentCreate, IncidentView, VolunteerUpsert
@@ -24,6 +26,7 @@ from schemas.events import (
     OfferDeclined,
     ResponseVia,
     VolunteerDutyChanged,
+    VolunteerLinksRevoked,
     VolunteerProfile,
     VolunteerRegistered,
     VolunteerUpdated,
@@ -259,6 +262,7 @@ async def upsert_volunteer(
         on_duty=body.on_duty,
         language=body.language,
         allow_outside_area=body.allow_outside_area or bool(existing and existing.profile.allow_outside_area),
+        link_generation=existing.profile.link_generation if existing else 0,  # revoked links stay revoked
     )
     payload = VolunteerUpdated(profile=profile) if existing else VolunteerRegistered(profile=profile)
     await gw.publisher.publish(VOLUNTEERS, make_event(payload, source=SOURCE))
@@ -286,3 +290,28 @@ async def change_duty(
     await gw.publisher.publish(VOLUNTEERS, make_event(payload, source=SOURCE))
     log.info("volunteer %s: on_duty=%s location=%s", volunteer_id, on_duty, location is not None)
     return profile
+
+
+REVOKE_APPLIED_WAIT_S = 5.0
+"""How long a revocation waits for the dispatcher to apply it to the roster read model."""
+
+
+async def revoke_links(gw: Gateway, volunteer_id: str, *, by: str | None = None) -> int:
+    """Revoke every self-service link of the volunteer: `volunteer.links_revoked` on the `volunteers`
+    topic, with the profile's `link_generation` moved on (the topic, not Redis, keeps it: a roster
+    rebuild cannot bring a revoked link back). Waits, briefly, until the roster read model shows the
+    new generation, so the old links are refused when this returns; returns the new generation."""
+    entry = await roster_entry(gw, volunteer_id)
+    generation = entry.profile.link_generation + 1
+    profile = entry.profile.model_copy(update={"link_generation": generation})
+    payload = VolunteerLinksRevoked(profile=profile, by=by)
+    await gw.publisher.publish(VOLUNTEERS, make_event(payload, source=SOURCE))
+    log.info("volunteer %s: self-service links revoked (generation %d)", volunteer_id, generation)
+    deadline = time.monotonic() + REVOKE_APPLIED_WAIT_S
+    while time.monotonic() < deadline:
+        current = await gw.reads.roster_entry(volunteer_id)
+        if current is None or current.link_generation >= generation:
+            return generation
+        await asyncio.sleep(0.05)
+    log.warning("volunteer %s: revocation not yet applied by the dispatcher; it will be", volunteer_id)
+    return generation

@@ -73,10 +73,9 @@ class RosterEntry:
 
     @property
     def link_generation(self) -> int:
-        try:
-            return int(self.fields.get("link_gen") or 0)
-        except ValueError:
-            return 0
+        """The generation of the volunteer's self-service links: part of the profile on the
+        `volunteers` topic, so revocations survive a roster rebuild."""
+        return self.profile.link_generation
 
 
 def volunteer_view(entry: RosterEntry, now: datetime) -> VolunteerView:

@@ -192,15 +192,22 @@ async def produce_profiles(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Produce every profile onto `topic` (the compacted `volunteers`), in batches whose records are
-    all in flight at once and acknowledged together. `known(ids)` (awaitable → list[bool]) tells
-    which are already in the roster (→ `volunteer.updated`). Returns (registered, updated)."""
+    all in flight at once and acknowledged together. `known(ids)` (awaitable → list[int | None]) tells
+    which are already in the roster (→ `volunteer.updated`) with their link generation, which the
+    update carries over (None: not in the roster). Returns (registered, updated)."""
     registered = updated = 0
     for start in range(0, len(profiles), batch_size):
         batch = profiles[start : start + batch_size]
-        flags = list(await known([p.volunteer_id for p in batch])) if known else [False] * len(batch)
+        flags = list(await known([p.volunteer_id for p in batch])) if known else [None] * len(batch)
         futures = []
-        for profile, exists in zip(batch, flags, strict=True):
-            payload = VolunteerUpdated(profile=profile) if exists else VolunteerRegistered(profile=profile)
+        for profile, generation in zip(batch, flags, strict=True):
+            exists = generation is not None
+            payload: VolunteerUpdated | VolunteerRegistered
+            if exists:
+                carried = profile.model_copy(update={"link_generation": generation})
+                payload = VolunteerUpdated(profile=carried)
+            else:
+                payload = VolunteerRegistered(profile=profile)
             event: Envelope[Any] = make_event(payload, source=SOURCE)
             futures.append(await producer.send(topic, event.to_json(), key=key_of(event)))
             updated += int(exists)

@@ -68,6 +68,9 @@ def sample_payloads() -> list[ev.Payload]:
         ev.VolunteerRegistered(profile=profile()),
         ev.VolunteerUpdated(profile=profile()),
         ev.VolunteerDutyChanged(profile=profile(), on_duty=True, location=GeoPoint(lat=-7.81, lon=111.99)),
+        ev.VolunteerLinksRevoked(
+            profile=profile().model_copy(update={"link_generation": 2}), by="coordinator"
+        ),
         ev.OfferMade(
             **ids, need_index=0, unit=Unit.TAGANA, skill=Skill.WATER_RESCUE, distance_km=1.2, expires_at=AT
         ),

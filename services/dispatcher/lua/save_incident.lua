@@ -2,9 +2,13 @@
 -- meanwhile (the partition's owner is the only writer; this catches a zombie after a rebalance).
 -- An ended incident's state is kept: a replayed report of it must still be recognised.
 -- KEYS[1] state hash   KEYS[2] incident:{id}   KEYS[3] incidents:open   KEYS[4] incidents:all
+--       KEYS[5] (optional) the generation marker: without it nothing is saved (Redis is being rebuilt)
 -- ARGV: 1 expected version, 2 state JSON, 3 view JSON, 4 incident id, 5 reported at (unix s),
 --       6 '1' when open, 7 changes channel, 8 change notice
--- Returns -1 when the version did not match, else the new version.
+-- Returns -1 when the version did not match, -2 without the generation marker, else the new version.
+if #KEYS >= 5 and redis.call('EXISTS', KEYS[5]) == 0 then
+  return -2
+end
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then
   return -1

@@ -19,9 +19,12 @@
 --          — and, when ARGV[7] is '1', the last of them is instead the incident's state hash: the
 --          caller searched without loading the state (a report it had not seen); if the state
 --          exists, nothing is searched and the reply is just '?' (the caller loads it and starts over)
+--          — and, when ARGV[7] ends in 'g', the very last key is the generation marker: without it
+--          (Redis lost, a rebuild under way) nothing is searched and the reply is just '~'
 -- ARGV: 1 longitude, 2 latitude, 3 radius (km), 4 at most this many, 5 vol key prefix,
 --       6 first radius to try (km; the ring's radius to search it at once),
---       7 '1' when the last key is the state hash, else '0',
+--       7 '1' when the last key (before the marker) is the state hash, else '0'; then 'g' when the
+--         last key is the generation marker,
 --       8 how many offers to reserve for (n; 0: search only), and when n > 0:
 --         9 incident id, 10 offers expire (unix s), 11 offers expire (ISO), 12 now (unix s),
 --         13 fairness cut-off (ISO, fixed width: now - 30 days), 14 today in Kediri (YYYY-MM-DD),
@@ -34,12 +37,19 @@
 -- were reserved (r), the r volunteer ids reserved (for the first r offer ids, in order), then rows of
 -- id, profile, status, offer_id, on_duty, lat, lon, rest_ts, deployments, last_deployed_at — as read
 -- before anyone was reserved.
-local offers_to = #KEYS
-if ARGV[7] == '1' then
-  if redis.call('EXISTS', KEYS[#KEYS]) == 1 then
+local last = #KEYS
+if string.sub(ARGV[7], 2, 2) == 'g' then
+  if redis.call('EXISTS', KEYS[last]) == 0 then
+    return {'~'}
+  end
+  last = last - 1
+end
+local offers_to = last
+if string.sub(ARGV[7], 1, 1) == '1' then
+  if redis.call('EXISTS', KEYS[last]) == 1 then
     return {'?'}
   end
-  offers_to = #KEYS - 1
+  offers_to = last - 1
 end
 for i = 2, offers_to do
   if redis.call('EXISTS', KEYS[i]) == 1 then

@@ -3,14 +3,16 @@
 -- oldest `fanout` incidents short of that kind per such volunteer. Each of those with no retry on its
 -- way gets one flagged; their ids are returned. A volunteer no longer available (reserved meanwhile,
 -- resting, off duty) wakes nothing. Bounded by the volunteers freed, not by how many incidents wait.
--- ARGV: 1 vol key prefix, 2 geo key prefix ('…dsp:geo:'), 3 kind registry prefix
---       ('…dsp:understaffed:k:'), 4 retry flag prefix, 5 flag TTL (s), 6 fanout,
---       7 incident ids not to wake (comma-separated), 8.. volunteer ids
-local geo_prefix, kind_prefix = ARGV[2], ARGV[3]
-local fanout = tonumber(ARGV[6])
+-- KEYS: the freed volunteers' vol:{id} hashes
+-- ARGV: 1 geo key prefix ('…dsp:geo:'), 2 kind registry prefix ('…dsp:understaffed:k:'),
+--       3 retry flag prefix, 4 flag TTL (s), 5 fanout, 6 incident ids not to wake (comma-separated)
+-- The kind registries and retry flags it touches follow from the volunteers' data (their kinds, the
+-- incidents waiting); they share the deployment's hash tag, so the script stays in one slot.
+local geo_prefix, kind_prefix = ARGV[1], ARGV[2]
+local fanout = tonumber(ARGV[5])
 local per_kind, order = {}, {}
-for i = 8, #ARGV do
-  local vol = ARGV[1] .. ARGV[i]
+for i = 1, #KEYS do
+  local vol = KEYS[i]
   if redis.call('HGET', vol, 'status') == 'available' then
     local geo = redis.call('HGET', vol, 'geo') or ''
     for key in string.gmatch(geo, '[^,]+') do
@@ -26,7 +28,7 @@ for i = 8, #ARGV do
   end
 end
 local skip, skipped = {}, 0
-for id in string.gmatch(ARGV[7], '[^,]+') do
+for id in string.gmatch(ARGV[6], '[^,]+') do
   skip[id] = true
   skipped = skipped + 1
 end
@@ -40,7 +42,7 @@ for _, kind in ipairs(order) do
       taken = taken + 1
       if not seen[id] then
         seen[id] = true
-        if redis.call('SET', ARGV[4] .. id, '1', 'NX', 'EX', ARGV[5]) then
+        if redis.call('SET', ARGV[3] .. id, '1', 'NX', 'EX', ARGV[4]) then
           table.insert(woken, id)
         end
       end

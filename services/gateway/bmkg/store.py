@@ -22,7 +22,7 @@ RECENT_MAX = 500
 
 @dataclass(frozen=True, slots=True)
 class BmkgKeys:
-    prefix: str = "sigap:"
+    prefix: str = "{sigap}:"
 
     def seen(self, dedupe_key: str) -> str:
         return f"{self.prefix}bmkg:seen:{dedupe_key}"

@@ -21,7 +21,6 @@ from services.gateway import commands
 from services.gateway.auth import Coordinator, Operator
 from services.gateway.context import Gateway, GatewayDep
 from services.gateway.errors import AUTH_ERRORS, NOT_FOUND, UNAVAILABLE, VALIDATION_ERRORS, not_found
-from services.gateway.reads import store_errors
 
 router = APIRouter(
     prefix="/api/v1/volunteers",
@@ -115,9 +114,8 @@ async def issue_link(volunteer_id: VolunteerId, gw: GatewayDep, _: Coordinator) 
     summary="Revoke a volunteer's self-service links",
     responses=NOT_FOUND,
 )
-async def revoke_links(volunteer_id: VolunteerId, gw: GatewayDep, _: Coordinator) -> Response:
-    """Every self-service link issued so far stops working (the link generation moves on)."""
-    await commands.roster_entry(gw, volunteer_id)
-    with store_errors():
-        await gw.redis.hincrby(gw.keys.volunteer(volunteer_id), "link_gen", 1)
+async def revoke_links(volunteer_id: VolunteerId, gw: GatewayDep, who: Coordinator) -> Response:
+    """Every self-service link issued so far stops working: the link generation, part of the
+    volunteer's profile on the `volunteers` topic, moves on (`volunteer.links_revoked`)."""
+    await commands.revoke_links(gw, volunteer_id, by=who.label)
     return Response(status_code=204)

@@ -110,7 +110,9 @@ async def test_an_alert_puts_tagana_and_trc_on_standby_once_and_drafts_an_incide
     )
     await bus.send("weather-alerts", quake)
     await eventually(lambda: _status(roster, "QUAKE-1", "active"), what="quake banner")
+    # the banner is stored before the notices are sent: wait for them
     await eventually(lambda: standby_to(bus).count("pojok") == 2, what="the quake's standby notice")
+    assert standby_to(bus).count("pojok") == 2
     assert bus.events("dispatch-log") == [] and bus.notifications(NotificationKind.OFFER) == []
     assert await roster.status("pojok") == "available"
 

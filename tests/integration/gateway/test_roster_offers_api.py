@@ -14,6 +14,7 @@ from schemas.events import (
     OfferAccepted,
     OfferDeclined,
     VolunteerDutyChanged,
+    VolunteerLinksRevoked,
     VolunteerRegistered,
     VolunteerUpdated,
 )
@@ -21,6 +22,8 @@ from schemas.fields import utcnow
 from schemas.vocabulary import AssignmentStatus, ChannelType, Language, NotificationKind
 from services.common.readmodels import change_notice
 from services.common.topics import RESPONSES, VOLUNTEERS
+from services.dispatcher.roster import Roster
+from services.dispatcher.volunteers import apply_records, rebuild_roster
 from tests.integration.gateway.conftest import (
     ADMIN,
     COORDINATOR,
@@ -213,7 +216,16 @@ async def test_duty_change_carries_the_whole_profile(gw: Gw) -> None:
     assert change.profile.skills == profile("V-001").skills  # nothing else lost
 
 
+async def _apply_volunteers_topic(gw: Gw, roster: Roster, applied: int) -> int:
+    """Do what the dispatcher's roster feed does: apply the `volunteers` records after the first
+    `applied` ones to the roster read model. Returns how many records the topic has."""
+    records = await read_topic(gw.settings, VOLUNTEERS, expect=applied + 1)
+    await apply_records(roster, [(r.key, r.value) for r in records[applied:]], utcnow())
+    return len(records)
+
+
 async def test_self_service_link_issue_and_revoke(gw: Gw) -> None:
+    roster = Roster(gw.redis, gw.settings.redis_prefix)
     await seed_volunteer(gw, profile("V-001"))
     assert (await gw.client.post("/api/v1/volunteers/V-001/link", headers=OPERATOR)).status_code == 403
     issued = await gw.client.post("/api/v1/volunteers/V-001/link", headers=COORDINATOR)
@@ -223,13 +235,34 @@ async def test_self_service_link_issue_and_revoke(gw: Gw) -> None:
     path = urlsplit(url).path
     assert (await gw.client.get(path)).status_code == 200
 
-    revoked = await gw.client.delete("/api/v1/volunteers/V-001/link", headers=COORDINATOR)
-    assert revoked.status_code == 204
+    # the revocation is an event on `volunteers`, applied by the dispatcher (played here)
+    revoking = asyncio.create_task(gw.client.delete("/api/v1/volunteers/V-001/link", headers=COORDINATOR))
+    seen = await _apply_volunteers_topic(gw, roster, 0)
+    assert (await revoking).status_code == 204
+    revoked = events_of(await read_topic(gw.settings, VOLUNTEERS, expect=1))[0]
+    assert isinstance(revoked.payload, VolunteerLinksRevoked)
+    assert revoked.payload.profile.link_generation == 1
+    assert revoked.payload.by and revoked.payload.by.startswith("coordinator")
+    assert "link_gen" not in await gw.redis.hgetall(gw.keys.volunteer("V-001"))  # no dispatcher key written
     page = await gw.client.get(path)
     assert page.status_code == 410
     assert "dicabut" in page.text
     newer = (await gw.client.post("/api/v1/volunteers/V-001/link", headers=COORDINATOR)).json()
     assert newer["generation"] == 1
+    assert (await gw.client.get(urlsplit(newer["url"]).path)).status_code == 200
+
+    # an update of the profile carries the generation on
+    updated = await gw.client.post("/api/v1/volunteers", json=upsert(id="V-001"), headers=COORDINATOR)
+    assert updated.status_code == 202
+    seen = await _apply_volunteers_topic(gw, roster, seen)
+    assert (await gw.client.get(path)).status_code == 410
+
+    # Redis lost: the roster rebuilt from the topic still refuses the revoked link
+    async for key in gw.redis.scan_iter(match=gw.settings.redis_prefix + "*", count=1000):
+        await gw.redis.delete(key)
+    assert (await gw.client.get(path)).status_code == 404
+    assert await rebuild_roster(gw.settings) == seen
+    assert (await gw.client.get(path)).status_code == 410
     assert (await gw.client.get(urlsplit(newer["url"]).path)).status_code == 200
     assert (await gw.client.delete("/api/v1/volunteers/V-404/link", headers=COORDINATOR)).status_code == 404
 
