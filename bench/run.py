@@ -4,7 +4,8 @@ Order: the ceiling (a bare relay), then for each roster size a fresh prefix with
 keys, the three services started as subprocesses, the roster loaded through `volunteers`, the fixed-rate
 stages through the gateway, the sustained-rate search straight onto `incidents`, the services' peak memory,
 and the matching step alone. Everything the run created is deleted at the end; the report is written to
-`bench/report.json` and `bench/report.md` (or `--out`).
+`bench/report.json` and `bench/report.md` (or `--out`), which git ignores; the reference run is
+`bench/baseline/`.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 CPython's full (generation 2) collection walks every tracked object, and a service's heap is mostly
 what it built at start: imported modules, pydantic and faust internals, the app. In the dispatcher's
-hot path a full collection was measured at up to ~215 ms (`gc.callbacks` around `bench.hotpath`) —
-every event in flight waits that long, which is what a p99 is made of. `gc.freeze()` moves everything
-alive at that moment into a permanent generation that collections skip; the objects made while
-handling events are collected as before (young generations untouched, so no pause grows).
+hot path a full collection pauses every event in flight (measured in `bench/PROFILE.md` §7), which
+is what a p99 is made of. `gc.freeze()` moves everything alive at that moment into a permanent
+generation that collections skip; the objects made while handling events are collected as before
+(young generations untouched, so no pause grows).
 
 `tune_collector` sets the thresholds (see `DEFAULT_THRESHOLDS`), and `CollectorPauses` measures what
 the collector costs a running service: every collection's pause, by generation, on `/metrics`
@@ -39,22 +39,10 @@ def freeze_startup_heap() -> int:
 
 
 DEFAULT_THRESHOLDS = (700, 10, 100)
-"""CPython's are (700, 10, 10): its young collections, with full ones ten times rarer. With CPython's,
-the dispatcher draining a backlog spent 110 ms of every second in the collector, 33 full collections
-in a minute of up to 145 ms each: the objects of a batch in flight outlive a few young collections,
-get promoted, and every promotion brings the next full collection nearer. Measured with
-`bench.run --rosters 1000` (2026-11-28; this machine's speed drifts by a third between runs):
-
-| thresholds | drain (incidents/s) | collector (ms/s) | full collections | 50/s p50 / p99 (ms) |
-|---|---:|---:|---|---|
-| 700,10,10 | 383, 330 | 110 | 33 a minute, ≤ 145 ms | 5.4/20.8, 4.7/24.6, 7.6/30.5, 8.4/39.9 |
-| 700,10,100 | 507 | 55 | 3 a minute | 8.1/38.0, 7.1/24.6 |
-| 20000,10,100 | 460, 376 | 4.6 | none; young pauses 10–20 and 50–90 ms | 6.6/21.0, 7.7/28.8 |
-
-At 50/s the full collections of CPython's thresholds came twice a minute at 37–72 ms each — a p99 is
-made of such pauses — and none with 700,10,100. The 50/s figures move with the machine more than with
-the thresholds. Garbage without cycles is freed at once whatever the thresholds; only cyclic garbage
-waits for a collection, and the drains' peak memory did not move (144 MiB)."""
+"""CPython's young collections, with full ones ten times rarer than CPython's (700, 10, 10): the
+objects of a batch in flight outlive a few young collections, get promoted, and every promotion brings
+the next full collection of the whole heap nearer. Why these and not others — the drain, the
+collector's cost and the pauses of each setting, measured — is in `bench/PROFILE.md` §7."""
 
 
 def tune_collector(spec: str | None = None) -> tuple[int, int, int]:

@@ -1,8 +1,8 @@
 """What the incident state machine asks the world to do: plain data, executed by the agent's adapters.
 
-`incident.decide` returns these; `outputs.Executor` carries them out. Commands whose outcome the
-state machine must know (finding and reserving candidates, taking back a volunteer) answer with a
-result event (`CandidatesFound`, `Reclaimed`) that goes back into `decide`.
+`incident.decide` returns these; `dispatch.Dispatch` carries them out with the adapters. Commands
+whose outcome the state machine must know (finding and reserving candidates, taking back a volunteer)
+answer with a result event (`CandidatesFound`, `Reclaimed`) that goes back into `decide`.
 """
 
 from __future__ import annotations
