@@ -100,5 +100,5 @@ test-cluster: infra
 	SIGAP_REDIS_CLUSTER_PORTS="$(REDIS_CLUSTER_PORTS)" bash deploy/local/redis-cluster.sh start
 	SIGAP_REDIS_URL="redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0" SIGAP_REDIS_CLUSTER=true \
 	  $(PY) -m pytest tests/integration/dispatcher/test_rules.py tests/integration/dispatcher/test_rebuild.py \
-	  tests/integration/dispatcher/test_understaffed.py -q; \
+	  tests/integration/dispatcher/test_understaffed.py tests/integration/dispatcher/test_roster.py -q; \
 	  rc=$$?; SIGAP_REDIS_CLUSTER_PORTS="$(REDIS_CLUSTER_PORTS)" bash deploy/local/redis-cluster.sh stop; exit $$rc

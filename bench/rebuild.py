@@ -145,7 +145,7 @@ async def load(settings: Settings, volunteers: int, incidents: int) -> float:
 
 async def main_async(volunteers: int, incidents: int) -> dict[str, object]:
     prefix = f"bench-rebuild-{uuid.uuid4().hex[:8]}."
-    settings = Settings(topic_prefix=prefix, redis_prefix=prefix.replace(".", ":"))
+    settings = Settings(topic_prefix=prefix, redis_prefix="{" + prefix.rstrip(".") + "}:")
     await create_topics(settings.kafka_bootstrap, settings.topic_prefix)
     redis = new_redis(settings.redis_url)
     try:

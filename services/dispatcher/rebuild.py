@@ -340,8 +340,9 @@ async def _publish(redis: Redis, channel: str, notices: list[str]) -> None:
     """Tell the boards what changed (redis-py refuses PUBLISH in a cluster pipeline)."""
     for start in range(0, len(notices), CHUNK):
         chunk = notices[start : start + CHUNK]
-        if isinstance(redis, RedisCluster):
-            await asyncio.gather(*(redis.publish(channel, n) for n in chunk))
+        if isinstance(redis, RedisCluster):  # one by one, as `Roster.apply_many` on a cluster
+            for notice in chunk:
+                await redis.publish(channel, notice)
             continue
         async with redis.pipeline(transaction=False) as pipe:
             for notice in chunk:

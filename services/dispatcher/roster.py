@@ -15,7 +15,6 @@ Keys, under `SIGAP_REDIS_PREFIX` — the gateway's contract (`services.common.re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -214,8 +213,11 @@ class Roster:
             return []
         script = self._scripts["apply_profile"]
         calls = [self._apply_args(change, now) for change in changes]
-        if isinstance(self.redis, RedisCluster):  # redis-py refuses scripts in a cluster pipeline
-            results = await asyncio.gather(*(run_script(self.redis, script, k, a) for k, a in calls))
+        if isinstance(self.redis, RedisCluster):
+            # redis-py refuses scripts in a cluster pipeline; one after another: sent concurrently,
+            # redis-py 8.1's async cluster client now and then failed a command on a connection it
+            # was still opening ('NoneType' object has no attribute 'writelines')
+            results = [await run_script(self.redis, script, k, a) for k, a in calls]
         else:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for keys, args in calls:
