@@ -5,7 +5,7 @@
 #   - Kafka (same jars as kafka.sh): SASL_SSL with SCRAM-SHA-512 on $SIGAP_SECURE_KAFKA_PORT, and SSL
 #     with required client certificates (mutual TLS) on the next port; the controller on the one after;
 #   - Redis (Debian's redis-server): TLS only on $SIGAP_SECURE_REDIS_PORT, the default user off, an
-#     ACL user `sigap` limited to keys under `sigap*`/`t*` (the test prefixes) and no admin commands.
+#     ACL user `sigap` limited to keys under `{sigap}`/`sigap*` and `{t…`/`t*` (the test prefixes) and no admin commands.
 # Certificates (a CA, the servers', a client's) are made with openssl into the data dir; the SCRAM
 # users are written into the broker's metadata when its log dir is formatted. Nothing here touches
 # the plain broker or Redis.
@@ -255,12 +255,13 @@ start_redis() {
   port_open "$REDIS_PORT" && die "port $REDIS_PORT on $HOST is in use (set SIGAP_SECURE_REDIS_PORT)"
   mkdir -p "$REDIS_HOME"
   umask 077
-  # The service user: its own keys (the deployment's prefix `sigap`, the tests' `t…`), every command
+  # The service user: its own keys (the deployment's prefix `{sigap}:` or `sigap:`, the tests' `{t…}:`
+  # and `t…`), every command
   # but the administrative and the dangerous ones (FLUSHALL, KEYS, DEBUG, CONFIG, ...), plus what
   # redis-py and the Lua scripts need (SCRIPT LOAD, INFO).
   cat >"$REDIS_HOME/users.acl" <<EOF
 user default off
-user sigap on >$REDIS_PASSWORD ~sigap* ~t* &* +@all -@admin -@dangerous +info +script|load +script|exists +scan
+user sigap on >$REDIS_PASSWORD ~sigap* ~{sigap}* ~t* ~{t* &* +@all -@admin -@dangerous +info +script|load +script|exists +scan
 EOF
   info "starting redis-server with TLS only on $HOST:$REDIS_PORT (ACL user sigap; data $REDIS_HOME)"
   redis-server --port 0 --tls-port "$REDIS_PORT" --bind "$HOST" \

@@ -92,7 +92,7 @@ async def test_mutual_tls_listener_needs_the_client_certificate(
             "kafka_ssl_keyfile": secure_infra["SIGAP_SECURE_CLIENT_KEY"],
         }
     )
-    producer = new_producer(mtls.kafka_bootstrap, "mtls-test", mtls)
+    producer = new_producer(mtls.kafka_bootstrap, "mtls-test", settings=mtls)
     await producer.start()
     try:
         await producer.send_and_wait(mtls.topic(INCIDENTS), b"mutual", key=b"k")
@@ -100,7 +100,7 @@ async def test_mutual_tls_listener_needs_the_client_certificate(
         await producer.stop()
     assert await _read_one(mtls, INCIDENTS) == b"mutual"
     anonymous = mtls.model_copy(update={"kafka_ssl_certfile": "", "kafka_ssl_keyfile": ""})
-    producer = new_producer(mtls.kafka_bootstrap, "mtls-test", anonymous)
+    producer = new_producer(mtls.kafka_bootstrap, "mtls-test", settings=anonymous)
     with pytest.raises((KafkaError, OSError)):
         await asyncio.wait_for(producer.start(), 20)
     await producer.stop()

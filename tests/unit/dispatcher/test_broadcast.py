@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from bench.fill import CALL_OUT_19
+from bench.fill import CALL_OUT_19, TAGANA_SKILLS
 from schemas.events import OfferAccepted, OfferDeclined, OfferExpired, OfferWithdrawn
 from schemas.vocabulary import (
     AssignmentStatus,
@@ -25,20 +25,10 @@ from services.dispatcher.incident import IncidentState
 from services.dispatcher.runcards import RunCardError, parse_runcards
 from tests.unit.dispatcher.world import World, ev, later, reported
 
-TAGANA_SKILLS = (
-    Skill.WATER_RESCUE,
-    Skill.EVACUATION,
-    Skill.PUBLIC_KITCHEN,
-    Skill.SHELTER,
-    Skill.LOGISTICS,
-    Skill.COMMAND_POST,
-    Skill.PSYCHOSOCIAL,
-)
-
 
 def forty() -> World:
     """36 Tagana who can do anything a flood asks, 4 TRC assessors; all at different distances."""
-    specs = [(f"v-{i:02d}", Unit.TAGANA, TAGANA_SKILLS, 0.3 + i * 0.1) for i in range(36)]
+    specs = [(f"v-{i:02d}", Unit.TAGANA, tuple(sorted(TAGANA_SKILLS)), 0.3 + i * 0.1) for i in range(36)]
     specs += [(f"t-{i}", Unit.TRC, (Skill.RAPID_ASSESSMENT,), 0.5 + i * 0.2) for i in range(4)]
     return World.of(*specs)
 
