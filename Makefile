@@ -18,8 +18,9 @@ help:
 	@echo "make bench   run the benchmark, write bench/report.{json,md}"
 	@echo "make faults  kill services, a broker of three, the Redis primary under load; write faults/report.{json,md}"
 
-$(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(VENV)/.installed: pyproject.toml deploy/local/python.sh
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || \
+	  { py="$$(bash deploy/local/python.sh)" && rm -rf $(VENV) && "$$py" -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip >/dev/null
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@

@@ -11,11 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from services.common.config import Settings
-from services.common.loop import mend_wait_for
 from services.common.redis import new_redis
 from services.common.topics import create_topics, delete_topics
-
-mend_wait_for()  # as every service does at start (services/common/loop.py): in-process tests run the same
 
 KAFKA = os.environ.get("SIGAP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 REDIS_URL = os.environ.get("SIGAP_REDIS_URL", "redis://127.0.0.1:6379/0")
