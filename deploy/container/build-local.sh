@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build deploy/container/Dockerfile on a machine without Docker and without Docker Hub, with Debian's
-# packages alone: mmdebstrap makes a bookworm root with Debian's python3.11 as the base (instead of the
-# official python:3.11-slim-bookworm, which needs Docker Hub), buildah builds the Dockerfile on it
+# packages and this machine's Python 3.12: mmdebstrap makes a bookworm root with the shared libraries
+# CPython links, this machine's CPython 3.12 (deploy/local/python.sh finds it; Debian bookworm has no
+# 3.12) goes into its /usr/local the way the official python:3.12-slim-bookworm lays it out, and that
+# is the base (instead of the official image, which needs Docker Hub); buildah builds the Dockerfile on it
 # (chroot isolation, vfs storage: no daemon, no user namespaces needed), and the image is then
 # checked: it runs as uid 10001, has no pip, imports every service, and its gateway answers /healthz
 # against the local broker and Redis.
@@ -10,7 +12,7 @@
 #   build-local.sh check      check the image built last time, without building
 #   build-local.sh clean      remove the images and containers it made
 #
-# What it does not prove: the official base image's own layout (its /usr/local python). The steps of
+# What it does not prove: the official base image's own build of CPython (its configure flags). The steps of
 # the Dockerfile — the hashed lock, the wheel build, pip's removal, the user, the health check — run
 # as written. Takes ~10 min the first time (the Debian root), a few minutes after.
 set -euo pipefail
@@ -19,8 +21,8 @@ _sigap_tag="image"
 source "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../local" && pwd -P)/lib.sh"
 
 WORK="${SIGAP_IMAGE_WORK:-$SIGAP_DATA_DIR/image}"
-ROOT_TAR="$WORK/bookworm-python.tar"
-BASE=localhost/sigap-base:bookworm
+ROOT_TAR="$WORK/bookworm-libs.tar"
+BASE=localhost/sigap-base:bookworm-py3.12
 IMAGE=localhost/sigap:local
 B=(buildah --storage-driver vfs)
 export BUILDAH_ISOLATION=chroot
@@ -37,15 +39,29 @@ mkdir -p "$WORK"
 
 if ! "${B[@]}" inspect --type image "$BASE" >/dev/null 2>&1; then
   if [[ ! -s "$ROOT_TAR" ]]; then
-    info "making a Debian bookworm root with python3.11 (mmdebstrap) ..."
-    mmdebstrap --variant=minbase --include=python3,python3-venv,python-is-python3,ca-certificates \
+    info "making a Debian bookworm root with the libraries CPython links (mmdebstrap) ..."
+    mmdebstrap --variant=minbase \
+      --include=ca-certificates,netbase,tzdata,libssl3,libffi8,libsqlite3-0,libbz2-1.0,liblzma5,zlib1g,libexpat1,libncursesw6,libreadline8,libuuid1,libgdbm6,libtirpc3,libnsl2,libcrypt1 \
       bookworm "$ROOT_TAR.partial" http://deb.debian.org/debian
     mv "$ROOT_TAR.partial" "$ROOT_TAR"
   fi
-  info "importing it as $BASE"
+  py="$(bash "$SIGAP_LOCAL_DIR/python.sh")"
+  prefix="$("$py" -c 'import sys; print(sys.base_prefix)')"
+  info "importing it as $BASE, with CPython $("$py" -c 'import platform; print(platform.python_version())') from $prefix in /usr/local"
   ctr="$("${B[@]}" from scratch)"
   mnt="$("${B[@]}" mount "$ctr")"
   tar -C "$mnt" -xf "$ROOT_TAR"
+  # The interpreter, its standard library and libpython (not its test suite, not what pip put in it).
+  mkdir -p "$mnt/usr/local/bin" "$mnt/usr/local/lib"
+  cp -a "$prefix/bin/python3.12" "$mnt/usr/local/bin/"
+  ln -sf python3.12 "$mnt/usr/local/bin/python3"
+  ln -sf python3.12 "$mnt/usr/local/bin/python"
+  cp -a "$prefix"/lib/libpython3.12.so* "$mnt/usr/local/lib/" 2>/dev/null || true
+  tar -C "$prefix/lib" --exclude=python3.12/test --exclude='python3.12/site-packages/*' \
+    --exclude='__pycache__' -cf - python3.12 | tar -C "$mnt/usr/local/lib" -xf -
+  chroot "$mnt" /sbin/ldconfig
+  chroot "$mnt" /usr/local/bin/python3 -c 'import ssl, sqlite3, ctypes, venv, ensurepip' ||
+    die "CPython in the base root misses a shared library"
   "${B[@]}" umount "$ctr" >/dev/null
   "${B[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd python3 "$ctr"
   "${B[@]}" commit --quiet "$ctr" "$BASE" >/dev/null
