@@ -40,7 +40,7 @@ mkdir -p "$WORK"
 if ! "${B[@]}" inspect --type image "$BASE" >/dev/null 2>&1; then
   if [[ ! -s "$ROOT_TAR" ]]; then
     info "making a Debian bookworm root with the libraries CPython links (mmdebstrap) ..."
-    mmdebstrap --variant=minbase \
+    mmdebstrap --variant=minbase --format=tar \
       --include=ca-certificates,netbase,tzdata,libssl3,libffi8,libsqlite3-0,libbz2-1.0,liblzma5,zlib1g,libexpat1,libncursesw6,libreadline8,libuuid1,libgdbm6,libtirpc3,libnsl2,libcrypt1 \
       bookworm "$ROOT_TAR.partial" http://deb.debian.org/debian
     mv "$ROOT_TAR.partial" "$ROOT_TAR"
@@ -103,6 +103,7 @@ if ! "${B[@]}" run --env SIGAP_ENV=test --env "SIGAP_HTTP_PORT=$port" --env SIGA
   --env "SIGAP_KAFKA_BOOTSTRAP=${SIGAP_KAFKA_BOOTSTRAP:-127.0.0.1:9092}" \
   --env "SIGAP_REDIS_URL=${SIGAP_REDIS_URL:-redis://127.0.0.1:6379/0}" --env SIGAP_TOPIC_PREFIX=imagecheck. \
   --env SIGAP_REDIS_PREFIX=imagecheck: "$ctr" -- sh -c '
+    python -m services.common.topics >/tmp/topics.log 2>&1 || { cat /tmp/topics.log; exit 1; }
     python -m services.gateway >/tmp/gateway.log 2>&1 & pid=$!
     ok=""; i=0
     while [ $i -lt 120 ]; do

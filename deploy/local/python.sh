@@ -12,10 +12,13 @@ source "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 works() { [[ -n "$1" ]] && "$1" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; }
 
 candidates=("${SIGAP_PYTHON_BIN:-}" "$(command -v python3.12 2>/dev/null || true)")
-if command -v pyenv >/dev/null 2>&1; then
-  root="$(pyenv root 2>/dev/null || true)"
+# pyenv's versions, also when pyenv itself is not on PATH (a CI shell without the user's profile)
+roots=("${PYENV_ROOT:-}" "${HOME:-/root}/.pyenv")
+command -v pyenv >/dev/null 2>&1 && roots=("$(pyenv root 2>/dev/null || true)" "${roots[@]}")
+for root in "${roots[@]}"; do
+  [[ -n "$root" ]] || continue
   for v in $(ls -1d "$root"/versions/3.12* 2>/dev/null | sort -rV); do candidates+=("$v/bin/python3.12"); done
-fi
+done
 candidates+=(/usr/bin/python3.12 /usr/local/bin/python3.12)
 
 for c in "${candidates[@]}"; do
