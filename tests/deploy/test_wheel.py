@@ -102,6 +102,37 @@ def test_the_package_comes_from_the_venv_and_its_requirements_hold(installed: Pa
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_the_sigap_console_script_runs_from_the_wheel(installed: Path, tmp_path: Path) -> None:
+    """The `sigap` entry point (`services.cli:main`) as installed, and `python -m services.cli` alike."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SIGAP_ENV": "local"}
+    for command in ([str(installed.parent / "sigap")], [str(installed), "-m", "services.cli"]):
+        shown = subprocess.run(
+            [*command, "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert shown.returncode == 0, shown.stderr
+        for name in (
+            "incident",
+            "roster",
+            "demo-roster",
+            "tail",
+            "replay",
+            "demo",
+            "topics",
+            "rebuild",
+            "info",
+        ):
+            assert f"\n    {name}" in shown.stdout, name
+        info = subprocess.run(
+            [*command, "info"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert info.returncode == 0, info.stderr
+        assert info.stdout.startswith("board:   http://127.0.0.1:8080/board\n")
+        usage = subprocess.run(
+            [*command, "incident"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert usage.returncode == 2 and "required: ACTION" in usage.stderr
+
+
 async def test_dispatcher_and_gateway_start_from_another_folder(
     installed: Path, topics: Settings, tmp_path: Path
 ) -> None:
