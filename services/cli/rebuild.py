@@ -7,19 +7,22 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from services.cli.console import err
+from services.cli.console import err, fail
 from services.common.config import get_settings
 from services.common.redis import redis_for
 from services.dispatcher.rebuild import rebuild, wait_for_generation
-from services.dispatcher.runcards import load_runcards
+from services.dispatcher.runcards import RunCardError, load_runcards
 from services.dispatcher.settings import get_dispatcher_settings
 
 
 async def rebuild_all(args: argparse.Namespace) -> int:
     settings = get_settings()
-    runcards = load_runcards(
-        Path(args.runcards) if args.runcards else get_dispatcher_settings().runcards_file
-    )
+    try:
+        runcards = load_runcards(
+            Path(args.runcards) if args.runcards else get_dispatcher_settings().runcards_file
+        )
+    except RunCardError as exc:
+        fail(str(exc))
     err(f"rebuilding the dispatcher's Redis ({settings.redis_prefix!r}) from {settings.topic_prefix}*")
     report = await rebuild(settings, runcards)
     if report is None:

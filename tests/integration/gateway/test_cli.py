@@ -294,3 +294,27 @@ async def test_replay_topic_re_produces_a_range_of_one_partition(gw: Gw) -> None
 
     code, _, err = await sigap(gw, "replay", "topic", "orders")
     assert code == 1 and "sigap: unknown topic 'orders'" in err
+
+
+async def test_rebuild_makes_the_dispatchers_redis_whole_from_the_topics(gw: Gw) -> None:
+    producer = new_producer(gw.settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        for ident in ("V-778", "V-779"):
+            await publish(
+                producer,
+                gw.topic(VOLUNTEERS),
+                make_event(VolunteerRegistered(profile=profile(ident)), source="t"),
+            )
+    finally:
+        await producer.stop()
+    code, out, err = await sigap(gw, "rebuild")
+    assert code == 0, err
+    assert f"rebuilding the dispatcher's Redis ({gw.settings.redis_prefix!r})" in err
+    assert out.startswith("rebuilt: generation ") and ": 2 roster records, 0 incidents" in out
+    assert await gw.redis.smembers(gw.keys.volunteers) == {"V-778", "V-779"}
+    code, _, err = await sigap(gw, "rebuild", "--runcards", "/nonexistent/runcards.toml")
+    assert code == 1
+    assert (
+        err.startswith("sigap: cannot read run cards /nonexistent/runcards.toml") and "Traceback" not in err
+    )
