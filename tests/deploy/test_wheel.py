@@ -10,6 +10,7 @@ and reference data can only come from the wheel."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 
 from services.common.config import Settings
 from tests.deploy.support import InstalledProcess, free_port_in_range
+from tests.support.cli import COMMANDS, LISTED
 from tests.support.procs import REPO
 
 pytestmark = pytest.mark.integration
@@ -110,18 +112,7 @@ def test_the_sigap_console_script_runs_from_the_wheel(installed: Path, tmp_path:
             [*command, "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
         )
         assert shown.returncode == 0, shown.stderr
-        for name in (
-            "incident",
-            "roster",
-            "demo-roster",
-            "tail",
-            "replay",
-            "demo",
-            "topics",
-            "rebuild",
-            "info",
-        ):
-            assert f"\n    {name}" in shown.stdout, name
+        assert tuple(re.findall(LISTED, shown.stdout, flags=re.MULTILINE)) == COMMANDS
         info = subprocess.run(
             [*command, "info"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
         )
