@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from types import ModuleType
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -22,6 +18,7 @@ from services.common.readmodels import Keys
 from services.common.redis import redis_for
 from services.gateway import errors
 from services.gateway.auth import Authenticator, LoginThrottle
+from services.gateway.bmkg import api as bmkg
 from services.gateway.changes import ChangeHub
 from services.gateway.context import Gateway
 from services.gateway.idempotency import IdempotencyStore
@@ -56,31 +53,6 @@ once the event is on the broker; reads come from the read models the dispatcher 
 """
 
 
-def _bmkg() -> ModuleType | None:
-    """The BMKG weather endpoints and pollers (`services/gateway/bmkg/api.py`), when present."""
-    try:
-        return importlib.import_module("services.gateway.bmkg.api")
-    except ImportError as exc:
-        if exc.name and not exc.name.startswith("services.gateway.bmkg"):
-            raise  # a real missing dependency inside the BMKG module: do not hide it
-        log.info("BMKG endpoints not available (%s)", exc)
-        return None
-
-
-async def _call_hook(module: ModuleType | None, names: tuple[str, ...], *args: Any) -> None:
-    if module is None:
-        return
-    for name in names:
-        hook: Callable[..., Any] | None = getattr(module, name, None)
-        if hook is None:
-            continue
-        params = inspect.signature(hook).parameters
-        result = hook(*args[: len(params)])
-        if inspect.isawaitable(result):
-            await result
-        return
-
-
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
     settings = settings or get_settings()
     keys = Keys(settings.redis_prefix)
@@ -100,14 +72,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         templates=make_templates(),
         clock=clock,
     )
-    bmkg = _bmkg()
     report_service = Reports(settings, clock)  # issue 20: the report projection and its store
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.publisher.start()
         report_service.start()
-        await _call_hook(bmkg, ("start", "start_pollers"), app, gateway)
+        await bmkg.start(app, gateway)  # the BMKG pollers, when SIGAP_BMKG_POLL is on
         log.info(
             "gateway up on %s:%s (topics %s*, redis prefix %s)",
             settings.http_host,
@@ -118,7 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         try:
             yield
         finally:
-            await _call_hook(bmkg, ("stop", "stop_pollers"), app, gateway)
+            await bmkg.stop(app, gateway)
             await report_service.stop()
             await gateway.hub.aclose()
             await gateway.publisher.stop()
@@ -147,8 +118,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         app.include_router(module.router)
     app.include_router(reports.router)
     app.include_router(reports.pages)
-    if bmkg is not None and hasattr(bmkg, "router"):
-        app.include_router(bmkg.router)
+    app.include_router(bmkg.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

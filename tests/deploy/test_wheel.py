@@ -10,6 +10,7 @@ and reference data can only come from the wheel."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 
 from services.common.config import Settings
 from tests.deploy.support import InstalledProcess, free_port_in_range
+from tests.support.cli import COMMANDS, LISTED
 from tests.support.procs import REPO
 
 pytestmark = pytest.mark.integration
@@ -100,6 +102,26 @@ def test_the_package_comes_from_the_venv_and_its_requirements_hold(installed: Pa
         text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_sigap_console_script_runs_from_the_wheel(installed: Path, tmp_path: Path) -> None:
+    """The `sigap` entry point (`services.cli:main`) as installed, and `python -m services.cli` alike."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SIGAP_ENV": "local"}
+    for command in ([str(installed.parent / "sigap")], [str(installed), "-m", "services.cli"]):
+        shown = subprocess.run(
+            [*command, "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert tuple(re.findall(LISTED, shown.stdout, flags=re.MULTILINE)) == COMMANDS
+        info = subprocess.run(
+            [*command, "info"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert info.returncode == 0, info.stderr
+        assert info.stdout.startswith("board:   http://127.0.0.1:8080/board\n")
+        usage = subprocess.run(
+            [*command, "incident"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert usage.returncode == 2 and "required: ACTION" in usage.stderr
 
 
 async def test_dispatcher_and_gateway_start_from_another_folder(

@@ -46,13 +46,25 @@ XML_TYPES = frozenset({"application/xml", "text/xml", "application/cap+xml"})
 LIST_LIMIT = 200
 
 
-class GatewayState(Protocol):
-    """What these handlers use of `app.state.gateway`."""
+class MetricsState(Protocol):
+    @property
+    def registry(self) -> CollectorRegistry: ...
 
-    settings: Settings
-    redis: Redis
-    publisher: TopicPublisher
-    clock: Callable[[], datetime]
+
+class GatewayState(Protocol):
+    """What these handlers and the lifespan hooks use of `app.state.gateway` (read-only, so the
+    gateway's own publisher and metrics qualify)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def redis(self) -> Redis: ...
+    @property
+    def publisher(self) -> TopicPublisher: ...
+    @property
+    def metrics(self) -> MetricsState: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
 
 
 def _state(request: Request) -> GatewayState:
@@ -214,9 +226,7 @@ router = build_router(require)
 async def start(app: FastAPI, gateway: GatewayState) -> None:
     """Start the BMKG pollers (only when SIGAP_BMKG_POLL is on) with the gateway's publisher and Redis,
     and put the BMKG counters on the gateway's /metrics."""
-    registry = getattr(getattr(gateway, "metrics", None), "registry", None)
-    if isinstance(registry, CollectorRegistry):
-        metrics.register_in(registry)
+    metrics.register_in(gateway.metrics.registry)
     app.state.bmkg_pollers = await poller.start_pollers(
         gateway.settings, gateway.publisher, gateway.redis, clock=gateway.clock
     )

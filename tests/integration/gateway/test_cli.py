@@ -252,3 +252,69 @@ async def test_roster_rebuild_materialises_the_topic_into_redis(gw: Gw) -> None:
         "/api/v1/volunteers/V-777", headers={"Authorization": "Bearer dev-operator-key"}
     )
     assert shown.json()["name"] == "Siti Rahayu"
+
+
+async def test_replay_topic_re_produces_a_range_of_one_partition(gw: Gw) -> None:
+    events = [
+        make_event(IncidentCancelled(incident_id="INC-RT", reason=f"r{n}"), source="t") for n in range(3)
+    ]
+    producer = new_producer(gw.settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        for event in events:  # one key: one partition, in order
+            await publish(producer, gw.topic(INCIDENTS), event)
+    finally:
+        await producer.stop()
+    partition = (await read_topic(gw.settings, INCIDENTS, expect=3))[0].partition
+
+    code, out, err = await sigap(
+        gw, "replay", "topic", "incidents", "--partition", str(partition), "--start-offset", "1", "--dry-run"
+    )
+    assert code == 0, err
+    assert f"2 record(s) from {gw.topic(INCIDENTS)} → {gw.topic(INCIDENTS)}" in err
+    assert out.splitlines() == [f"  would replay {partition}:{n} incident.cancelled" for n in (1, 2)]
+    assert len(await read_topic(gw.settings, INCIDENTS, expect=3, timeout_s=1)) == 3
+
+    code, out, err = await sigap(
+        gw,
+        "replay",
+        "topic",
+        "incidents",
+        "--partition",
+        str(partition),
+        "--start-offset",
+        "1",
+        "--end-offset",
+        "2",
+    )
+    assert code == 0, err
+    assert f"replayed 1 record(s) onto {gw.topic(INCIDENTS)}" in out
+    records = await read_topic(gw.settings, INCIDENTS, expect=4)
+    assert [r.value for r in records] == [e.to_json() for e in events] + [events[1].to_json()]
+
+    code, _, err = await sigap(gw, "replay", "topic", "orders")
+    assert code == 1 and "sigap: unknown topic 'orders'" in err
+
+
+async def test_rebuild_makes_the_dispatchers_redis_whole_from_the_topics(gw: Gw) -> None:
+    producer = new_producer(gw.settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        for ident in ("V-778", "V-779"):
+            await publish(
+                producer,
+                gw.topic(VOLUNTEERS),
+                make_event(VolunteerRegistered(profile=profile(ident)), source="t"),
+            )
+    finally:
+        await producer.stop()
+    code, out, err = await sigap(gw, "rebuild")
+    assert code == 0, err
+    assert f"rebuilding the dispatcher's Redis ({gw.settings.redis_prefix!r})" in err
+    assert out.startswith("rebuilt: generation ") and ": 2 roster records, 0 incidents" in out
+    assert await gw.redis.smembers(gw.keys.volunteers) == {"V-778", "V-779"}
+    code, _, err = await sigap(gw, "rebuild", "--runcards", "/nonexistent/runcards.toml")
+    assert code == 1
+    assert (
+        err.startswith("sigap: cannot read run cards /nonexistent/runcards.toml") and "Traceback" not in err
+    )
