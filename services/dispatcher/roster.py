@@ -29,6 +29,7 @@ from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
 from schemas import reference
+from schemas.errors import SigapError
 from schemas.events import Need, VolunteerProfile
 from schemas.fields import GeoPoint
 from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
@@ -132,7 +133,7 @@ class ReserveFor:
     resolution_km: float
 
 
-class StoreNotReady(RuntimeError):
+class StoreNotReady(SigapError, RuntimeError):
     """Redis has no generation marker: it was lost (or never built) and is being rebuilt from the
     topics (`services.dispatcher.rebuild`). Nothing was changed; try again once it is back."""
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from schemas.api import WeatherAlertView
+from schemas.errors import SigapError
 from services.common.readmodels import Keys, change_notice
 from services.common.redis import run_script
 from services.dispatcher.incident import IncidentState
@@ -36,7 +37,7 @@ STANDBY_MEMORY_S = 14 * 24 * 3600
 NO_EXPIRY_SCORE = "+inf"
 
 
-class StaleState(RuntimeError):
+class StaleState(SigapError, RuntimeError):
     """Someone saved this incident since we loaded it (a rebalance in flight): reload and retry."""
 
     retriable = True

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from schemas.envelope import Envelope
+from schemas.errors import SigapError
 from schemas.events import Payload
 from schemas.fields import utcnow
 from services.common.config import Settings
@@ -47,7 +48,7 @@ USER_AGENT = "Sigap/0.1 (Dinas Sosial Kota Kediri disaster dispatch)"
 # --- fetching ---------------------------------------------------------------------------------
 
 
-class FetchError(Exception):
+class FetchError(SigapError):
     """A GET that gave no usable document."""
 
     def __init__(self, reason: str, *, kind: str = "network", retry_after_s: float | None = None) -> None:

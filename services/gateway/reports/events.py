@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from schemas.errors import SigapError
+
 
 class ReportEvent(NamedTuple):
     topic: str
@@ -24,7 +26,7 @@ class ReportEvent(NamedTuple):
     payload: dict[str, Any]
 
 
-class Unreadable(ValueError):
+class Unreadable(SigapError, ValueError):
     """A record reports cannot read; the reason names what is wrong."""
 
 

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+from schemas.errors import SigapError
+
 WIB = timezone(timedelta(hours=7), "WIB")
 DAY_S = 86400.0
 MAX_PERIOD_DAYS = 400
@@ -32,7 +34,7 @@ ALLOWANCE_KINDS = {
 }
 
 
-class PolicyError(ValueError):
+class PolicyError(SigapError, ValueError):
     """A report setting that cannot be read; the message names the variable."""
 
 

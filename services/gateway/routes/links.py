@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from schemas.api import DutyChange
+from schemas.errors import SigapError
 from schemas.events import AssessmentReport
 from schemas.vocabulary import AssignmentStatus, IncidentStatus, Unit
 from services.common.links import InvalidToken, LinkClaims, response_url, sign, verify
@@ -40,7 +41,7 @@ DOUBLE_SUBMIT_WINDOW_S = 300
 WIB = timezone(timedelta(hours=7), "WIB")
 
 
-class PageError(Exception):
+class PageError(SigapError):
     """Ends a page request with a clear error page."""
 
     def __init__(self, status: int, message: str, title: str | None = None) -> None:
