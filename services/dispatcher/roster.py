@@ -117,6 +117,8 @@ class Ring(NamedTuple):
     offers_exist: bool = False
     reserved: tuple[str, ...] = ()
     """the volunteers reserved (`ReserveFor`), for its first offer ids in order"""
+    state_exists: bool = False
+    """the key `unless_state` exists: nothing was searched (the caller loads the state instead)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +140,6 @@ class StoreNotReady(SigapError, RuntimeError):
     topics (`services.dispatcher.rebuild`). Nothing was changed; try again once it is back."""
 
     retriable = True
-
-
-class StateExists(Exception):
-    """A search was made for a report without loading its incident's state (`unless_state`), and
-    that state exists after all: nothing was searched; load it and start over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +411,7 @@ class Roster:
         disc; the result is the same as searching the whole ring. Also tells how many the geo search
         found, so the caller knows whether the ring is exhausted — unless one of the offers
         `unless_offered` already exists (`Ring.offers_exist`): then nothing is searched; nor when the
-        key `unless_state` exists, which raises `StateExists`. With `reserve`, the best eligible
+        key `unless_state` exists (`Ring.state_exists`). With `reserve`, the best eligible
         volunteers of the ring are reserved for its offers in the same script (`Ring.reserved`)."""
         keys = [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)]
         if unless_state is not None:
@@ -441,7 +438,7 @@ class Roster:
         if flat and flat[0] == "~":
             raise StoreNotReady("no generation marker: the dispatcher's Redis is being rebuilt")
         if flat and flat[0] == "?":
-            raise StateExists(unless_state)
+            return Ring([], 0, {}, state_exists=True)
         if flat and flat[0] == "!":
             return Ring([], 0, {}, offers_exist=True)
         found, n_reserved = int(str(flat[0]).lstrip("#")), int(flat[1])
