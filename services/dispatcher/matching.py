@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from schemas.times import parse_time
 from schemas.vocabulary import AssignmentStatus
 from services.dispatcher.commands import CandidatesFound, FindCandidates, Reservation
 from services.dispatcher.ranking import Candidate, ineligibility, rank
-from services.dispatcher.roster import ReserveFor, Ring, Roster, parse_time
+from services.dispatcher.roster import ReserveFor, Ring, Roster
 from services.dispatcher.runcards import RunCards
 
 log = logging.getLogger(__name__)

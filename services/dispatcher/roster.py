@@ -19,8 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache, lru_cache
-from importlib import resources
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -32,33 +31,22 @@ from schemas import reference
 from schemas.errors import SigapError
 from schemas.events import Need, VolunteerProfile
 from schemas.fields import GeoPoint
+from schemas.times import WIB, parse_time
 from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
 from services.common.readmodels import Keys, change_notice
-from services.common.redis import run_script
-from services.dispatcher.ranking import FAIRNESS_WINDOW, WIB, Candidate
+from services.common.redis import load_script, run_script
+from services.dispatcher.ranking import FAIRNESS_WINDOW, Candidate
 from services.dispatcher.weather import kelurahan_of
 
 log = logging.getLogger(__name__)
+
+SCRIPTS = "services.dispatcher"
+"""the package whose `lua/` folder holds the dispatcher's Redis scripts"""
 
 
 def iso(at: datetime) -> str:
     """Fixed-width UTC ISO 8601, so the Lua scripts can compare times as strings."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
-        return None
-
-
-@cache
-def lua_source(name: str) -> str:
-    """The text of `lua/{name}.lua` beside this module (the dispatcher's Redis scripts)."""
-    return resources.files("services.dispatcher").joinpath(f"lua/{name}.lua").read_text("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +148,7 @@ class Roster:
         self.own = RosterKeys(prefix)
         self.guarded = guarded
         self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(lua_source(name))
+            name: load_script(redis, SCRIPTS, name)
             for name in (
                 "apply_profile",
                 "remove_volunteer",

@@ -24,10 +24,10 @@ from redis.asyncio import Redis
 from schemas.api import WeatherAlertView
 from schemas.errors import SigapError
 from services.common.readmodels import Keys, change_notice
-from services.common.redis import run_script
+from services.common.redis import load_script, run_script
 from services.dispatcher.incident import IncidentState
 from services.dispatcher.projection import incident_view
-from services.dispatcher.roster import RosterKeys, StoreNotReady, lua_source
+from services.dispatcher.roster import SCRIPTS, RosterKeys, StoreNotReady
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,9 @@ class IncidentStore:
         self.guarded = guarded
         self.keys = Keys(prefix)
         self.prefix = prefix
-        self._save = redis.register_script(lua_source("save_incident"))
-        self._mark = redis.register_script(lua_source("understaffed"))
-        self._wake = redis.register_script(lua_source("wake_understaffed"))
+        self._save = load_script(redis, SCRIPTS, "save_incident")
+        self._mark = load_script(redis, SCRIPTS, "understaffed")
+        self._wake = load_script(redis, SCRIPTS, "wake_understaffed")
         self._cache: OrderedDict[str, IncidentState] = OrderedDict()
         self._cache_size = cache_size
 

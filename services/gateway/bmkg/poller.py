@@ -32,6 +32,7 @@ from schemas.events import Payload
 from schemas.fields import utcnow
 from services.common.config import Settings
 from services.common.kafka import publish
+from services.common.retry import Backoff
 from services.common.topics import WEATHER_ALERTS
 from services.gateway.bmkg.errors import FeedError
 from services.gateway.bmkg.ingest import Ingestor, Send
@@ -131,8 +132,7 @@ def backoff_delay(
     interval·2ⁿ capped at `max_s`, with "equal jitter" (half fixed, half random) so replicas spread out."""
     if failures <= 0:
         return interval_s
-    ceiling = min(max_s, interval_s * 2.0 ** min(failures, 30))
-    delay = ceiling / 2 + rand() * ceiling / 2
+    delay = Backoff(min(2 * interval_s, max_s), max_s, jitter=True).delay(failures, rand)
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, max_s))
     return max(delay, min(interval_s, max_s))

@@ -30,7 +30,7 @@ class Unreadable(SigapError, ValueError):
     """A record reports cannot read; the reason names what is wrong."""
 
 
-def parse_time(value: Any) -> float:
+def epoch_seconds(value: Any) -> float:
     """An ISO 8601 time with an offset (or `Z`) as epoch seconds."""
     if not isinstance(value, str):
         raise Unreadable(f"not a time: {value!r}")
@@ -58,7 +58,7 @@ def decode(topic: str, raw: bytes | str | None) -> ReportEvent:
         raise Unreadable("event_id or event_type missing")
     if not isinstance(payload, dict):
         raise Unreadable("payload is not an object")
-    return ReportEvent(topic, event_id, event_type, parse_time(doc.get("occurred_at")), payload)
+    return ReportEvent(topic, event_id, event_type, epoch_seconds(doc.get("occurred_at")), payload)
 
 
 def encode(event: ReportEvent) -> bytes:

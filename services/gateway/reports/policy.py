@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from schemas.errors import SigapError
+from schemas.times import WIB
 
-WIB = timezone(timedelta(hours=7), "WIB")
 DAY_S = 86400.0
 MAX_PERIOD_DAYS = 400
 

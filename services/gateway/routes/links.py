@@ -14,7 +14,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from schemas.api import DutyChange
 from schemas.errors import SigapError
 from schemas.events import AssessmentReport
+from schemas.times import WIB
 from schemas.vocabulary import AssignmentStatus, IncidentStatus, Unit
 from services.common.links import InvalidToken, LinkClaims, response_url, sign, verify
 from services.gateway import commands
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["volunteer pages"], responses=PAGE_ERRORS)
 
 DOUBLE_SUBMIT_WINDOW_S = 300
-WIB = timezone(timedelta(hours=7), "WIB")
 
 
 class PageError(SigapError):

@@ -1,0 +1,24 @@
+"""Kota Kediri's time zone and the one reader of the times Sigap writes into Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+WIB = timezone(timedelta(hours=7), "WIB")
+"""Waktu Indonesia Barat (UTC+7): what people in Kota Kediri read, and the local date of a rule (a
+certification's `expires_on`, a report's day)."""
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A time as the services write it into Redis hashes and JSON lists — ISO 8601 (the dispatcher's
+    `roster.iso`) or unix seconds — in UTC; a time without an offset is UTC. None when absent or
+    unreadable: these are read models, and one bad field must not fail the whole read."""
+    if not value:
+        return None
+    try:
+        if value[4:5] == "-":  # YYYY-…: ISO 8601; unix seconds have no dash (the ISO parser would
+            moment = datetime.fromisoformat(value)  # read some digit runs as a basic-format date)
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
