@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-WIB = timezone(timedelta(hours=7), "WIB")
+WIB_OFFSET_S = 7 * 3600
+WIB = timezone(timedelta(seconds=WIB_OFFSET_S), "WIB")
 """Waktu Indonesia Barat (UTC+7): what people in Kota Kediri read, and the local date of a rule (a
 certification's `expires_on`, a report's day)."""
 

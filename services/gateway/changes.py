@@ -26,10 +26,13 @@ RECONNECT = Backoff(0.5, 10.0)
 
 
 class ChangeHub:
-    def __init__(self, redis: Redis, channel: str, *, queue_size: int = 256) -> None:
+    def __init__(
+        self, redis: Redis, channel: str, *, queue_size: int = 256, reconnect: Backoff = RECONNECT
+    ) -> None:
         self.redis = redis
         self.channel = channel
         self.queue_size = queue_size
+        self.reconnect = reconnect
         self._clients: set[asyncio.Queue[str]] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -59,7 +62,7 @@ class ChangeHub:
                 queue.put_nowait(RESYNC)
 
     async def _run(self) -> None:
-        delays = Delays(RECONNECT)
+        delays = Delays(self.reconnect)
         first = True
 
         async def listen() -> None:

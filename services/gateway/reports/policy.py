@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from schemas.errors import SigapError
-from schemas.times import WIB
+from schemas.times import WIB, WIB_OFFSET_S
 
 DAY_S = 86400.0
 MAX_PERIOD_DAYS = 400
@@ -124,7 +124,6 @@ _MONTHS = (
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-WIB_OFFSET_S = 7 * 3600
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
