@@ -1,8 +1,8 @@
 """The one way Sigap retries: `retry(attempt, backoff, when=…)` awaits `attempt` until it returns,
 waiting with exponential backoff after each failure `when` accepts; any other failure is raised, and
 cancelling the task stops it (that is how a service's "retry until it works or we are stopped" loop
-ends). `retriable` is the dispatcher's and the gateway's `when`: an error that says so
-(`SigapError.retriable`, aiokafka's `KafkaError.retriable`) or Redis or the network away for a moment.
+ends). `retriable` is the dispatcher's `when`: an error that says so (`SigapError.retriable`,
+aiokafka's `KafkaError.retriable`), or Redis or the network away for a moment.
 
 The wait is injectable (`sleep`, and `rand` for jitter), so tests drive the backoff without sleeping.
 The notifier's delivery plan (`services.notifier.plan`) keeps its own rules (deadlines, `Retry-After`,
