@@ -17,9 +17,10 @@ def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        if value[4:5] == "-":  # YYYY-…: ISO 8601; unix seconds have no dash (the ISO parser would
-            moment = datetime.fromisoformat(value)  # read some digit runs as a basic-format date)
-            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return datetime.fromtimestamp(float(value), UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
+        moment = datetime.fromisoformat(value)  # the roster's hot path: ISO first, nothing else
+    except ValueError:
+        try:  # unix seconds: ten digits, which no Python reads as an ISO date
+            return datetime.fromtimestamp(float(value), UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
