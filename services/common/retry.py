@@ -97,13 +97,15 @@ async def retry(
     """Await `attempt()` until it returns and return what it returned. After an exception that
     `when` accepts, call `on_retry(exc, wait)` (log it, count it), wait and try again; an exception
     `when` refuses is raised as it is. Cancellation is never caught: it stops the loop."""
-    delays = backoff if isinstance(backoff, Delays) else Delays(backoff)
+    delays: Delays | None = None  # taken or made at the first failure: most calls never fail
     while True:
         try:
             return await attempt()
         except Exception as exc:
             if not when(exc):
                 raise
+            if delays is None:
+                delays = backoff if isinstance(backoff, Delays) else Delays(backoff)
             wait = delays.next()
             if on_retry is not None:
                 on_retry(exc, wait)
