@@ -50,13 +50,22 @@ USER_AGENT = "Sigap/0.1 (Dinas Sosial Kota Kediri disaster dispatch)"
 
 
 class FetchError(SigapError):
-    """A GET that gave no usable document."""
+    """A GET that gave no usable document; `retriable` when the network or the server failed for a
+    moment (not for an answer that will be the same next time: 4xx, too large)."""
 
-    def __init__(self, reason: str, *, kind: str = "network", retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        kind: str = "network",
+        retry_after_s: float | None = None,
+        retriable: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
         self.retry_after_s = retry_after_s
+        self.retriable = retriable
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,7 @@ async def fetch(
                     f"GET {url} answered HTTP {response.status_code}",
                     kind="http",
                     retry_after_s=_retry_after(response.headers.get("retry-after")),
+                    retriable=response.status_code >= 500 or response.status_code == 429,
                 )
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
@@ -114,7 +124,7 @@ async def fetch(
                 Validators(response.headers.get("etag"), response.headers.get("last-modified")),
             )
     except httpx.HTTPError as exc:
-        raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+        raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}", retriable=True) from None
 
 
 # --- backoff ----------------------------------------------------------------------------------
