@@ -32,9 +32,9 @@ import uvicorn
 
 from bench.machine import REPO, cpu_gauge_s, git_commit, load_average
 from schemas import reference
+from schemas.times import WIB
 from services.common.config import Settings
 from services.gateway.reports.events import ReportEvent, encode
-from services.gateway.reports.policy import WIB
 from services.gateway.reports.store import ReportStore
 
 PORT = 17510

@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from schemas.errors import SigapError
 from schemas.events import ALL_PAYLOADS, Payload
 from schemas.fields import UtcDatetime, utcnow
 
@@ -45,7 +46,7 @@ class _RawEnvelope(BaseModel):
     payload: dict[str, Any]
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(SigapError, ValueError):
     """A record that is not a valid Sigap event; `reason` says why, for the dead-letter topic."""
 
     def __init__(self, reason: str, event_type: str | None = None) -> None:

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from schemas.errors import SigapError
 
-class InvalidToken(ValueError):
+
+class InvalidToken(SigapError, ValueError):
     """A forged, malformed or expired link; `reason` is `forged`, `malformed` or `expired`."""
 
     def __init__(self, reason: Literal["forged", "malformed", "expired"]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
@@ -84,6 +86,18 @@ def sentinel_client(
         **pool,
     )
     return client
+
+
+@cache
+def lua_source(package: str, name: str) -> str:
+    """The text of `lua/{name}.lua` in `package` (where each service keeps its Redis scripts)."""
+    return resources.files(package).joinpath(f"lua/{name}.lua").read_text("utf-8")
+
+
+def load_script(redis: Redis, package: str, name: str) -> AsyncScript:
+    """`package`'s script `name` registered on `redis` (read once per process); run it with
+    `run_script`. redis-py's `Script` loads it again after `NOSCRIPT` (a Redis restart)."""
+    return redis.register_script(lua_source(package, name))
 
 
 async def run_script(redis: Redis, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:

@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from schemas.errors import SigapError
 from services.common.kafka import security_options
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ NOTIFIER_TOPICS = (NOTIFICATIONS, DELIVERIES, RESPONSES, DEAD_LETTERS)
 GATEWAY_TOPICS = (INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS)
 
 
-class TopicMismatch(Exception):
+class TopicMismatch(SigapError):
     """Topics a service needs are missing or shaped otherwise than `TOPICS` says."""
 
     def __init__(self, problems: Sequence[str]) -> None:

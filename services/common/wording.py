@@ -5,12 +5,12 @@ is chosen once."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from schemas.events import AssessmentReport, NeedChange
+from schemas.times import WIB
 from schemas.vocabulary import Skill, Unit
 
-WIB = timezone(timedelta(hours=7), "WIB")
 BMKG_ATTRIBUTION = "Sumber: BMKG"
 
 # CAP values as BMKG writes them in its Indonesian warnings.

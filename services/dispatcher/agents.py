@@ -12,18 +12,15 @@ ids make a redelivery harmless)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from schemas.envelope import Envelope
 from schemas.events import Payload
 from services.common.deadletter import dead_letter_for, decode_or_dead_letter
+from services.common.retry import Backoff, retriable, retry
 from services.common.topics import DEAD_LETTERS
 from services.dispatcher import metrics
 from services.dispatcher.app import app, own, settings, topics
@@ -35,21 +32,9 @@ from services.dispatcher.volunteers import apply_records
 log = logging.getLogger(__name__)
 
 CONSUMER = "dispatcher"
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    asyncio.TimeoutError,
-)
-
-
-def retriable(exc: BaseException) -> bool:
-    """Redis or the broker away for a moment, a rebalance in flight: try again. aiokafka's errors and
-    our own (`StaleState`) say so with a `retriable` flag."""
-    return isinstance(exc, _TRANSIENT) or bool(getattr(exc, "retriable", False))
-
-
 MAX_BACKOFF_S = 10.0
+BACKOFF = Backoff(0.2, MAX_BACKOFF_S)
+"""Between tries of an event whose failure is retriable, holding its record."""
 SHUTDOWN_GRACE_S = 8.0
 """At shutdown, events in flight get this long to finish; the rest are redelivered to the next owner."""
 
@@ -116,21 +101,17 @@ async def process(
         )
         return
     metrics.EVENTS.labels(message.topic, envelope.event_type).inc()
-    backoff = 0.2
-    while True:
-        try:
-            await handle(envelope)
-            return
-        except Exception as exc:
-            if not retriable(exc):
-                metrics.ERRORS.labels("fatal").inc()
-                log.exception("%s %s failed; dead-lettered", envelope.event_type, envelope.event_id)
-                await dead_letter(message, f"processing failed: {exc!r}"[:4000], envelope.event_type)
-                return
-            metrics.ERRORS.labels("retriable").inc()
-            log.warning("retrying %s %s in %.1f s: %r", envelope.event_type, envelope.event_id, backoff, exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def again(exc: Exception, wait: float) -> None:
+        metrics.ERRORS.labels("retriable").inc()
+        log.warning("retrying %s %s in %.1f s: %r", envelope.event_type, envelope.event_id, wait, exc)
+
+    try:
+        await retry(lambda: handle(envelope), BACKOFF, when=retriable, on_retry=again)
+    except Exception as exc:
+        metrics.ERRORS.labels("fatal").inc()
+        log.exception("%s %s failed; dead-lettered", envelope.event_type, envelope.event_id)
+        await dead_letter(message, f"processing failed: {exc!r}"[:4000], envelope.event_type)
 
 
 async def process_until_done(
@@ -141,22 +122,19 @@ async def process_until_done(
 ) -> None:
     """`process`, again with backoff while even dead-lettering fails (the broker away): the record
     is only ever acknowledged once handled or dead-lettered."""
-    backoff = 0.2
-    while True:
-        try:
-            await process(message, handle, accepts, decoded)
-            return
-        except Exception:
-            metrics.ERRORS.labels("retriable").inc()
-            log.exception(
-                "%s[%s]@%s: not handled (dead-lettering failed); again in %.1f s",
-                message.topic,
-                message.partition,
-                message.offset,
-                backoff,
-            )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def again(exc: Exception, wait: float) -> None:
+        metrics.ERRORS.labels("retriable").inc()
+        log.error(
+            "%s[%s]@%s: not handled (dead-lettering failed); again in %.1f s",
+            message.topic,
+            message.partition,
+            message.offset,
+            wait,
+            exc_info=exc,
+        )
+
+    await retry(lambda: process(message, handle, accepts, decoded), BACKOFF, on_retry=again)
 
 
 Taken = tuple[Any, tuple[Envelope[Payload] | None, Any]]
@@ -285,22 +263,18 @@ async def _apply_one(message: Any) -> None:
 
 
 async def apply_roster_batch(messages: list[Any]) -> None:
-    backoff = 0.2
-    while True:
-        try:
-            _, available, invalid = await apply_records(
-                runtime().roster, [(m.key, m.value) for m in messages], now()
-            )
-            break
-        except Exception as exc:
-            if not retriable(exc):
-                log.exception("roster batch failed; applying its records one by one")
-                for message in messages:
-                    await _apply_one(message)
-                return
-            log.warning("roster batch: retrying in %.1f s: %r", backoff, exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+    try:
+        _, available, invalid = await retry(
+            lambda: apply_records(runtime().roster, [(m.key, m.value) for m in messages], now()),
+            BACKOFF,
+            when=retriable,
+            on_retry=lambda exc, wait: log.warning("roster batch: retrying in %.1f s: %r", wait, exc),
+        )
+    except Exception:
+        log.exception("roster batch failed; applying its records one by one")
+        for message in messages:
+            await _apply_one(message)
+        return
     for index, reason in invalid:
         envelope, _ = decode(messages[index])
         await dead_letter(messages[index], reason, envelope.event_type if envelope else None)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
+from schemas.errors import SigapError
 from schemas.events import MAX_NEED_COUNT, AssessmentReport, UrgentNeed
 from schemas.vocabulary import IncidentType, Skill, Unit
 
@@ -35,7 +36,7 @@ FIELDS = (
 URGENT_NEEDS: tuple[str, ...] = get_args(UrgentNeed)
 
 
-class AssessmentRuleError(ValueError):
+class AssessmentRuleError(SigapError, ValueError):
     """The rules file is missing, unreadable or names something unknown."""
 
 

@@ -21,12 +21,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from schemas.errors import SigapError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class BatcherStopped(RuntimeError):
+class BatcherStopped(SigapError, RuntimeError):
     """A batch's handler raised; nothing more is handled (see the module's docstring)."""
 
 

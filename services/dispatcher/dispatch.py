@@ -55,9 +55,9 @@ from services.dispatcher.commands import (
     SetOfferStatus,
 )
 from services.dispatcher.incident import IncidentState, Input, Policy, decide
-from services.dispatcher.matching import find_and_reserve
+from services.dispatcher.matching import Unsearched, find_and_reserve
 from services.dispatcher.outputs import Batch, Record, Sender, derived_id, send_all
-from services.dispatcher.roster import Roster, StateExists
+from services.dispatcher.roster import Roster
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import IncidentStore
 
@@ -96,6 +96,8 @@ class _Run:
     """the state key the next candidate search must find absent (the state was not loaded)"""
     state_checked: bool = False
     """a search found that state absent"""
+    state_exists: bool = False
+    """a search found that state present: nothing was searched, the run stopped; load the state"""
 
 
 @dataclass
@@ -231,11 +233,10 @@ class Dispatch:
                 # first; the first candidate search checks in its own round trip that none exists
                 # (`unless_state`). Until that search, carrying out the report only gathers outputs.
                 if isinstance(event.payload, IncidentReported) and not self.incidents.remembers(incident_id):
-                    try:
-                        current, run = await self._carry_out(
-                            event, None, now, self.incidents.state_key(incident_id)
-                        )
-                    except StateExists:
+                    current, run = await self._carry_out(
+                        event, None, now, self.incidents.state_key(incident_id)
+                    )
+                    if run.state_exists:
                         run = None
                     if run is None or not run.state_checked:  # no search said whether the state exists
                         state, group.version = await self.incidents.load(incident_id)
@@ -294,6 +295,8 @@ class Dispatch:
             current, commands = decide(current, pending.pop(0), now, self.policy)
             for command in commands:
                 result = await self._execute(command, current, run, now)
+                if run.state_exists:  # decided on a state that was not loaded: the caller starts over
+                    return current, run
                 if result is not None:
                     pending.append(result)
         return current, run
@@ -317,6 +320,9 @@ class Dispatch:
                     profiles=run.profiles,
                     unless_state=unless_state,
                 )
+                if found is Unsearched.STATE_EXISTS:
+                    run.state_exists = True
+                    return None
                 run.state_checked = run.state_checked or unless_state is not None
                 metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
                 return found

@@ -18,7 +18,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,8 +80,6 @@ from services.dispatcher.commands import (
     SetOfferStatus,
 )
 from services.dispatcher.runcards import RunCards
-
-WIB = timezone(timedelta(hours=7), "WIB")
 
 MAX_PROCESSED = 300
 """Event ids remembered per incident (rule 9); far more than one incident's redelivery window."""

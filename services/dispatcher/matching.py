@@ -17,17 +17,26 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
+from schemas.times import parse_time
 from schemas.vocabulary import AssignmentStatus
 from services.dispatcher.commands import CandidatesFound, FindCandidates, Reservation
 from services.dispatcher.ranking import Candidate, ineligibility, rank
-from services.dispatcher.roster import ReserveFor, Ring, Roster, parse_time
+from services.dispatcher.roster import ReserveFor, Ring, Roster
 from services.dispatcher.runcards import RunCards
 
 log = logging.getLogger(__name__)
 
 MAX_COUNT = 1024
 """Never ask one ring for more than this many volunteers: beyond it, widen instead."""
+
+
+class Unsearched(Enum):
+    """Why `find_and_reserve` searched nothing (a result, not an exception: this is the hot path)."""
+
+    STATE_EXISTS = "state_exists"
+    """the incident's state, which the caller had not loaded (`unless_state`), exists: load it"""
 
 
 async def find_and_reserve(
@@ -39,12 +48,12 @@ async def find_and_reserve(
     max_radius_km: float,
     profiles: dict[str, str] | None = None,
     unless_state: str | None = None,
-) -> CandidatesFound:
+) -> CandidatesFound | Unsearched:
     """Search and reserve for one need. The profile JSON of each volunteer reserved goes into
     `profiles` when given (read with the search, so telling them costs no extra round trip).
     `unless_state`: the incident's state key, when the caller has not loaded the state; the first
-    search checks that it does not exist (raising `roster.StateExists`, before anything changed, if
-    it does)."""
+    search checks that it does not exist (answering `Unsearched.STATE_EXISTS`, before anything
+    changed, if it does)."""
     need = command.need
     pending = list(command.offer_ids)
     reservations: list[Reservation] = []
@@ -68,6 +77,8 @@ async def find_and_reserve(
             unless_state=unless_state,
             reserve=_reserve_for(command, pending, now, runcards),
         )
+    if first is not None and first.state_exists:
+        return Unsearched.STATE_EXISTS
     if first is not None and first.offers_exist:
         await _take_up_reservations(roster, command, pending, reservations, seen)
         first = None

@@ -8,14 +8,13 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from schemas.events import Need
+from schemas.times import WIB
 from schemas.vocabulary import Skill, Unit, VolunteerStatus
 
 FAIRNESS_WINDOW = timedelta(days=30)
-WIB = timezone(timedelta(hours=7), "WIB")
-"""Kota Kediri's time zone: a certification's `expires_on` is a local date."""
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 

@@ -29,10 +29,10 @@ from schemas.events import (
     OfferWithdrawn,
     Payload,
 )
+from schemas.times import WIB
 from schemas.vocabulary import AssignmentStatus, IncidentStatus
 from services.dispatcher.incident import (
     MAX_TIMELINE,
-    WIB,
     Assignment,
     IncidentState,
     NeedState,

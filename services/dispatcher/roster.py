@@ -19,8 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache, lru_cache
-from importlib import resources
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -29,35 +28,25 @@ from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
 from schemas import reference
+from schemas.errors import SigapError
 from schemas.events import Need, VolunteerProfile
 from schemas.fields import GeoPoint
+from schemas.times import WIB, parse_time
 from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
 from services.common.readmodels import Keys, change_notice
-from services.common.redis import run_script
-from services.dispatcher.ranking import FAIRNESS_WINDOW, WIB, Candidate
+from services.common.redis import load_script, run_script
+from services.dispatcher.ranking import FAIRNESS_WINDOW, Candidate
 from services.dispatcher.weather import kelurahan_of
 
 log = logging.getLogger(__name__)
+
+SCRIPTS = "services.dispatcher"
+"""the package whose `lua/` folder holds the dispatcher's Redis scripts"""
 
 
 def iso(at: datetime) -> str:
     """Fixed-width UTC ISO 8601, so the Lua scripts can compare times as strings."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
-        return None
-
-
-@cache
-def lua_source(name: str) -> str:
-    """The text of `lua/{name}.lua` beside this module (the dispatcher's Redis scripts)."""
-    return resources.files("services.dispatcher").joinpath(f"lua/{name}.lua").read_text("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +105,8 @@ class Ring(NamedTuple):
     offers_exist: bool = False
     reserved: tuple[str, ...] = ()
     """the volunteers reserved (`ReserveFor`), for its first offer ids in order"""
+    state_exists: bool = False
+    """the key `unless_state` exists: nothing was searched (the caller loads the state instead)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,16 +123,11 @@ class ReserveFor:
     resolution_km: float
 
 
-class StoreNotReady(RuntimeError):
+class StoreNotReady(SigapError, RuntimeError):
     """Redis has no generation marker: it was lost (or never built) and is being rebuilt from the
     topics (`services.dispatcher.rebuild`). Nothing was changed; try again once it is back."""
 
     retriable = True
-
-
-class StateExists(Exception):
-    """A search was made for a report without loading its incident's state (`unless_state`), and
-    that state exists after all: nothing was searched; load it and start over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +148,7 @@ class Roster:
         self.own = RosterKeys(prefix)
         self.guarded = guarded
         self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(lua_source(name))
+            name: load_script(redis, SCRIPTS, name)
             for name in (
                 "apply_profile",
                 "remove_volunteer",
@@ -413,7 +399,7 @@ class Roster:
         disc; the result is the same as searching the whole ring. Also tells how many the geo search
         found, so the caller knows whether the ring is exhausted — unless one of the offers
         `unless_offered` already exists (`Ring.offers_exist`): then nothing is searched; nor when the
-        key `unless_state` exists, which raises `StateExists`. With `reserve`, the best eligible
+        key `unless_state` exists (`Ring.state_exists`). With `reserve`, the best eligible
         volunteers of the ring are reserved for its offers in the same script (`Ring.reserved`)."""
         keys = [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)]
         if unless_state is not None:
@@ -440,7 +426,7 @@ class Roster:
         if flat and flat[0] == "~":
             raise StoreNotReady("no generation marker: the dispatcher's Redis is being rebuilt")
         if flat and flat[0] == "?":
-            raise StateExists(unless_state)
+            return Ring([], 0, {}, state_exists=True)
         if flat and flat[0] == "!":
             return Ring([], 0, {}, offers_exist=True)
         found, n_reserved = int(str(flat[0]).lstrip("#")), int(flat[1])

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
+from schemas.errors import SigapError
 from schemas.events import Need
 from schemas.vocabulary import IncidentType, Severity, Skill
 
@@ -25,7 +26,7 @@ OFFER_MODES: tuple[OfferMode, ...] = ("one_per_slot", "broadcast")
 _E = TypeVar("_E", Severity, Skill)
 
 
-class RunCardError(ValueError):
+class RunCardError(SigapError, ValueError):
     """The run-card file is missing, unreadable or names something unknown."""
 
 

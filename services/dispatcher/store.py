@@ -22,11 +22,12 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from schemas.api import WeatherAlertView
+from schemas.errors import SigapError
 from services.common.readmodels import Keys, change_notice
-from services.common.redis import run_script
+from services.common.redis import load_script, run_script
 from services.dispatcher.incident import IncidentState
 from services.dispatcher.projection import incident_view
-from services.dispatcher.roster import RosterKeys, StoreNotReady, lua_source
+from services.dispatcher.roster import SCRIPTS, RosterKeys, StoreNotReady
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ STANDBY_MEMORY_S = 14 * 24 * 3600
 NO_EXPIRY_SCORE = "+inf"
 
 
-class StaleState(RuntimeError):
+class StaleState(SigapError, RuntimeError):
     """Someone saved this incident since we loaded it (a rebalance in flight): reload and retry."""
 
     retriable = True
@@ -59,9 +60,9 @@ class IncidentStore:
         self.guarded = guarded
         self.keys = Keys(prefix)
         self.prefix = prefix
-        self._save = redis.register_script(lua_source("save_incident"))
-        self._mark = redis.register_script(lua_source("understaffed"))
-        self._wake = redis.register_script(lua_source("wake_understaffed"))
+        self._save = load_script(redis, SCRIPTS, "save_incident")
+        self._mark = load_script(redis, SCRIPTS, "understaffed")
+        self._wake = load_script(redis, SCRIPTS, "wake_understaffed")
         self._cache: OrderedDict[str, IncidentState] = OrderedDict()
         self._cache_size = cache_size
 

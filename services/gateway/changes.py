@@ -16,16 +16,23 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.common.retry import Backoff, Delays, retry
+
 log = logging.getLogger(__name__)
 
 RESYNC = json.dumps({"kind": "resync", "id": ""})
+RECONNECT = Backoff(0.5, 10.0)
+"""Between attempts to subscribe again; from the first wait again once a subscription was made."""
 
 
 class ChangeHub:
-    def __init__(self, redis: Redis, channel: str, *, queue_size: int = 256) -> None:
+    def __init__(
+        self, redis: Redis, channel: str, *, queue_size: int = 256, reconnect: Backoff = RECONNECT
+    ) -> None:
         self.redis = redis
         self.channel = channel
         self.queue_size = queue_size
+        self.reconnect = reconnect
         self._clients: set[asyncio.Queue[str]] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -55,30 +62,34 @@ class ChangeHub:
                 queue.put_nowait(RESYNC)
 
     async def _run(self) -> None:
-        backoff = 0.5
+        delays = Delays(self.reconnect)
         first = True
-        while True:
+
+        async def listen() -> None:
+            nonlocal first
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self.connected.set()
                 if not first:
                     self._fan_out(RESYNC)
-                first, backoff = False, 0.5
+                first = False
+                delays.reset()
                 while True:
                     message = await pubsub.get_message(timeout=5.0)
                     if message is None or message.get("type") != "message":
                         continue
                     data = message["data"]
                     self._fan_out(data.decode() if isinstance(data, bytes) else str(data))
-            except (RedisError, OSError) as exc:
-                self.connected.clear()
-                log.warning("change subscription lost (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+
+        def lost(exc: Exception, wait: float) -> None:
+            self.connected.clear()
+            log.warning("change subscription lost (%s); retrying in %.1fs", exc, wait)
+
+        await retry(listen, delays, when=lambda exc: isinstance(exc, RedisError | OSError), on_retry=lost)
 
     async def aclose(self) -> None:
         task, self._task = self._task, None

@@ -19,11 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from schemas.api import ErrorBody, ErrorDetail
+from schemas.errors import SigapError
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
+class ApiError(SigapError):
     """An error answer. `retriable` tells the client a retry may succeed (503, 429)."""
 
     def __init__(

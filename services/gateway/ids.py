@@ -8,9 +8,10 @@ two gateways posting in the same millisecond still differ (1 in 8192 for that on
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
-WIB = timezone(timedelta(hours=7), "WIB")
+from schemas.times import WIB
+
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_BITS = 13
 _SUFFIX_CHARS = 8  # 40 bits: 27 of time of day, 13 random

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from schemas.api import IncidentView, OutboxMessage, VolunteerView, WeatherAlertView
 from schemas.events import VolunteerProfile
+from schemas.times import parse_time
 from schemas.vocabulary import AssignmentStatus, IncidentStatus, VolunteerStatus
 from services.common.readmodels import Keys
 from services.gateway.errors import StoreUnavailable
@@ -36,21 +37,6 @@ def store_errors() -> Iterator[None]:
     except (RedisError, OSError) as exc:
         log.warning("Redis error: %s", exc)
         raise StoreUnavailable() from exc
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """ISO-8601 or unix seconds, as written by the dispatcher; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,3 +6,6 @@ them to the `runtime.Notifier` task pool; `delivery.py` runs one notification th
 `plan.py`, `backoff.py`, `templates.py`, `smstext.py` are the pure core; `claims.py`, `ratelimit.py`
 and `channels/` are the adapters (Redis Lua scripts in `lua/`).
 """
+
+SCRIPTS = "services.notifier"
+"""the package whose `lua/` folder holds the notifier's Redis scripts (`common.redis.load_script`)"""

@@ -27,7 +27,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from services.notifier.scripts import load
+from services.common.redis import load_script
+from services.notifier import SCRIPTS
 
 CLAIM_TTL_S = 8 * 24 * 3600  # longer than the topic's retention: a redelivered record finds its claims
 OUTCOME = "outcome"
@@ -82,11 +83,11 @@ class Claims:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._claim = load(redis, "claim")
-        self._renew = load(redis, "renew")
-        self._finish = load(redis, "finish")
-        self._release = load(redis, "release")
-        self._outcome = load(redis, "outcome")
+        self._claim = load_script(redis, SCRIPTS, "claim")
+        self._renew = load_script(redis, SCRIPTS, "renew")
+        self._finish = load_script(redis, SCRIPTS, "finish")
+        self._release = load_script(redis, SCRIPTS, "release")
+        self._outcome = load_script(redis, SCRIPTS, "outcome")
 
     def key(self, notification_id: str) -> str:
         return f"{self._prefix}notif:{notification_id}"

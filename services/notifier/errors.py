@@ -10,8 +10,10 @@ decision is a declaration rather than scattered `except` blocks.
 
 from __future__ import annotations
 
+from schemas.errors import SigapError
 
-class DeliveryError(Exception):
+
+class DeliveryError(SigapError):
     """A failed hand-off to a provider."""
 
     code = "error"

@@ -14,9 +14,10 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 
 from schemas.vocabulary import ChannelType
+from services.common.redis import load_script
+from services.notifier import SCRIPTS
 from services.notifier.errors import RateLimited
 from services.notifier.limits import ChannelLimits
-from services.notifier.scripts import load
 
 
 class ChannelGate:
@@ -24,7 +25,7 @@ class ChannelGate:
         self._limits = limits
         self._prefix = prefix
         self._semaphores = {c: asyncio.Semaphore(lim.concurrency) for c, lim in limits.items()}
-        self._rate = load(redis, "rate")
+        self._rate = load_script(redis, SCRIPTS, "rate")
 
     @asynccontextmanager
     async def slot(self, channel: ChannelType, max_wait_s: float) -> AsyncIterator[None]:

@@ -28,6 +28,7 @@ from services.common.deadletter import dead_letter_for, decode_or_dead_letter
 from services.common.kafka import key_of, new_producer, publish
 from services.common.notifications import offer_report_incident
 from services.common.redis import redis_for
+from services.common.retry import Backoff, retry
 from services.common.topics import DEAD_LETTERS, DELIVERIES, RESPONSES
 from services.notifier import metrics
 from services.notifier.channels import build_channels, check_channels
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 CONSUMER = "notifier"
 INFRA_GRACE = timedelta(seconds=60)
 """how long past a notification's deadline an outage of Redis or Kafka is waited out"""
+INFRA_BACKOFF = Backoff(0.5, 10.0)
+"""between attempts to deliver while Redis or Kafka is away"""
 
 Ack = Callable[[], Awaitable[object]]
 
@@ -228,20 +231,27 @@ class Notifier:
     async def _deliver(self, event: Envelope[NotificationRequested], record: Record) -> str:
         """Deliver, waiting out an outage of Redis or Kafka (delivery is idempotent, so starting over
         is safe) until shortly after the deadline, when the record is dead-lettered."""
-        assert self._deliverer is not None and self._reports is not None  # noqa: S101
+        deliverer, reports = self._deliverer, self._reports
+        assert deliverer is not None and reports is not None  # noqa: S101
         request = event.payload
         give_up_at = (
             effective_deadline(request.deadline, event.occurred_at, self.config.default_ttl_s) + INFRA_GRACE
         )
-        pause = 0.5
-        while True:
-            try:
-                return await self._deliverer.deliver(event, record)
-            except (RedisError, KafkaError, OSError) as exc:
-                if datetime.now(UTC) >= give_up_at:
-                    log.error("notification %s abandoned: %s", request.notification_id, exc)
-                    await self._reports.dead_letter(record, f"infrastructure unavailable: {exc}"[:4000])
-                    return "abandoned"
-                log.warning("notification %s: %s; retrying in %.1fs", request.notification_id, exc, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 10.0)
+
+        def infrastructure_away(exc: Exception) -> bool:
+            return isinstance(exc, RedisError | KafkaError | OSError) and datetime.now(UTC) < give_up_at
+
+        def again(exc: Exception, wait: float) -> None:
+            log.warning("notification %s: %s; retrying in %.1fs", request.notification_id, exc, wait)
+
+        try:
+            return await retry(
+                lambda: deliverer.deliver(event, record),
+                INFRA_BACKOFF,
+                when=infrastructure_away,
+                on_retry=again,
+            )
+        except (RedisError, KafkaError, OSError) as exc:
+            log.error("notification %s abandoned: %s", request.notification_id, exc)
+            await reports.dead_letter(record, f"infrastructure unavailable: {exc}"[:4000])
+            return "abandoned"

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cached_property
 
 from schemas.events import MessageContext, NotificationRequested
 from schemas.reference import Kelurahan, kelurahan, map_link, nearest_kelurahan
+from schemas.times import WIB
 from schemas.vocabulary import ChannelType, Language, NotificationKind, Skill, Unit
 from services.common import wording
 from services.common.links import short_code
 from services.notifier import smstext
 from services.notifier.smstext import Piece
 
-WIB = timezone(timedelta(hours=7), "WIB")
 MAP_LINE = 9
 """`drop_order` of the map line: chat and e-mail carry it, SMS never does (it costs a whole part; the
 response page shows the map)."""

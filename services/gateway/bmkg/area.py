@@ -13,13 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from schemas.errors import SigapError
 from schemas.reference import Kelurahan, all_kelurahan, haversine_km
 
 MAX_POLYGON_POINTS = 20_000
 _PAIR_SPACING = re.compile(r"\s*,\s*")
 
 
-class AreaError(ValueError):
+class AreaError(SigapError, ValueError):
     """One malformed polygon or circle; the rest of the document is still used."""
 
     def __init__(self, reason: str) -> None:

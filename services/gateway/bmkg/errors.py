@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from schemas.errors import SigapError
+
 ErrorCode = Literal[
     "too_large",  # over the configured size limit
     "not_xml",  # not well-formed XML
@@ -14,10 +16,8 @@ ErrorCode = Literal[
 ]
 
 
-class FeedError(ValueError):
+class FeedError(SigapError, ValueError):
     """A document that cannot be used. Never retriable: the same bytes fail the same way again."""
-
-    retriable = False
 
     def __init__(self, code: ErrorCode, reason: str) -> None:
         super().__init__(f"{code}: {reason}")

@@ -27,10 +27,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from schemas.envelope import Envelope
+from schemas.errors import SigapError
 from schemas.events import Payload
 from schemas.fields import utcnow
 from services.common.config import Settings
 from services.common.kafka import publish
+from services.common.retry import Backoff
 from services.common.topics import WEATHER_ALERTS
 from services.gateway.bmkg.errors import FeedError
 from services.gateway.bmkg.ingest import Ingestor, Send
@@ -47,14 +49,23 @@ USER_AGENT = "Sigap/0.1 (Dinas Sosial Kota Kediri disaster dispatch)"
 # --- fetching ---------------------------------------------------------------------------------
 
 
-class FetchError(Exception):
-    """A GET that gave no usable document."""
+class FetchError(SigapError):
+    """A GET that gave no usable document; `retriable` when the network or the server failed for a
+    moment (not for an answer that will be the same next time: 4xx, too large)."""
 
-    def __init__(self, reason: str, *, kind: str = "network", retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        kind: str = "network",
+        retry_after_s: float | None = None,
+        retriable: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
         self.retry_after_s = retry_after_s
+        self.retriable = retriable
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,7 @@ async def fetch(
                     f"GET {url} answered HTTP {response.status_code}",
                     kind="http",
                     retry_after_s=_retry_after(response.headers.get("retry-after")),
+                    retriable=response.status_code >= 500 or response.status_code == 429,
                 )
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
@@ -112,7 +124,7 @@ async def fetch(
                 Validators(response.headers.get("etag"), response.headers.get("last-modified")),
             )
     except httpx.HTTPError as exc:
-        raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+        raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}", retriable=True) from None
 
 
 # --- backoff ----------------------------------------------------------------------------------
@@ -130,8 +142,7 @@ def backoff_delay(
     interval·2ⁿ capped at `max_s`, with "equal jitter" (half fixed, half random) so replicas spread out."""
     if failures <= 0:
         return interval_s
-    ceiling = min(max_s, interval_s * 2.0 ** min(failures, 30))
-    delay = ceiling / 2 + rand() * ceiling / 2
+    delay = Backoff(min(2 * interval_s, max_s), max_s, jitter=True).delay(failures, rand)
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, max_s))
     return max(delay, min(interval_s, max_s))

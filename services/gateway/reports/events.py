@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from schemas.errors import SigapError
+
 
 class ReportEvent(NamedTuple):
     topic: str
@@ -24,11 +26,11 @@ class ReportEvent(NamedTuple):
     payload: dict[str, Any]
 
 
-class Unreadable(ValueError):
+class Unreadable(SigapError, ValueError):
     """A record reports cannot read; the reason names what is wrong."""
 
 
-def parse_time(value: Any) -> float:
+def epoch_seconds(value: Any) -> float:
     """An ISO 8601 time with an offset (or `Z`) as epoch seconds."""
     if not isinstance(value, str):
         raise Unreadable(f"not a time: {value!r}")
@@ -56,7 +58,7 @@ def decode(topic: str, raw: bytes | str | None) -> ReportEvent:
         raise Unreadable("event_id or event_type missing")
     if not isinstance(payload, dict):
         raise Unreadable("payload is not an object")
-    return ReportEvent(topic, event_id, event_type, parse_time(doc.get("occurred_at")), payload)
+    return ReportEvent(topic, event_id, event_type, epoch_seconds(doc.get("occurred_at")), payload)
 
 
 def encode(event: ReportEvent) -> bytes:

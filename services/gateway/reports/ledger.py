@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from services.gateway.reports.events import ReportEvent, Unreadable, parse_time
+from services.gateway.reports.events import ReportEvent, Unreadable, epoch_seconds
 
 INCIDENTS, RESPONSES, DISPATCH_LOG, VOLUNTEERS = "incidents", "responses", "dispatch-log", "volunteers"
 TOPICS = (INCIDENTS, RESPONSES, DISPATCH_LOG, VOLUNTEERS)
@@ -248,7 +248,7 @@ def _on_offer_made(ledger: Ledger, event: ReportEvent) -> None:
     p = event.payload
     need_index, unit = int(p.get("need_index", 0)), _text(p, "unit")
     distance = float(p["distance_km"]) if p.get("distance_km") is not None else None
-    expires_at = parse_time(p["expires_at"]) if p.get("expires_at") else None
+    expires_at = epoch_seconds(p["expires_at"]) if p.get("expires_at") else None
     row = ledger.offer(p)
     row.offered_at = _first(row.offered_at, event.at)
     row.need_index, row.unit, row.skill = need_index, unit, p.get("skill")
@@ -292,7 +292,7 @@ def _on_assessed(ledger: Ledger, event: ReportEvent) -> None:
     incident_id = _text(event.payload, "incident_id")
     found = event.payload.get("assessment")  # `IncidentAssessed.assessment` (issue 19)
     p = found if isinstance(found, dict) else {}
-    assessed_at = parse_time(p["assessed_at"]) if p.get("assessed_at") else event.at
+    assessed_at = epoch_seconds(p["assessed_at"]) if p.get("assessed_at") else event.at
     figures = {name: p[name] for name in ASSESSMENT_FIELDS if p.get(name) is not None}
     ledger.assessments[event.event_id] = AssessmentRow(
         event.event_id, incident_id, assessed_at, event.at, figures

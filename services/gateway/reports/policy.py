@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-WIB = timezone(timedelta(hours=7), "WIB")
+from schemas.errors import SigapError
+from schemas.times import WIB, WIB_OFFSET_S
+
 DAY_S = 86400.0
 MAX_PERIOD_DAYS = 400
 
@@ -32,7 +34,7 @@ ALLOWANCE_KINDS = {
 }
 
 
-class PolicyError(ValueError):
+class PolicyError(SigapError, ValueError):
     """A report setting that cannot be read; the message names the variable."""
 
 
@@ -122,7 +124,6 @@ _MONTHS = (
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-WIB_OFFSET_S = 7 * 3600
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 

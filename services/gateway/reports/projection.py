@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from services.common.retry import Backoff, retry
 from services.gateway.reports.events import ReportEvent, Unreadable, decode
 from services.gateway.reports.ledger import TOPICS
 from services.gateway.reports.store import ReportStore
@@ -68,19 +69,14 @@ class ReportProjection:
             self._task = None
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except (KafkaError, OSError) as exc:
-                self.progress.error = f"{type(exc).__name__}: {exc}"
-                log.warning("report projection: %s; retrying in %.0f s", self.progress.error, RETRY_S)
-                await asyncio.sleep(RETRY_S)
-            except Exception as exc:
-                self.progress.error = f"{type(exc).__name__}: {exc}"
-                log.exception("report projection failed; retrying in %.0f s", RETRY_S)
-                await asyncio.sleep(RETRY_S)
+        await retry(self._consume, Backoff(RETRY_S, RETRY_S), on_retry=self._failed)
+
+    def _failed(self, exc: Exception, wait: float) -> None:
+        self.progress.error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, KafkaError | OSError):
+            log.warning("report projection: %s; retrying in %.0f s", self.progress.error, wait)
+        else:
+            log.error("report projection failed; retrying in %.0f s", wait, exc_info=exc)
 
     async def _assignment(self) -> list[TopicPartition]:
         """Every partition of the four topics, asked of the cluster (partitions can be added). All

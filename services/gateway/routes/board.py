@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from schemas import reference
 from schemas.api import IncidentCreate, IncidentView
+from schemas.errors import SigapError
 from schemas.events import Need
 from schemas.vocabulary import IncidentStatus, IncidentType, Severity, Skill, Unit
 from services.common import wording
@@ -49,7 +50,7 @@ NEED_ROWS = 4
 MAP_VOLUNTEERS = 2000  # the map shows the first 2000 of the roster; a city's worth of dots is plenty
 
 
-class SignInRequired(Exception):
+class SignInRequired(SigapError):
     """The board needs a session; the handler redirects to the sign-in page."""
 
 

@@ -14,7 +14,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -22,7 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from schemas.api import DutyChange
+from schemas.errors import SigapError
 from schemas.events import AssessmentReport
+from schemas.times import WIB
 from schemas.vocabulary import AssignmentStatus, IncidentStatus, Unit
 from services.common.links import InvalidToken, LinkClaims, response_url, sign, verify
 from services.gateway import commands
@@ -37,10 +39,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["volunteer pages"], responses=PAGE_ERRORS)
 
 DOUBLE_SUBMIT_WINDOW_S = 300
-WIB = timezone(timedelta(hours=7), "WIB")
 
 
-class PageError(Exception):
+class PageError(SigapError):
     """Ends a page request with a clear error page."""
 
     def __init__(self, status: int, message: str, title: str | None = None) -> None:

@@ -18,13 +18,13 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from schemas.times import WIB
 from services.gateway.auth import Coordinator, Operator, Principal
 from services.gateway.context import Gateway, GatewayDep
 from services.gateway.errors import AUTH_ERRORS, VALIDATION_ERRORS, ApiError
 from services.gateway.pages import render
 from services.gateway.reports.csvout import daily_csv, duty_csv, response_times_csv
 from services.gateway.reports.policy import (
-    WIB,
     Period,
     date_label,
     day_period,

@@ -21,9 +21,10 @@ from schemas.api import OutboxMessage
 from schemas.vocabulary import ChannelType
 from services.common.config import Settings
 from services.common.readmodels import Keys, change_notice
+from services.common.redis import load_script
+from services.notifier import SCRIPTS
 from services.notifier.channels.base import Outgoing
 from services.notifier.errors import ConnectionFailed, ProviderTimeout, ServerError
-from services.notifier.scripts import load
 
 MARKER_TTL_S = 8 * 24 * 3600
 
@@ -36,7 +37,7 @@ class OutboxChannel:
     def __init__(self, settings: Settings, redis: Redis) -> None:
         self._settings = settings
         self._keys = Keys(settings.redis_prefix)
-        self._store = load(redis, "outbox_store")
+        self._store = load_script(redis, SCRIPTS, "outbox_store")
 
     def check_configured(self) -> None:
         self.check(self._settings)

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from schemas.times import parse_time
 from schemas.vocabulary import AssignmentStatus as A
 from services.gateway.commands import allowed_actions
-from services.gateway.reads import OfferRef, parse_time
+from services.gateway.reads import OfferRef
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 

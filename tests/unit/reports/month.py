@@ -20,8 +20,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from schemas.times import WIB
 from services.gateway.reports.events import ReportEvent
-from services.gateway.reports.policy import WIB
 
 MANISRENGGO, BANDAR_LOR, PAKUNDEN, JAGALAN, DERMO = (
     "35.71.02.1015",
