@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from services.common.clock import Clock, system_clock
 from services.common.config import Settings
 from services.dispatcher.rebuild import current_generation, rebuild
 from services.dispatcher.runcards import RunCards
@@ -34,6 +35,8 @@ class Generation:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _checking: asyncio.Lock = field(default_factory=asyncio.Lock)
     _waiting: bool = False
+    clock: Clock = system_clock
+    """the worker's clock: a rebuild's rests and deadlines are judged at its now"""
 
     async def wait(self) -> None:
         """Return once Redis holds a generation this worker has taken in."""
@@ -53,7 +56,7 @@ class Generation:
                     log.warning("no generation marker in Redis: rebuilding from the topics before acting")
                 self.ready.clear()
                 self.on_change()
-                report = await rebuild(self.settings, self.runcards)
+                report = await rebuild(self.settings, self.runcards, now=self.clock())
                 if report is None:
                     if not self._waiting:
                         log.info("another process is rebuilding Redis; waiting for its generation")

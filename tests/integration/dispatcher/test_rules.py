@@ -3,7 +3,6 @@ Volunteers are placed at known distances east of the incident (Semampir, Kota Ke
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from tests.integration.dispatcher.conftest import (
     Workers,
     eventually,
     incident,
+    move_clock,
     north_of,
     volunteer,
 )
@@ -387,24 +387,37 @@ async def test_every_step_is_recorded_and_the_fairness_order_applies(
 
 
 async def test_a_long_deployment_earns_a_rest(bus: Bus, workers: Workers, roster: Roster) -> None:
-    """Rest after long deployments: not offered while resting; available (and retried) after."""
+    """Rest after long deployments (four hours earn eight hours' rest): a shorter one earns none; while
+    resting, not offered; available (and retried) after. The worker's clock is moved through the
+    deployments and the rest."""
     one = [Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=1)]
     await bus.register(volunteer("a", 1.0))
-    workers.start(SIGAP_REST_AFTER_S="1", SIGAP_REST_S="4")
+    worker = workers.start(clocked=True, SIGAP_REST_AFTER_S=str(4 * 3600), SIGAP_REST_S=str(8 * 3600))
     await roster.ready(1)
+    await bus.send("incidents", incident("INC-R0", one))
+    await answer(bus, OfferAccepted, "INC-R0", "a")
+    await eventually(lambda: _is(roster, "a", "assigned"), what="assigned to INC-R0")
+    await move_clock(worker, 4 * 3600 - 60)  # a minute short of a long deployment
+    await answer(bus, AssignmentStatusChanged, "INC-R0", "a", status="released")
+    await eventually(lambda: _is(roster, "a", "available"), what="available again, no rest")
+    assert not (await roster.fields("a")).get("resting_until")
+
     await bus.send("incidents", incident("INC-R1", one))
     await answer(bus, OfferAccepted, "INC-R1", "a")
-    await eventually(lambda: _is(roster, "a", "assigned"), what="assigned")
-    await asyncio.sleep(1.2)
+    await eventually(lambda: _is(roster, "a", "assigned"), what="assigned to INC-R1")
+    released_at = datetime.fromisoformat((await move_clock(worker, 4 * 3600))["now"])
     await answer(bus, AssignmentStatusChanged, "INC-R1", "a", status="released")
     await eventually(lambda: _is(roster, "a", "resting"), what="resting")
     fields = await roster.fields("a")
-    resting_until = datetime.fromisoformat(fields["resting_until"])
-    assert timedelta(0) < resting_until - datetime.now(UTC) <= timedelta(seconds=4)
+    assert datetime.fromisoformat(fields["resting_until"]) == released_at + timedelta(hours=8)
     await bus.send("incidents", incident("INC-R2", one))
     await eventually(lambda: "understaffed" in statuses(bus, "INC-R2"), what="understaffed while resting")
     assert offered_to(bus, "INC-R2") == []
-    await eventually(lambda: offered_to(bus, "INC-R2") == ["a"], 15, "offered after the rest")
+    # a minute before the rest ends the timer wakes nobody; at its end a is offered the open slot
+    assert (await move_clock(worker, 8 * 3600 - 60, "wake_rested"))["ran"] == {"wake_rested": 0}
+    assert await roster.status("a") == "resting"
+    await move_clock(worker, 60, "wake_rested")
+    await eventually(lambda: offered_to(bus, "INC-R2") == ["a"], what="offered after the rest")
 
 
 async def test_a_freed_volunteer_goes_to_the_longest_waiting_incident_without_a_retry_storm(
@@ -430,7 +443,9 @@ async def test_a_freed_volunteer_goes_to_the_longest_waiting_incident_without_a_
 
     await answer(bus, OfferDeclined, ids[0], "solo")
     await eventually(lambda: offered_to(bus, ids[1]) == ["solo"], 10, "the longest waiting offered solo")
-    await asyncio.sleep(1.0)
+    # the decline's retries were all written before the retry that led to this offer was read: every
+    # one of them is in `responses` now
+    await bus.caught_up("responses")
     retried = [e.payload.incident_id for e in bus.events("responses", "dispatch.retry")]  # type: ignore[attr-defined]
     assert retried == ids[1:2]
     assert all(offered_to(bus, i) == [] for i in ids[2:])
