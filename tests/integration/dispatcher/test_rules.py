@@ -37,6 +37,7 @@ from tests.integration.dispatcher.conftest import (
 HERE_NORTH = north_of(HERE, 0.0)  # the 30 km volunteer is east, past the 25 km limit
 
 pytestmark = pytest.mark.integration
+OFFER_TTL_S = 30  # SIGAP_OFFER_TTL_S of `dispatcher_env`
 SECRET = "integration-test-link-secret-0123456789"
 
 
@@ -162,7 +163,7 @@ async def test_decline_and_expiry_move_on_understaffed_escalates_and_retries(
     await bus.register(*(volunteer(v, km) for v, km in (("a", 1), ("b", 2), ("c", 3), ("d", 4))))
     late = volunteer("e", 5, on_duty=False)
     await bus.register(late)
-    workers.start(SIGAP_OFFER_TTL_S="3")
+    worker = workers.start(clocked=True)  # offers expire when the test moves the clock past their deadline
     await roster.ready(5)
     await bus.send("incidents", incident("INC-X", EVAC2))
     await eventually(lambda: sorted(offered_to(bus, "INC-X")) == ["a", "b"], what="offers to a and b")
@@ -172,11 +173,14 @@ async def test_decline_and_expiry_move_on_understaffed_escalates_and_retries(
     assert await roster.status("a") == "available"
     await answer(bus, OfferAccepted, "INC-X", "c")
     # b lets the offer expire: d is next
-    await eventually(lambda: "d" in offered_to(bus, "INC-X"), 15, "b's slot offered to d after expiry")
+    await move_clock(worker, OFFER_TTL_S + 1, "expire_offers")
+    await eventually(lambda: "d" in offered_to(bus, "INC-X"), what="b's slot offered to d after expiry")
     assert [e.payload.volunteer_id for e in bus.events("dispatch-log", "offer.expired")][:1] == ["b"]
     assert await roster.status("b") == "available"
     # d lets it expire too: a and b said no, so nobody is left
-    await eventually(lambda: "understaffed" in statuses(bus, "INC-X"), 15, "understaffed")
+    assert statuses(bus, "INC-X")[-1:] == ["dispatching"]
+    await move_clock(worker, OFFER_TTL_S + 1, "expire_offers")
+    await eventually(lambda: "understaffed" in statuses(bus, "INC-X"), what="understaffed")
     warning = await eventually(lambda: bus.notifications(NotificationKind.UNDERSTAFFED), what="coordinators")
     assert [(n.recipient.name, n.context.open_slots) for n in warning] == [("Pak Koordinator", 1)]
     assert "outbox" in [c.type for c in warning[0].recipient.channels]
