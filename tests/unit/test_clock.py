@@ -39,4 +39,3 @@ def test_a_manual_clock_keeps_utc_and_never_goes_back() -> None:
     with pytest.raises(ValueError, match="time zone"):
         ManualClock(datetime(2026, 1, 15))  # noqa: DTZ001
     assert clock() == T0
-
