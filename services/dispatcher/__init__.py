@@ -1,6 +1,7 @@
 """The dispatcher (DESIGN.md §3): a faust app that turns incidents and answers into offers.
 
-Pure core: `runcards`, `ranking`, `incident` (the state machine; `commands` are what it asks for),
+Pure core: `runcards`, `ranking`, `incident` (the state machine, its state in `incident_state`, the offers'
+answers in `incident_offers`; `commands` are what it asks for),
 `notices`, `weather`, `projection` (the incident read model).
 Adapters: `roster` (Redis roster, geo index, reservations, offer deadlines; Lua beside it),
 `volunteers` (the roster feed), `matching`, `store`, `outputs`, `alerts`; `dispatch` carries the

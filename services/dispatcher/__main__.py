@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
-def main() -> None:
+def main(before_start: Callable[[Any], None] | None = None) -> None:
+    """Run the faust command line; `before_start` is given the app first (a test's entry point adds
+    its pages there: `tests/support/clocked.py`)."""
     from services.common.heap import freeze_startup_heap, tune_collector, watch_collector
     from services.common.loop import install_event_loop
 
@@ -21,6 +25,8 @@ def main() -> None:
     freeze_startup_heap()  # modules, run cards, the app: out of every later full collection
     watch_collector()  # its pauses on /metrics
     tune_collector()
+    if before_start is not None:
+        before_start(app)
     app.main()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from schemas.envelope import Envelope
@@ -40,7 +40,8 @@ SHUTDOWN_GRACE_S = 8.0
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The worker's clock (`Runtime.clock`: the system's, or a test's `ManualClock`)."""
+    return runtime().clock()
 
 
 def runtime() -> Runtime:

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from pydantic import ValidationError
@@ -32,6 +32,7 @@ from schemas.events import (
 )
 from schemas.vocabulary import NotificationKind
 from services.common.autopipe import coalescing
+from services.common.clock import Clock, system_clock
 from services.common.config import Settings
 from services.common.replies import ReplyCode
 from services.common.topics import DISPATCH_LOG, NOTIFICATIONS, RESPONSES
@@ -130,6 +131,8 @@ class Dispatch:
     settings: Settings
     own: DispatcherSettings
     coordinators: list[Recipient]
+    clock: Clock = system_clock
+    """the worker's clock (the timers and agents read it and pass `now` in; only metrics read it here)"""
     _parsed: OrderedDict[str, VolunteerProfile] = field(default_factory=OrderedDict, init=False, repr=False)
 
     def topic(self, name: str) -> str:
@@ -263,7 +266,7 @@ class Dispatch:
         return group
 
     def _observe_offers(self, group: _Group) -> None:
-        at = datetime.now(UTC)
+        at = self.clock()
         for event in group.first_offers:
             metrics.REPORT_TO_OFFER_SECONDS.observe(max(0.0, (at - event.occurred_at).total_seconds()))
 

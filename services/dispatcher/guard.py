@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from services.common.clock import Clock, system_clock
 from services.common.config import Settings
-from services.dispatcher.rebuild import current_generation, rebuild
+from services.dispatcher.rebuild import LOCK_TTL_S, RebuildReport, current_generation, rebuild
+from services.dispatcher.roster import RosterKeys
 from services.dispatcher.runcards import RunCards
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ class Generation:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _checking: asyncio.Lock = field(default_factory=asyncio.Lock)
     _waiting: bool = False
+    clock: Clock = system_clock
+    """the worker's clock: a rebuild's rests and deadlines are judged at its now"""
 
     async def wait(self) -> None:
         """Return once Redis holds a generation this worker has taken in."""
@@ -53,14 +58,15 @@ class Generation:
                     log.warning("no generation marker in Redis: rebuilding from the topics before acting")
                 self.ready.clear()
                 self.on_change()
-                report = await rebuild(self.settings, self.runcards)
+                report = await self._rebuild_unless_rebuilt()
                 if report is None:
                     if not self._waiting:
                         log.info("another process is rebuilding Redis; waiting for its generation")
                     self._waiting = True
                     return
-                found = report.generation
-                log.info("Redis rebuilt by this worker: %s", report.summary())
+                if isinstance(report, RebuildReport):
+                    log.info("Redis rebuilt by this worker: %s", report.summary())
+                found = report if isinstance(report, str) else report.generation
             self._waiting = False
             if found != self.seen:
                 if self.seen is not None:
@@ -70,3 +76,19 @@ class Generation:
                 self.on_change()
                 self.seen = found
             self.ready.set()
+
+    async def _rebuild_unless_rebuilt(self) -> RebuildReport | str | None:
+        """Take the rebuild lock, look for the marker again, and rebuild only if it is still missing:
+        another rebuild may have finished between this worker's first look and its lock (a second
+        rebuild would wipe the generation just written). Returns the report of this worker's rebuild,
+        the generation another one wrote, or None while another holds the lock."""
+        lock = RosterKeys(self.settings.redis_prefix).rebuild_lock
+        token = uuid.uuid4().hex
+        if not await self.redis.set(lock, token, nx=True, ex=LOCK_TTL_S):
+            return None
+        found = await current_generation(self.redis, self.settings.redis_prefix)
+        if found is None:  # `rebuild` gives the lock back when it is done
+            return await rebuild(self.settings, self.runcards, now=self.clock(), lock_token=token)
+        if await self.redis.get(lock) == token:
+            await self.redis.delete(lock)
+        return found

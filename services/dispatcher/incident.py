@@ -10,20 +10,18 @@ Rules of DESIGN.md §3 and where they live here:
 6 never overstaffed → `open_slots` bounds every search; 7 understaffed → `_settle`;
 8 cancel/close → `_on_ended`; 9 idempotent → `processed` event ids, deterministic offer ids;
 10 everything recorded → `Emit` + the timeline.
+
+The state (`IncidentState`, `Policy`) lives in `incident_state`, re-exported here; the steps and the
+handling of offers and their answers (`_settle`, `_on_declined_or_expired`, …) in `incident_offers`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from schemas.api import AssessmentView, TimelineEntry
+from schemas.api import AssessmentView
 from schemas.envelope import Envelope
 from schemas.events import (
     MAX_NEEDS,
@@ -35,7 +33,6 @@ from schemas.events import (
     IncidentNeedsChanged,
     IncidentReported,
     IncidentStatusChanged,
-    Need,
     NeedChange,
     NotificationDelivered,
     NotificationFailed,
@@ -43,214 +40,52 @@ from schemas.events import (
     OfferDeclined,
     OfferExpired,
     OfferMade,
-    OfferMode,
     OfferWithdrawn,
     Payload,
-    ResponseVia,
 )
-from schemas.fields import GeoPoint
-from schemas.vocabulary import (
-    AssignmentStatus,
-    ChannelType,
-    IncidentStatus,
-    IncidentType,
-    NotificationKind,
-    Severity,
-    Skill,
-    Unit,
-)
-from services.common.wording import assessment_summary, decimal, km, need_change, pukul, role
+from schemas.vocabulary import IncidentStatus, NotificationKind
+from services.common.wording import assessment_summary, decimal, km, need_change, pukul
 from services.dispatcher.assessment import AssessmentRules, needs_for
 from services.dispatcher.commands import (
     CandidatesFound,
     ClearRetry,
-    ClearUnderstaffed,
     Command,
-    ConfirmAssignment,
-    Emit,
-    FindCandidates,
     ForgetDeadline,
     FreeVolunteer,
-    MarkUnderstaffed,
     Notify,
-    NotifyCoordinators,
-    Reclaim,
     Reclaimed,
     RetryUnderstaffed,
-    SetOfferStatus,
 )
-from services.dispatcher.runcards import RunCards
+from services.dispatcher.incident_offers import (
+    _end_hold,
+    _on_accepted,
+    _on_declined_or_expired,
+    _on_progress,
+    _on_reclaimed,
+    _rest_until,
+    _search_open_needs,
+    _set_status,
+    _settle,
+    _Step,
+)
 
-MAX_PROCESSED = 300
-"""Event ids remembered per incident (rule 9); far more than one incident's redelivery window."""
-MAX_TIMELINE = 2000
-
-A = AssignmentStatus
-FILLED = frozenset({A.ACCEPTED, A.EN_ROUTE, A.ON_SCENE, A.RELEASED})
-HOLDING = frozenset({A.OFFERED, A.ACCEPTED, A.EN_ROUTE, A.ON_SCENE})
-_PROGRESS = {A.ACCEPTED: 0, A.EN_ROUTE: 1, A.ON_SCENE: 2, A.RELEASED: 3}
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """The rules `decide` applies, read once at start (run-card file + settings)."""
-
-    runcards: RunCards
-    max_radius_km: float = 25.0
-    offer_ttl_override_s: float | None = None
-    rest_after: timedelta = timedelta(hours=4)
-    rest_for: timedelta = timedelta(hours=8)
-    assessment: AssessmentRules | None = None
-    """what a kaji cepat adds to the needs (None: an assessment is recorded, the needs stay)"""
-
-    def offer_ttl(self, severity: Severity) -> timedelta:
-        seconds = self.offer_ttl_override_s or self.runcards.offer_ttl_s[severity]
-        return timedelta(seconds=seconds)
-
-
-# --- state ------------------------------------------------------------------------------------
-
-
-class NeedState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    unit: Unit
-    skill: Skill | None = None
-    count: int
-    exhausted: bool = Field(default=False, description="the last search ran out of candidates")
-    base: int | None = Field(
-        default=None, description="the run card's (or posted) count once an assessment changed it"
-    )
-
-    def as_need(self) -> Need:
-        return Need(unit=self.unit, skill=self.skill, count=self.count)
-
-    def describe(self) -> str:
-        return f"{self.unit.value}/{self.skill.value}" if self.skill else self.unit.value
-
-    def role(self) -> str:
-        """`Tagana — Penyelamatan di air`: the need as the ops room reads it."""
-        return role(self.unit, self.skill)
-
-    @property
-    def kind(self) -> str:
-        """`unit` or `unit:skill`: the suffix of the roster's geo index this need searches."""
-        return f"{self.unit.value}:{self.skill.value}" if self.skill else self.unit.value
-
-
-class Assignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    offer_id: str
-    volunteer_id: str
-    volunteer_name: str = ""
-    need_index: int
-    unit: Unit
-    skill: Skill | None = None
-    status: AssignmentStatus = A.OFFERED
-    distance_km: float
-    offered_at: datetime
-    expires_at: datetime
-    responded_at: datetime | None = None
-    accepted_at: datetime | None = None
-    delivered_at: datetime | None = None
-    updated_at: datetime
-    via: str | None = None
-
-
-class NeedCounts(NamedTuple):
-    filled: int
-    offered: int
-    open: int
-
-
-class IncidentState(BaseModel):
-    """Everything the dispatcher knows of one incident; kept per incident by its partition's owner."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    incident_id: str
-    type: IncidentType
-    severity: Severity
-    title: str
-    description: str = ""
-    location: GeoPoint
-    kelurahan_code: str
-    affected_people: int | None = None
-    from_alert_id: str | None = None
-    status: IncidentStatus
-    reported_at: datetime
-    updated_at: datetime
-    needs: list[NeedState]
-    assignments: list[Assignment] = Field(default_factory=list)
-    timeline: list[TimelineEntry] = Field(default_factory=list)
-    offer_seq: int = 0
-    offer_mode: OfferMode = "one_per_slot"
-    broadcast_factor: float = 1.0
-    understaffed_episode: int = 0
-    processed: list[str] = Field(default_factory=list)
-    version: int = 0
-    assessment: AssessmentView | None = None
-    assessments: int = 0
-
-    def counts(self, need_index: int) -> NeedCounts:
-        filled = offered = 0
-        for a in self.assignments:
-            if a.need_index == need_index:
-                filled += a.status in FILLED
-                offered += a.status == A.OFFERED
-        return NeedCounts(filled, offered, max(0, self.needs[need_index].count - filled - offered))
-
-    def open_slots(self) -> int:
-        return sum(self.counts(i).open for i in range(len(self.needs)))
-
-    def offer_room(self, need_index: int) -> int:
-        """How many more offers a need may have out now. One per slot: its open slots (rule 6). A
-        broadcast (issue 18): up to `broadcast_factor` × its unfilled slots outstanding at once; the first
-        answers fill the slots, the rest are withdrawn as filled, so accepted never exceed the count."""
-        c = self.counts(need_index)
-        if self.offer_mode != "broadcast":
-            return c.open
-        unfilled = self.needs[need_index].count - c.filled
-        if unfilled <= 0:
-            return 0
-        return max(0, math.ceil(unfilled * self.broadcast_factor - 1e-9) - c.offered)
-
-    def assignment(self, offer_id: str) -> Assignment | None:
-        return next((a for a in self.assignments if a.offer_id == offer_id), None)
-
-    @property
-    def excluded(self) -> frozenset[str]:
-        """Everyone already offered this incident: never offered it again (rule 5)."""
-        return frozenset(a.volunteer_id for a in self.assignments)
-
-
-def offer_id_for(incident_id: str, seq: int) -> str:
-    """Deterministic, so a redelivered event reserves under the same ids (rule 9)."""
-    return "of-" + hashlib.blake2b(f"{incident_id}/{seq}".encode(), digest_size=10).hexdigest()
-
+# the state lives in `incident_state`; importers keep importing its names from here
+from services.dispatcher.incident_state import FILLED as FILLED
+from services.dispatcher.incident_state import HOLDING as HOLDING
+from services.dispatcher.incident_state import MAX_PROCESSED as MAX_PROCESSED
+from services.dispatcher.incident_state import MAX_TIMELINE as MAX_TIMELINE
+from services.dispatcher.incident_state import A as A
+from services.dispatcher.incident_state import Assignment as Assignment
+from services.dispatcher.incident_state import IncidentState as IncidentState
+from services.dispatcher.incident_state import NeedCounts as NeedCounts
+from services.dispatcher.incident_state import NeedState as NeedState
+from services.dispatcher.incident_state import Policy as Policy
+from services.dispatcher.incident_state import offer_id_for as offer_id_for
 
 # --- the machine ------------------------------------------------------------------------------
 
 Input = Envelope[Payload] | CandidatesFound | Reclaimed
 Decision = tuple[IncidentState | None, list[Command]]
-
-
-@dataclass
-class _Step:
-    state: IncidentState
-    now: datetime
-    policy: Policy
-    commands: list[Command] = field(default_factory=list)
-
-    def emit(self, payload: Payload) -> None:
-        self.commands.append(Emit(payload))
-
-    def note(self, event: str, detail: str = "", at: datetime | None = None) -> None:
-        timeline = self.state.timeline
-        timeline.append(TimelineEntry(at=at or self.now, event=event, detail=detail))
-        if len(timeline) > MAX_TIMELINE:
-            del timeline[1 : len(timeline) - MAX_TIMELINE + 1]  # keep "reported"
 
 
 def decide(state: IncidentState | None, event: Input, now: datetime, policy: Policy) -> Decision:
@@ -355,30 +190,6 @@ def _on_reported(
     return step.state, step.commands
 
 
-def _search_open_needs(step: _Step, only: int | None = None) -> None:
-    state = step.state
-    for index, need in enumerate(state.needs):
-        if only is not None and index != only:
-            continue
-        open_slots = state.offer_room(index)
-        if open_slots == 0:
-            need.exhausted = False
-            continue
-        offer_ids = tuple(offer_id_for(state.incident_id, state.offer_seq + k) for k in range(open_slots))
-        state.offer_seq += open_slots
-        step.commands.append(
-            FindCandidates(
-                incident_id=state.incident_id,
-                need_index=index,
-                need=Need(unit=need.unit, skill=need.skill, count=open_slots),
-                location=state.location,
-                offer_ids=offer_ids,
-                expires_at=step.now + step.policy.offer_ttl(state.severity),
-                exclude=state.excluded,
-            )
-        )
-
-
 def _on_found(step: _Step, found: CandidatesFound) -> None:
     state = step.state
     need = state.needs[found.need_index]
@@ -420,206 +231,6 @@ def _on_found(step: _Step, found: CandidatesFound) -> None:
         step.note("offered", f"{r.volunteer_name}: {need.role()}, jawab sebelum {pukul(expires_at)}")
     need.exhausted = found.exhausted and state.offer_room(found.need_index) > 0
     _settle(step)
-
-
-def _settle(step: _Step) -> None:
-    """Staffed when every need is filled; understaffed when a need has open slots nobody within the
-    maximum radius can fill; dispatching otherwise."""
-    state = step.state
-    if not state.status.is_open:
-        return
-    counts = [state.counts(i) for i in range(len(state.needs))]
-    shortfall = [(n, c) for n, c in zip(state.needs, counts, strict=True) if n.exhausted and c.open]
-    short = [f"{n.role()} ×{c.open}" for n, c in shortfall]
-    if all(c.filled >= n.count for n, c in zip(state.needs, counts, strict=True)):
-        _set_status(step, IncidentStatus.STAFFED, "semua kebutuhan terisi")
-    elif shortfall:
-        radius = decimal(step.policy.max_radius_km).removesuffix(",0")
-        reason = f"tidak ada lagi relawan dalam radius {radius} km: " + ", ".join(short)
-        _set_status(step, IncidentStatus.UNDERSTAFFED, reason)
-        kinds = tuple(dict.fromkeys(n.kind for n, _ in shortfall))
-        step.commands.append(MarkUnderstaffed(state.incident_id, state.reported_at, kinds))
-    else:
-        _set_status(step, IncidentStatus.DISPATCHING, "menunggu jawaban relawan")
-
-
-def _set_status(step: _Step, status: IncidentStatus, reason: str) -> None:
-    state = step.state
-    previous = state.status
-    if status == previous:
-        return
-    state.status = status
-    step.note(status.value, reason)
-    step.emit(
-        IncidentStatusChanged(
-            incident_id=state.incident_id, status=status, previous_status=previous, reason=reason
-        )
-    )
-    if status == IncidentStatus.UNDERSTAFFED:
-        state.understaffed_episode += 1
-        step.commands.append(NotifyCoordinators(state.understaffed_episode, state.open_slots(), reason))
-    elif previous == IncidentStatus.UNDERSTAFFED:
-        step.commands.append(ClearUnderstaffed(state.incident_id))
-
-
-def _on_accepted(step: _Step, p: OfferAccepted) -> None:
-    state = step.state
-    a = state.assignment(p.offer_id)
-    if a is None or a.volunteer_id != p.volunteer_id or not state.status.is_open:
-        return
-    if a.status == A.OFFERED and state.counts(a.need_index).filled >= state.needs[a.need_index].count:
-        _withdraw_as_filled(step, a, p)  # a broadcast need filled by earlier answers
-        _settle(step)
-    elif a.status == A.OFFERED:
-        _accept(step, a, p.via, p.by, p.channel)
-        step.commands.append(ConfirmAssignment(a.volunteer_id, a.offer_id, step.now))
-        _reply(step, a, p, "accepted")
-        if state.counts(a.need_index).filled >= state.needs[a.need_index].count:
-            for other in state.assignments:
-                if other.need_index == a.need_index and other.status == A.OFFERED:
-                    _withdraw_as_filled(step, other)
-        _settle(step)
-    elif a.status in (A.WITHDRAWN, A.EXPIRED) and p.channel is not None:
-        # a chat answer that crossed the offer's end: tell them (the places were filled, or time ran out)
-        _reply(step, a, p, "filled" if a.status == A.WITHDRAWN else "expired")
-    elif a.status in (A.DECLINED, A.EXPIRED) and p.via == "ops_room" and state.counts(a.need_index).open > 0:
-        # "the ops room can still record an answer for them" (rule 5): take them if they are free
-        step.commands.append(Reclaim(a.volunteer_id, a.offer_id, state.incident_id, step.now))
-
-
-def _withdraw_as_filled(step: _Step, a: Assignment, answer: OfferAccepted | None = None) -> None:
-    """A broadcast need is full: the offer is withdrawn and its volunteer is free again (issue 18). One
-    who said yes too late hears "Sudah terpenuhi" on the channel they answered on; the others get the
-    withdrawal notice ("tempat sudah terisi")."""
-    a.status = A.WITHDRAWN
-    a.updated_at = step.now
-    if answer is not None:
-        a.responded_at = step.now
-    step.note("withdrawn", f"{a.volunteer_name}: already filled")
-    withdrawn = OfferWithdrawn(
-        offer_id=a.offer_id,
-        incident_id=step.state.incident_id,
-        volunteer_id=a.volunteer_id,
-        reason="reassigned",
-    )
-    _end_hold(step, a, withdrawn)
-    if answer is not None and answer.channel is not None:
-        _reply(step, a, answer, "filled")
-    else:
-        step.commands.append(Notify(NotificationKind.WITHDRAWAL, a.volunteer_id, a.offer_id, "reassigned"))
-    step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} not needed (filled)", (a.volunteer_id,)))
-
-
-def _reply(step: _Step, a: Assignment, p: OfferAccepted | OfferDeclined, outcome: str) -> None:
-    """The outcome of an answer given on a chat channel, told back on that channel (issue 18)."""
-    if p.channel is not None:
-        step.commands.append(
-            Notify(NotificationKind.REPLY, a.volunteer_id, a.offer_id, outcome, p.channel, p.channel_ref)
-        )
-
-
-def _accept(
-    step: _Step, a: Assignment, via: ResponseVia, by: str | None, channel: ChannelType | None = None
-) -> None:
-    a.status = A.ACCEPTED
-    a.responded_at = a.accepted_at = a.updated_at = step.now
-    a.via = via
-    who = f" (dicatat oleh {by})" if by else (" (dicatat Pusdalops)" if via == "ops_room" else "")
-    if channel is not None:
-        who += f" lewat {channel.label}"  # a chat button or reply (issue 18)
-    step.note("accepted", f"{a.volunteer_name}{who}")
-    step.emit(
-        OfferAccepted(
-            offer_id=a.offer_id,
-            incident_id=step.state.incident_id,
-            volunteer_id=a.volunteer_id,
-            via=via,
-            by=by,
-            channel=channel,
-        )
-    )
-
-
-def _on_reclaimed(step: _Step, result: Reclaimed) -> None:
-    state = step.state
-    a = state.assignment(result.offer_id)
-    if a is None:
-        return
-    usable = (
-        state.status.is_open and a.status in (A.DECLINED, A.EXPIRED) and state.counts(a.need_index).open > 0
-    )
-    if result.ok and usable:
-        _accept(step, a, "ops_room", None)
-        _settle(step)
-    elif result.ok:
-        step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, a.status))
-    else:
-        step.note(
-            "late answer",
-            f"{a.volunteer_name} menjawab bersedia setelah waktu menjawab habis, tetapi sudah tidak bebas",
-        )
-
-
-def _on_declined_or_expired(step: _Step, p: OfferDeclined | OfferExpired) -> None:
-    state = step.state
-    expired = isinstance(p, OfferExpired)
-    a = state.assignment(p.offer_id)
-    if a is None or a.status != A.OFFERED:
-        if expired:
-            step.commands.append(ForgetDeadline(p.offer_id))
-            if a is None:
-                step.commands.append(FreeVolunteer(p.volunteer_id, p.offer_id, A.EXPIRED))
-        return
-    if a.volunteer_id != p.volunteer_id:
-        return
-    a.status = A.EXPIRED if expired else A.DECLINED
-    a.updated_at = step.now
-    if isinstance(p, OfferDeclined):
-        a.responded_at = step.now
-        a.via = p.via
-        _reply(step, a, p, "declined")
-    step.note(a.status.value, a.volunteer_name)
-    _end_hold(step, a, p.model_copy())
-    if state.status.is_open:
-        _search_open_needs(step, only=a.need_index)  # the next candidate, at once
-        _settle(step)
-    step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} {a.status.value} an offer", (a.volunteer_id,)))
-
-
-def _on_progress(step: _Step, p: AssignmentStatusChanged) -> None:
-    state = step.state
-    a = state.assignment(p.offer_id)
-    if a is None or a.volunteer_id != p.volunteer_id:
-        return
-    new = AssignmentStatus(p.status)
-    if a.status not in _PROGRESS or _PROGRESS[new] <= _PROGRESS[a.status]:
-        return
-    a.status = new
-    a.updated_at = step.now
-    step.note(new.value, a.volunteer_name)
-    if new == A.RELEASED:
-        _end_hold(step, a, p.model_copy(), _rest_until(step, a))
-        step.commands.append(RetryUnderstaffed(f"{a.volunteer_id} released", (a.volunteer_id,)))
-    else:
-        step.emit(p.model_copy())
-        step.commands.append(SetOfferStatus(a.offer_id, new))
-
-
-def _end_hold(step: _Step, a: Assignment, record: Payload, resting_until: datetime | None = None) -> None:
-    """Record the end of an offer or assignment, then free the volunteer — in that order, so the
-    dispatch log's time of the end always precedes any later offer to the same volunteer. A rest given
-    on release is on the record too (a rebuild replays it)."""
-    if resting_until is not None and isinstance(record, AssignmentStatusChanged):
-        record = record.model_copy(update={"resting_until": resting_until})
-    step.emit(record)
-    step.commands.append(FreeVolunteer(a.volunteer_id, a.offer_id, a.status, resting_until))
-
-
-def _rest_until(step: _Step, a: Assignment) -> datetime | None:
-    """A long deployment earns a rest before the next offer."""
-    if a.accepted_at is None or step.now - a.accepted_at < step.policy.rest_after:
-        return None
-    return step.now + step.policy.rest_for if step.policy.rest_for else None
 
 
 def _on_ended(step: _Step, p: IncidentCancelled | IncidentClosed) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
 from services.common.autopipe import AutoPipelineRedis
+from services.common.clock import Clock, system_clock
 from services.common.config import Settings
 from services.common.redis import as_redis, sentinel_client
 from services.dispatcher.alerts import AlertReaction
@@ -35,9 +36,13 @@ class Runtime:
     alerts: AlertReaction
     sender: Sender
     generation: Generation
+    clock: Clock
+    """where the agents and timers read now (`services.common.clock`)"""
 
     @classmethod
-    def create(cls, settings: Settings, own: DispatcherSettings, sender: Sender) -> Runtime:
+    def create(
+        cls, settings: Settings, own: DispatcherSettings, sender: Sender, clock: Clock = system_clock
+    ) -> Runtime:
         runcards = load_runcards(own.runcards_file)
         policy = Policy(
             runcards=runcards,
@@ -64,6 +69,7 @@ class Runtime:
             settings=settings,
             own=own,
             coordinators=own.coordinator_recipients(),
+            clock=clock,
         )
         alerts = AlertReaction(roster, AlertStore(redis, settings.redis_prefix), sender, settings)
         log.info(
@@ -74,8 +80,8 @@ class Runtime:
             timedelta(seconds=own.rest_s),
             timedelta(seconds=own.rest_after_s),
         )
-        generation = Generation(redis, settings, runcards, on_change=incidents.forget_all)
-        return cls(redis, roster, dispatch, alerts, sender, generation)
+        generation = Generation(redis, settings, runcards, on_change=incidents.forget_all, clock=clock)
+        return cls(redis, roster, dispatch, alerts, sender, generation, clock)
 
 
 REDIS_SPARE_CONNECTIONS = 32
@@ -122,13 +128,23 @@ def dispatcher_redis(
 
 
 _runtime: Runtime | None = None
+_clock: Clock = system_clock
+
+
+def use_clock(clock: Clock) -> None:
+    """Run this worker on `clock` instead of the system's: a test's `ManualClock`, given by the test's
+    entry point (`tests/support/clocked.py`) before the worker starts."""
+    global _clock  # noqa: PLW0603 - the clock the one runtime of this process is created with
+    if _runtime is not None:
+        raise RuntimeError("the worker's runtime exists already; give the clock before it starts")
+    _clock = clock
 
 
 def get_runtime(app: Any, settings: Settings, own: DispatcherSettings) -> Runtime:
     """The worker's runtime; the first call (from an agent or timer, inside the loop) creates it."""
     global _runtime  # noqa: PLW0603 - one runtime per worker process, made inside its event loop
     if _runtime is None:
-        _runtime = Runtime.create(settings, own, FaustSender(app))
+        _runtime = Runtime.create(settings, own, FaustSender(app), _clock)
     return _runtime
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common.clock import Clock, system_clock
 from services.common.loop import run_to_end
 from services.notifier.delivery import Record
 from services.notifier.runtime import Notifier
@@ -17,8 +18,8 @@ log = logging.getLogger(__name__)
 Agent = Callable[[Any], Coroutine[Any, Any, None]]
 
 
-def record_of(event: Any) -> Record:
-    """The consumer record behind a faust event."""
+def record_of(event: Any, clock: Clock = system_clock) -> Record:
+    """The consumer record behind a faust event (stamped by `clock` when the broker gave no time)."""
     message = event.message
     timestamp = message.timestamp
     return Record(
@@ -27,7 +28,7 @@ def record_of(event: Any) -> Record:
         partition=message.partition,
         offset=message.offset,
         key=message.key,
-        timestamp=datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC),
+        timestamp=datetime.fromtimestamp(timestamp, UTC) if timestamp else clock(),
     )
 
 
@@ -44,7 +45,7 @@ def deliver_agent(notifier: Notifier) -> Agent:
                 async def ack(event: Any = event) -> object:
                     return await manual.ack(event)
 
-                await notifier.submit(event.message.value, record_of(event), ack)
+                await notifier.submit(event.message.value, record_of(event, notifier.clock), ack)
         finally:
             # the whole stop is cleanup (claims given back, reports flushed, clients closed): faust
             # cancels this task again on its way down, which must not cut it short

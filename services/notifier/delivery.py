@@ -21,6 +21,7 @@ from typing import Protocol
 from schemas.envelope import Envelope
 from schemas.events import NotificationDelivered, NotificationFailed, NotificationRequested
 from schemas.vocabulary import ChannelType
+from services.common.clock import Clock, system_clock
 from services.notifier import metrics
 from services.notifier.channels import Channel, Outgoing, mask
 from services.notifier.claims import Claims, Verdict
@@ -102,7 +103,7 @@ class Deliverer:
         config: NotifierConfig,
         reports: Reports,
         sms_max_parts: int,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = system_clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         senders: SenderBook | None = None,

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import cast
 
 import httpx
@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from schemas.envelope import Envelope, make_event
 from schemas.events import NotificationDelivered, NotificationFailed, NotificationRequested, Payload
+from services.common.clock import Clock, system_clock
 from services.common.config import Settings
 from services.common.deadletter import dead_letter_for, decode_or_dead_letter
 from services.common.kafka import key_of, new_producer, publish
@@ -102,8 +103,10 @@ class KafkaReports:
 class Notifier:
     """Lives as long as the agent: `start`, `submit` each record, `stop`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
         self.settings = settings
+        self.clock = clock
+        """where deadlines are judged and records stamped (`services.common.clock`)"""
         self.config: NotifierConfig = notifier_config(settings)
         check_channels(settings, settings.enabled_channels)
         self.redis: Redis | None = None
@@ -130,7 +133,7 @@ class Notifier:
         await self._producer.start()
         self._reports = KafkaReports(self._producer, settings)
         enabled = settings.enabled_channels
-        channels = build_channels(settings, enabled, self._http, self.redis)
+        channels = build_channels(settings, enabled, self._http, self.redis, self.clock)
         self._deliverer = Deliverer(
             channels=channels,
             enabled=enabled,
@@ -140,6 +143,7 @@ class Notifier:
             reports=self._reports,
             sms_max_parts=settings.sms_max_parts,
             senders=RedisSenderBook(self.redis, settings.redis_prefix),
+            clock=self.clock,
         )
         self._heartbeat = asyncio.create_task(self._deliverer.heartbeat(), name="claim-heartbeat")
         log.info(
@@ -239,7 +243,7 @@ class Notifier:
         )
 
         def infrastructure_away(exc: Exception) -> bool:
-            return isinstance(exc, RedisError | KafkaError | OSError) and datetime.now(UTC) < give_up_at
+            return isinstance(exc, RedisError | KafkaError | OSError) and self.clock() < give_up_at
 
         def again(exc: Exception, wait: float) -> None:
             log.warning("notification %s: %s; retrying in %.1fs", request.notification_id, exc, wait)

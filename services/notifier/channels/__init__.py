@@ -8,6 +8,7 @@ import httpx
 from redis.asyncio import Redis
 
 from schemas.vocabulary import ChannelType
+from services.common.clock import Clock, system_clock
 from services.common.config import Settings
 from services.notifier.channels.base import Channel, Outgoing, mask
 from services.notifier.channels.email import EmailChannel
@@ -35,7 +36,11 @@ def check_channels(settings: Settings, enabled: Sequence[ChannelType]) -> None:
 
 
 def build_channels(
-    settings: Settings, enabled: Sequence[ChannelType], http: httpx.AsyncClient, redis: Redis
+    settings: Settings,
+    enabled: Sequence[ChannelType],
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock = system_clock,
 ) -> dict[ChannelType, Channel]:
     """The adapters of the enabled channels (see `check_channels`)."""
     check_channels(settings, enabled)
@@ -51,6 +56,6 @@ def build_channels(
         elif channel == ChannelType.EMAIL:
             adapter = EmailChannel(settings)
         else:
-            adapter = OutboxChannel(settings, redis)
+            adapter = OutboxChannel(settings, redis, clock)
         made[channel] = adapter
     return made

@@ -10,7 +10,7 @@ listed the outbox. The store is deduplicated by notification id, so this channel
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from schemas.api import OutboxMessage
 from schemas.vocabulary import ChannelType
+from services.common.clock import Clock, system_clock
 from services.common.config import Settings
 from services.common.readmodels import Keys, change_notice
 from services.common.redis import load_script
@@ -34,8 +35,9 @@ class OutboxChannel:
     idempotent = True
     finishes_claims = True
 
-    def __init__(self, settings: Settings, redis: Redis) -> None:
+    def __init__(self, settings: Settings, redis: Redis, clock: Clock = system_clock) -> None:
         self._settings = settings
+        self._clock = clock
         self._keys = Keys(settings.redis_prefix)
         self._store = load_script(redis, SCRIPTS, "outbox_store")
 
@@ -65,7 +67,7 @@ class OutboxChannel:
     async def send(self, message: Outgoing, timeout_s: float) -> str:
         """Store the message and, when `message.finish` names the hop's claim, mark it sent in the same
         script (the provider's message id is the notification id)."""
-        doc = self.document(message, datetime.now(UTC))
+        doc = self.document(message, self._clock())
         keys = self._keys
         finish = message.finish
         claim_args: list[str | int] = []

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from redis.asyncio import Redis
@@ -115,6 +116,8 @@ class Bus:
     consumer: AIOKafkaConsumer
     records: list[Record] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    read_to: dict[tuple[str, int], int] = field(default_factory=dict)
+    """the next offset to read, by (topic, partition)"""
 
     async def send(self, topic: str, payload: Payload, *, event_id: str | None = None) -> Envelope[Payload]:
         event = make_event(payload, source="test", event_id=event_id)
@@ -153,6 +156,22 @@ class Bus:
                     except ValueError:
                         event = None
                     self.records.append(Record(r.topic, r.key, r.value, r.timestamp, event))
+                    self.read_to[(r.topic, r.partition)] = r.offset + 1
+
+    async def caught_up(self, *names: str) -> None:
+        """Wait until every record the topics hold now has been read: after it, what is not in
+        `records` had not been written when this was called."""
+        tps = [
+            TopicPartition(self.settings.topic(t.name), p)
+            for t in TOPICS
+            if t.name in names
+            for p in range(t.partitions)
+        ]
+        end = await self.consumer.end_offsets(tps)
+        await eventually(
+            lambda: all(self.read_to.get((tp.topic, tp.partition), 0) >= end[tp] for tp in tps),
+            what=f"the bus to read {', '.join(names)} to the end",
+        )
 
 
 async def eventually(check: Callable[[], Any], timeout_s: float = 20.0, what: str = "condition") -> Any:
@@ -206,11 +225,12 @@ class Workers:
     log_dir: Path
     started: list[ServiceProcess] = field(default_factory=list)
 
-    def start(self, name: str = "w1", **extra: str) -> ServiceProcess:
+    def start(self, name: str = "w1", *, clocked: bool = False, **extra: str) -> ServiceProcess:
+        """A worker; `clocked`: on a clock that stands still until the test moves it (`move_clock`)."""
         port = free_port()
         env = {**self.env, "SIGAP_DISPATCHER_PORT": str(port), **extra}
         proc = ServiceProcess(
-            ["-m", "services.dispatcher", "worker", "-l", "info"],
+            ["-m", "tests.support.clocked" if clocked else "services.dispatcher", "worker", "-l", "info"],
             env,
             self.log_dir / f"dispatcher-{name}.log",
         ).start()
@@ -221,6 +241,20 @@ class Workers:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.log_path.name}\n{p.log_tail(40)}" for p in self.started)
+
+
+async def move_clock(worker: ServiceProcess, advance_s: float = 0.0, *run: str) -> dict[str, Any]:
+    """Advance the clock of a worker started with `clocked=True`, then run its timers named in `run`
+    (`expire_offers`, `wake_rested`, `retry_understaffed`, `expire_alerts`) at the new now.
+    Returns `{"now": iso, "ran": {timer: count}}`."""
+    port = worker.port  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"http://127.0.0.1:{port}/test/clock", json={"advance_s": advance_s, "run": list(run)}
+        )
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ nobody double-booked, a revoked self-service link still refused, new incidents d
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +19,17 @@ from services.dispatcher.roster import RosterKeys
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.settings import DEFAULT_RUNCARDS
 from services.gateway.reads import ReadModels
-from tests.integration.dispatcher.conftest import Bus, Roster, Workers, eventually, incident, volunteer
+from tests.integration.dispatcher.conftest import (
+    Bus,
+    Roster,
+    Workers,
+    eventually,
+    incident,
+    move_clock,
+    volunteer,
+)
 from tests.integration.dispatcher.test_resilience import assert_one_hold_at_a_time
+from tests.support.procs import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +78,7 @@ async def test_redis_lost_mid_way_is_rebuilt_from_the_topics(
     bus: Bus, workers: Workers, roster: Roster, redis: Redis, settings: Settings
 ) -> None:
     first = [f"INC-{n:02d}" for n in range(1, 11)]
-    before = await _dispatch_and_accept_seven(bus, workers, roster, first)
+    before, worker = await _dispatch_and_accept_seven(bus, workers, roster, first)
 
     # Redis lost, and the outage outlasts the three outstanding offers: a rebuild lock held meanwhile
     own = RosterKeys(settings.redis_prefix)
@@ -78,16 +86,23 @@ async def test_redis_lost_mid_way_is_rebuilt_from_the_topics(
     await redis.set(own.rebuild_lock, "the outage", ex=120)  # a worker finding Redis empty waits
     assert await roster.incident(first[0]) is None  # the read models are gone with the rest
     last_deadline = max(e.payload.expires_at for e in bus.events("dispatch-log", "offer.made"))  # type: ignore[attr-defined]
-    await eventually(
-        lambda: time.time() > last_deadline.timestamp() + 0.5, 30, "the outstanding offers' deadline"
+    after_the_deadline = last_deadline + timedelta(seconds=1)
+    # the operator's `sigap rebuild`, under the lock taken at the start of the outage, once the
+    # outstanding offers' deadline has passed (the worker's clock is moved there too)
+    report = await rebuild(
+        settings, load_runcards(DEFAULT_RUNCARDS), now=after_the_deadline, lock_token="the outage"
     )
-    # the operator's `sigap rebuild`, under the lock taken at the start of the outage
-    report = await rebuild(settings, load_runcards(DEFAULT_RUNCARDS), lock_token="the outage")
     assert report is not None
     assert report.generation == await current_generation(redis, settings.redis_prefix)
     assert (report.open_incidents, report.outstanding_offers, report.overdue_offers) == (10, 3, 3)
     assert report.double_booked == []
-    assert await redis.get(own.rebuild_lock) is None
+
+    async def unlocked() -> bool:  # a worker that looked meanwhile may hold it for a moment to look again
+        return await redis.get(own.rebuild_lock) is None
+
+    await eventually(unlocked, what="the rebuild lock given back")
+    worker_now = datetime.fromisoformat((await move_clock(worker))["now"])
+    await move_clock(worker, (after_the_deadline - worker_now).total_seconds(), "expire_offers")
 
     # the same incidents with the same assignments (the three overdue offers expire at once)
     after = await views(roster, first)
@@ -148,8 +163,9 @@ def made(bus: Bus) -> list[tuple[str, str, str]]:
 
 async def _dispatch_and_accept_seven(
     bus: Bus, workers: Workers, roster: Roster, first: list[str]
-) -> dict[str, dict[str, tuple[str, str]]]:
-    """12 volunteers (v11's links revoked), 10 incidents of one each: 7 accepted, 3 outstanding."""
+) -> tuple[dict[str, dict[str, tuple[str, str]]], ServiceProcess]:
+    """12 volunteers (v11's links revoked), 10 incidents of one each: 7 accepted, 3 outstanding (the
+    worker's clock stands still: no offer expires until the test moves it)."""
     people = [volunteer(f"v{i:02d}", 1.0 + i) for i in range(12)]
     await bus.register(*people)
     revoked = people[11].model_copy(update={"link_generation": 1})
@@ -159,7 +175,7 @@ async def _dispatch_and_accept_seven(
         alert_id="CAP-R1", event="Hujan Lebat", sent=now, expires=now + timedelta(hours=1), severity="Severe"
     )
     await bus.send("weather-alerts", banner)
-    workers.start("w1", SIGAP_OFFER_TTL_S="12", SIGAP_EXPIRY_INTERVAL_S="0.2")
+    worker = workers.start("w1", clocked=True)
     await roster.ready(12)
     for ident in first:
         await bus.send("incidents", incident(ident, ONE))
@@ -182,7 +198,7 @@ async def _dispatch_and_accept_seven(
     outstanding = [o for i in first[7:] for o, (_, s) in before[i].items() if s == "offered"]
     assert len(outstanding) == 3
 
-    return before
+    return before, worker
 
 
 async def _all_settled(roster: Roster, ids: list[str]) -> bool:

@@ -27,7 +27,15 @@ from schemas.events import (
 from schemas.vocabulary import NotificationKind, Unit
 from services.common.config import Settings
 from services.dispatcher.volunteers import rebuild_roster
-from tests.integration.dispatcher.conftest import Bus, Roster, Workers, eventually, incident, volunteer
+from tests.integration.dispatcher.conftest import (
+    Bus,
+    Roster,
+    Workers,
+    eventually,
+    incident,
+    move_clock,
+    volunteer,
+)
 from tests.support.procs import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -170,18 +178,18 @@ async def test_two_workers_never_double_book_a_volunteer(bus: Bus, workers: Work
     answered: set[str] = set()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 25
-    releases: list[asyncio.Task[None]] = []
+    releases: list[tuple[int, dict[str, str]]] = []
+    """(the round of the test's loop to release in, the assignment) of the accepted offers"""
 
-    async def release_later(incident_id: str, vid: str, offer_id: str) -> None:
-        await asyncio.sleep(rng.uniform(0.2, 1.0))
-        await bus.send(
-            "responses",
-            AssignmentStatusChanged(
-                offer_id=offer_id, incident_id=incident_id, volunteer_id=vid, status="released"
-            ),
-        )
+    async def release(assignment: dict[str, str]) -> None:
+        await bus.send("responses", AssignmentStatusChanged(**assignment, status="released"))
 
+    rounds = 0
     while loop.time() < deadline:
+        rounds += 1
+        for due in [r for r in releases if r[0] <= rounds]:
+            releases.remove(due)
+            await release(due[1])
         for incident_id, vid, offer_id in offers(bus):
             if offer_id in answered:
                 continue
@@ -190,12 +198,13 @@ async def test_two_workers_never_double_book_a_volunteer(bus: Bus, workers: Work
             common = {"offer_id": offer_id, "incident_id": incident_id, "volunteer_id": vid}
             if roll < 0.55:
                 await bus.send("responses", OfferAccepted(**common))
-                releases.append(asyncio.create_task(release_later(incident_id, vid, offer_id)))
+                releases.append((rounds + rng.randint(2, 10), common))  # released a few rounds later
             elif roll < 0.85:
                 await bus.send("responses", OfferDeclined(**common))
             # else: let it expire
         await asyncio.sleep(0.1)
-    await asyncio.gather(*releases)
+    for _, assignment in releases:
+        await release(assignment)
     for incident_id in incidents:
         await bus.send("incidents", IncidentClosed(incident_id=incident_id))
     await eventually(
@@ -240,18 +249,26 @@ async def test_a_killed_worker_loses_nothing_and_offers_nothing_twice(
     for n in range(2, 6):  # more incidents, and the worker dies while they are in flight
         await bus.send("incidents", incident(f"INC-K{n}", [Need(unit=TAGANA, count=1)]))
     worker.kill()
-    restarted = workers.start("w1-again", SIGAP_OFFER_TTL_S="3")
+    restarted = workers.start("w1-again", clocked=True, SIGAP_OFFER_TTL_S="3")
     assert restarted is not worker
 
-    # a and b let INC-K1's offers expire; nobody answers anything: every offer expires in turn,
-    # and the incidents end understaffed once everyone has been asked
+    # a and b let INC-K1's offers expire; nobody answers anything: every offer expires in turn (the
+    # restarted worker's clock moved past each round's deadlines), and the incidents end understaffed
+    # once everyone has been asked
     def settled() -> bool:
         asked = defaultdict(set)
         for i, v, _ in offers(bus):
             asked[i].add(v)
         return all(len(asked[f"INC-K{n}"]) == 5 for n in range(1, 6))
 
-    await eventually(settled, 90, "every incident offered to all five volunteers in turn")
+    for _ in range(30):
+        if settled():
+            break
+        made = len(offers(bus))
+        await move_clock(restarted, 4, "expire_offers")
+        await eventually(lambda made=made: len(offers(bus)) > made or settled(), 30, "the next offers")
+    assert settled(), "every incident offered to all five volunteers in turn"
+
     made = bus.events("dispatch-log", "offer.made")
     pairs = [(e.payload.incident_id, e.payload.volunteer_id) for e in made]  # type: ignore[attr-defined]
     assert len(set(pairs)) == 25
@@ -261,6 +278,10 @@ async def test_a_killed_worker_loses_nothing_and_offers_nothing_twice(
     assert all(len(ids) == 1 for ids in by_offer.values()), "an offer was made twice under different events"
     assert len({(i, v) for i, v, _ in offers(bus)}) == 25
     assert assert_one_hold_at_a_time(bus) > 0
-    for n in range(1, 6):
-        view = await eventually(lambda n=n: roster.incident(f"INC-K{n}"), what=f"INC-K{n} read model")
-        assert len(view.assignments) == 5
+
+    async def five_assignments(incident_id: str) -> bool:
+        view = await roster.incident(incident_id)
+        return view is not None and len(view.assignments) == 5
+
+    for n in range(1, 6):  # the read model is saved after the dispatch log is acknowledged
+        await eventually(lambda n=n: five_assignments(f"INC-K{n}"), what=f"INC-K{n}'s read model")

@@ -3,7 +3,6 @@ Volunteers are placed at known distances east of the incident (Semampir, Kota Ke
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from tests.integration.dispatcher.conftest import (
     Workers,
     eventually,
     incident,
+    move_clock,
     north_of,
     volunteer,
 )
@@ -37,6 +37,7 @@ from tests.integration.dispatcher.conftest import (
 HERE_NORTH = north_of(HERE, 0.0)  # the 30 km volunteer is east, past the 25 km limit
 
 pytestmark = pytest.mark.integration
+OFFER_TTL_S = 30  # SIGAP_OFFER_TTL_S of `dispatcher_env`
 SECRET = "integration-test-link-secret-0123456789"
 
 
@@ -162,7 +163,7 @@ async def test_decline_and_expiry_move_on_understaffed_escalates_and_retries(
     await bus.register(*(volunteer(v, km) for v, km in (("a", 1), ("b", 2), ("c", 3), ("d", 4))))
     late = volunteer("e", 5, on_duty=False)
     await bus.register(late)
-    workers.start(SIGAP_OFFER_TTL_S="3")
+    worker = workers.start(clocked=True)  # offers expire when the test moves the clock past their deadline
     await roster.ready(5)
     await bus.send("incidents", incident("INC-X", EVAC2))
     await eventually(lambda: sorted(offered_to(bus, "INC-X")) == ["a", "b"], what="offers to a and b")
@@ -172,11 +173,14 @@ async def test_decline_and_expiry_move_on_understaffed_escalates_and_retries(
     assert await roster.status("a") == "available"
     await answer(bus, OfferAccepted, "INC-X", "c")
     # b lets the offer expire: d is next
-    await eventually(lambda: "d" in offered_to(bus, "INC-X"), 15, "b's slot offered to d after expiry")
+    await move_clock(worker, OFFER_TTL_S + 1, "expire_offers")
+    await eventually(lambda: "d" in offered_to(bus, "INC-X"), what="b's slot offered to d after expiry")
     assert [e.payload.volunteer_id for e in bus.events("dispatch-log", "offer.expired")][:1] == ["b"]
     assert await roster.status("b") == "available"
     # d lets it expire too: a and b said no, so nobody is left
-    await eventually(lambda: "understaffed" in statuses(bus, "INC-X"), 15, "understaffed")
+    assert statuses(bus, "INC-X")[-1:] == ["dispatching"]
+    await move_clock(worker, OFFER_TTL_S + 1, "expire_offers")
+    await eventually(lambda: "understaffed" in statuses(bus, "INC-X"), what="understaffed")
     warning = await eventually(lambda: bus.notifications(NotificationKind.UNDERSTAFFED), what="coordinators")
     assert [(n.recipient.name, n.context.open_slots) for n in warning] == [("Pak Koordinator", 1)]
     assert "outbox" in [c.type for c in warning[0].recipient.channels]
@@ -387,24 +391,37 @@ async def test_every_step_is_recorded_and_the_fairness_order_applies(
 
 
 async def test_a_long_deployment_earns_a_rest(bus: Bus, workers: Workers, roster: Roster) -> None:
-    """Rest after long deployments: not offered while resting; available (and retried) after."""
+    """Rest after long deployments (four hours earn eight hours' rest): a shorter one earns none; while
+    resting, not offered; available (and retried) after. The worker's clock is moved through the
+    deployments and the rest."""
     one = [Need(unit=Unit.TAGANA, skill=Skill.EVACUATION, count=1)]
     await bus.register(volunteer("a", 1.0))
-    workers.start(SIGAP_REST_AFTER_S="1", SIGAP_REST_S="4")
+    worker = workers.start(clocked=True, SIGAP_REST_AFTER_S=str(4 * 3600), SIGAP_REST_S=str(8 * 3600))
     await roster.ready(1)
+    await bus.send("incidents", incident("INC-R0", one))
+    await answer(bus, OfferAccepted, "INC-R0", "a")
+    await eventually(lambda: _is(roster, "a", "assigned"), what="assigned to INC-R0")
+    await move_clock(worker, 4 * 3600 - 60)  # a minute short of a long deployment
+    await answer(bus, AssignmentStatusChanged, "INC-R0", "a", status="released")
+    await eventually(lambda: _is(roster, "a", "available"), what="available again, no rest")
+    assert not (await roster.fields("a")).get("resting_until")
+
     await bus.send("incidents", incident("INC-R1", one))
     await answer(bus, OfferAccepted, "INC-R1", "a")
-    await eventually(lambda: _is(roster, "a", "assigned"), what="assigned")
-    await asyncio.sleep(1.2)
+    await eventually(lambda: _is(roster, "a", "assigned"), what="assigned to INC-R1")
+    released_at = datetime.fromisoformat((await move_clock(worker, 4 * 3600))["now"])
     await answer(bus, AssignmentStatusChanged, "INC-R1", "a", status="released")
     await eventually(lambda: _is(roster, "a", "resting"), what="resting")
     fields = await roster.fields("a")
-    resting_until = datetime.fromisoformat(fields["resting_until"])
-    assert timedelta(0) < resting_until - datetime.now(UTC) <= timedelta(seconds=4)
+    assert datetime.fromisoformat(fields["resting_until"]) == released_at + timedelta(hours=8)
     await bus.send("incidents", incident("INC-R2", one))
     await eventually(lambda: "understaffed" in statuses(bus, "INC-R2"), what="understaffed while resting")
     assert offered_to(bus, "INC-R2") == []
-    await eventually(lambda: offered_to(bus, "INC-R2") == ["a"], 15, "offered after the rest")
+    # a minute before the rest ends the timer wakes nobody; at its end a is offered the open slot
+    assert (await move_clock(worker, 8 * 3600 - 60, "wake_rested"))["ran"] == {"wake_rested": 0}
+    assert await roster.status("a") == "resting"
+    await move_clock(worker, 60, "wake_rested")
+    await eventually(lambda: offered_to(bus, "INC-R2") == ["a"], what="offered after the rest")
 
 
 async def test_a_freed_volunteer_goes_to_the_longest_waiting_incident_without_a_retry_storm(
@@ -430,7 +447,9 @@ async def test_a_freed_volunteer_goes_to_the_longest_waiting_incident_without_a_
 
     await answer(bus, OfferDeclined, ids[0], "solo")
     await eventually(lambda: offered_to(bus, ids[1]) == ["solo"], 10, "the longest waiting offered solo")
-    await asyncio.sleep(1.0)
+    # the decline's retries were all written before the retry that led to this offer was read: every
+    # one of them is in `responses` now
+    await bus.caught_up("responses")
     retried = [e.payload.incident_id for e in bus.events("responses", "dispatch.retry")]  # type: ignore[attr-defined]
     assert retried == ids[1:2]
     assert all(offered_to(bus, i) == [] for i in ids[2:])

@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 
 from schemas.api import OutboxMessage
 from schemas.vocabulary import ChannelType
+from services.common.clock import ManualClock
 from services.common.config import Settings
 from services.common.readmodels import Keys
 from services.notifier.channels import Outgoing
@@ -219,7 +221,8 @@ async def test_unreachable_provider_is_a_connection_failure_that_sent_nothing(
 @pytest.mark.integration
 async def test_outbox_stores_once_newest_first_capped_and_announces(settings: Settings, redis: Redis) -> None:
     capped = Settings(**{**settings.model_dump(), "outbox_max": 3, "outbox_volunteer_max": 2})
-    adapter = OutboxChannel(capped, redis)
+    clock = ManualClock(datetime(2026, 1, 15, 1, 30, tzinfo=UTC))
+    adapter = OutboxChannel(capped, redis, clock)
     keys = Keys(settings.redis_prefix)
     pubsub = redis.pubsub()
     await pubsub.subscribe(keys.changes)
@@ -236,6 +239,7 @@ async def test_outbox_stores_once_newest_first_capped_and_announces(settings: Se
     assert [m.notification_id for m in stored] == [m.notification_id for m in reversed(messages)][:3]
     assert stored[0].channel == ChannelType.WHATSAPP and stored[0].address == "+6281234567890"
     assert stored[0].text == messages[-1].rendered.text and stored[0].response_url == LINK
+    assert {m.stored_at for m in stored} == {clock()}  # stamped by the notifier's clock
     assert await redis.llen(keys.volunteer_outbox("vol-1")) == 2
     notices = []
     for _ in range(4):
