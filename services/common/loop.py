@@ -14,7 +14,6 @@ polling loop cancelled at random moments). That is what hung a benchmark run's t
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -74,12 +73,17 @@ def mend_wait_for() -> bool:
     return True
 
 
-def install_event_loop(environ: dict[str, str] | None = None) -> str:
-    """Set the event loop policy named by `SIGAP_EVENT_LOOP` and mend `asyncio.wait_for`; call before
+def install_event_loop(choice: str | None = None) -> str:
+    """Set the event loop policy `choice` names (a service passes its settings' `event_loop`; None
+    reads `SIGAP_EVENT_LOOP` through the shared settings) and mend `asyncio.wait_for`; call before
     anything makes a loop. Returns the name installed. An unknown name is an error, not a silent
     fallback."""
     mend_wait_for()
-    choice = (environ if environ is not None else os.environ).get("SIGAP_EVENT_LOOP", "uvloop").strip()
+    if choice is None:
+        from services.common.base_settings import common_settings
+
+        choice = common_settings().event_loop
+    choice = choice.strip()
     if choice not in CHOICES:
         raise ValueError(f"SIGAP_EVENT_LOOP must be one of {', '.join(CHOICES)}, not {choice!r}")
     if choice == "uvloop":

@@ -32,7 +32,7 @@ from schemas.events import (
 )
 from schemas.vocabulary import NotificationKind
 from services.common.autopipe import coalescing
-from services.common.config import Settings
+from services.common.base_settings import CommonSettings
 from services.common.replies import ReplyCode
 from services.common.topics import DISPATCH_LOG, NOTIFICATIONS, RESPONSES
 from services.dispatcher import metrics, notices
@@ -125,7 +125,7 @@ class Dispatch:
     incidents: IncidentStore
     sender: Sender
     policy: Policy
-    settings: Settings
+    settings: CommonSettings
     own: DispatcherSettings
     coordinators: list[Recipient]
     _parsed: OrderedDict[str, VolunteerProfile] = field(default_factory=OrderedDict, init=False, repr=False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from services.common.config import Settings
+from services.common.base_settings import CommonSettings
 from services.dispatcher.rebuild import current_generation, rebuild
 from services.dispatcher.runcards import RunCards
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Generation:
     redis: Redis
-    settings: Settings
+    settings: CommonSettings
     runcards: RunCards
     on_change: Callable[[], None]
     """called when the generation is lost or changes (forget what is kept in memory)"""

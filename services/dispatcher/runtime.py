@@ -11,8 +11,8 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
 from services.common.autopipe import AutoPipelineRedis
-from services.common.config import Settings
-from services.common.redis import as_redis, sentinel_client
+from services.common.base_settings import CommonSettings
+from services.common.redis import Sentinels, as_redis, sentinel_client
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.dispatch import Dispatch
@@ -37,7 +37,7 @@ class Runtime:
     generation: Generation
 
     @classmethod
-    def create(cls, settings: Settings, own: DispatcherSettings, sender: Sender) -> Runtime:
+    def create(cls, settings: CommonSettings, own: DispatcherSettings, sender: Sender) -> Runtime:
         runcards = load_runcards(own.runcards_file)
         policy = Policy(
             runcards=runcards,
@@ -83,7 +83,7 @@ REDIS_SPARE_CONNECTIONS = 32
 
 
 def dispatcher_redis(
-    url: str, in_flight: int, *, cluster: bool = False, sentinels: str = "", master: str = "sigap"
+    url: str, in_flight: int, *, cluster: bool = False, sentinels: Sentinels = "", master: str = "sigap"
 ) -> Redis:
     """The worker's Redis client (`services.common.redis.new_redis`'s options), pipelining on its own
     (`AutoPipelineRedis`: the commands a batch's incidents issue together go as one pipeline): one
@@ -124,7 +124,7 @@ def dispatcher_redis(
 _runtime: Runtime | None = None
 
 
-def get_runtime(app: Any, settings: Settings, own: DispatcherSettings) -> Runtime:
+def get_runtime(app: Any, settings: CommonSettings, own: DispatcherSettings) -> Runtime:
     """The worker's runtime; the first call (from an agent or timer, inside the loop) creates it."""
     global _runtime  # noqa: PLW0603 - one runtime per worker process, made inside its event loop
     if _runtime is None:

@@ -19,11 +19,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from schemas.api import OutboxMessage
 from schemas.vocabulary import ChannelType
-from services.common.config import Settings
 from services.common.readmodels import Keys, change_notice
 from services.notifier.channels.base import Outgoing
 from services.notifier.errors import ConnectionFailed, ProviderTimeout, ServerError
 from services.notifier.scripts import load
+from services.notifier.settings import NotifierSettings
 
 MARKER_TTL_S = 8 * 24 * 3600
 
@@ -33,7 +33,7 @@ class OutboxChannel:
     idempotent = True
     finishes_claims = True
 
-    def __init__(self, settings: Settings, redis: Redis) -> None:
+    def __init__(self, settings: NotifierSettings, redis: Redis) -> None:
         self._settings = settings
         self._keys = Keys(settings.redis_prefix)
         self._store = load(redis, "outbox_store")
@@ -42,7 +42,7 @@ class OutboxChannel:
         self.check(self._settings)
 
     @staticmethod
-    def check(s: Settings) -> None:
+    def check(s: NotifierSettings) -> None:
         """Needs nothing beyond Redis."""
 
     def document(self, message: Outgoing, stored_at: datetime) -> OutboxMessage:
