@@ -29,10 +29,7 @@ from services.common.keyring import Keyring
 DEV_LINK_SECRET = "local-dev-link-secret-change-me"  # noqa: S105 - refused outside local development
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_DATA_DIR = Path("/var/lib/sigap")
-DEFAULT_GC_THRESHOLDS = (700, 10, 100)
-"""CPython's young collections, with full ones ten times rarer than CPython's (700, 10, 10): why these
-— the drain, the collector's cost and the pauses of each setting, measured — is in `bench/PROFILE.md`
-§7."""
+DEFAULT_GC_THRESHOLDS = (700, 10, 100)  # why these: services.common.heap.DEFAULT_THRESHOLDS
 
 HASH_TAG = re.compile(r"^[^{]*\{[^}]+\}")
 """a Redis Cluster hash tag: keys starting with the same `{tag}` share a slot"""
