@@ -18,9 +18,9 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, Field, HttpUrl, RedisDsn, TypeAdapter, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, RedisDsn, TypeAdapter, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.reference import KOTA_KEDIRI_AREA, BoundingBox
@@ -66,13 +66,24 @@ def pairs(text: str, variable: str) -> list[tuple[str, str]]:
     return out
 
 
-def from_text(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
-    """A before-validator: parse the environment's text; a typed value passes through as it is."""
+def from_text(parse: Callable[[str], Any]) -> BeforeValidator:
+    """Parse the environment's text form (with `NoDecode`, pydantic-settings hands it over as it is);
+    a typed value passes through to the field's own validation."""
 
     def validate(value: Any) -> Any:
         return parse(value) if isinstance(value, str) else value
 
-    return validate
+    return BeforeValidator(validate)
+
+
+def _unset_when_empty(value: object) -> object:
+    return None if value == "" else value  # Compose passes unset values as empty
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("give the time zone, e.g. 2026-12-31T00:00:00+07:00")
+    return value
 
 
 def parse_sentinels(text: str) -> list[tuple[str, int]]:
@@ -103,6 +114,10 @@ def _gc_thresholds(value: tuple[int, int, int]) -> tuple[int, int, int]:
     return parse_gc_thresholds(",".join(map(str, value)))
 
 
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
 def _http_url(value: str) -> str:
     if value:
         TypeAdapter(HttpUrl).validate_python(value)
@@ -125,16 +140,29 @@ def _bootstrap(value: str) -> str:
     return ",".join(hosts)
 
 
+AwareTime = Annotated[datetime | None, BeforeValidator(_unset_when_empty), AfterValidator(_aware)]
+"""a time with its zone (ISO 8601); empty: unset"""
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 """an http(s) URL, checked at start and kept as written (empty: unset)"""
 RedisUrlText = Annotated[str, AfterValidator(_redis_url)]
 Bootstrap = Annotated[str, AfterValidator(_bootstrap), Field(json_schema_extra={"env_type": "host:port,…"})]
 """`host:port,…`, as aiokafka takes it"""
-Area = Annotated[BoundingBox, NoDecode, Field(json_schema_extra={"env_type": "south,west,north,east"})]
-Sentinels = Annotated[list[tuple[str, int]], NoDecode, Field(json_schema_extra={"env_type": "host:port,…"})]
+Area = Annotated[
+    BoundingBox,
+    NoDecode,
+    from_text(BoundingBox.parse),
+    Field(json_schema_extra={"env_type": "south,west,north,east"}),
+]
+Sentinels = Annotated[
+    list[tuple[str, int]],
+    NoDecode,
+    from_text(parse_sentinels),
+    Field(json_schema_extra={"env_type": "host:port,…"}),
+]
 GcThresholds = Annotated[
     tuple[int, int, int],
     NoDecode,
+    from_text(parse_gc_thresholds),
     AfterValidator(_gc_thresholds),
     Field(json_schema_extra={"env_type": "gen0,gen1,gen2"}),
 ]
@@ -190,12 +218,12 @@ class CommonSettings(BaseSettings):
         description="during a rotation: the old link secret still verifies links (never signs) until "
         '`SIGAP_LINK_SECRET_PREVIOUS_UNTIL`; both or neither (deploy/README.md "Secrets and rotation")',
     )
-    link_secret_previous_until: datetime | None = Field(
+    link_secret_previous_until: AwareTime = Field(
         default=None, description="end of the old link secret's grace (ISO 8601 with a time zone)"
     )
 
     # the process (services/common/loop.py, services/common/heap.py)
-    event_loop: Literal["uvloop", "asyncio"] = Field(
+    event_loop: Annotated[Literal["uvloop", "asyncio"], BeforeValidator(_stripped)] = Field(
         default="uvloop",
         description="every service's event loop: `uvloop` (libuv, compiled) or `asyncio` (the standard "
         "library's, for its debugging tools)",
@@ -268,36 +296,6 @@ class CommonSettings(BaseSettings):
         "`RedisCluster`",
     )
 
-    @field_validator("redis_sentinels", mode="before")
-    @classmethod
-    def _sentinels(cls, value: Any) -> Any:
-        return from_text(parse_sentinels)(value)
-
-    @field_validator("service_area", mode="before")
-    @classmethod
-    def _area(cls, value: Any) -> Any:
-        return from_text(BoundingBox.parse)(value)
-
-    @field_validator("gc_thresholds", mode="before")
-    @classmethod
-    def _gc(cls, value: Any) -> Any:
-        return from_text(parse_gc_thresholds)(value)
-
-    @field_validator("event_loop", mode="before")
-    @classmethod
-    def _loop_name(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
-
-    @field_validator("link_secret_previous_until", mode="before")
-    @classmethod
-    def _unset_when_empty(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("link_secret_previous_until")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return aware(value)
-
     @model_validator(mode="after")
     def _common_checks(self) -> CommonSettings:
         if self.redis_cluster and not HASH_TAG.match(self.redis_prefix):
@@ -332,12 +330,6 @@ class CommonSettings(BaseSettings):
         return self.topic_prefix + name
 
 
-def aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("give the time zone, e.g. 2026-12-31T00:00:00+07:00")
-    return value
-
-
 def grace_pair(name: str, previous: str, until: datetime | None) -> None:
     """A rotated-out secret and the end of its grace period go together."""
     if bool(previous) != bool(until):
@@ -348,8 +340,21 @@ def grace_pair(name: str, previous: str, until: datetime | None) -> None:
         )
 
 
+def read_settings(cls: type[S]) -> S:
+    """A service's settings from the environment; also gives the schemas' validators the service area
+    (`SIGAP_SERVICE_AREA`), the one setting the schemas use."""
+    from schemas.fields import configure_service_area
+
+    settings = cls()
+    configure_service_area(settings.service_area)
+    return settings
+
+
 @cache
 def common_settings() -> CommonSettings:
     """The shared settings, read once (for what runs before a service's own class is made: the event
     loop, the collector)."""
     return CommonSettings()
+
+
+S = TypeVar("S", bound=CommonSettings)

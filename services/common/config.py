@@ -22,6 +22,7 @@ from services.common.base_settings import (
     SYSTEM_DATA_DIR,
     CommonSettings,
     default_data_dir,
+    read_settings,
 )
 from services.dispatcher.settings import DispatcherSettings
 from services.gateway.settings import DEV_API_KEYS, ROLES, GatewaySettings
@@ -68,11 +69,7 @@ class Settings(GatewaySettings, DispatcherSettings, NotifierSettings):
 @cache
 def get_settings() -> Settings:
     """The settings, read once; also applies the service area to the schemas' validators."""
-    from schemas.fields import configure_service_area
-
-    settings = Settings()
-    configure_service_area(settings.service_area)
-    return settings
+    return read_settings(Settings)
 
 
 if __name__ == "__main__":

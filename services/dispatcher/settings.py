@@ -5,18 +5,50 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import NoDecode
 
 from schemas.events import ChannelAddress, Recipient
 from schemas.vocabulary import ChannelType
-from services.common.base_settings import CommonSettings, from_text
+from services.common.base_settings import CommonSettings, from_text, read_settings
 
 DEFAULT_RUNCARDS = Path(__file__).with_name("runcards.toml")
 DEFAULT_ASSESSMENT_RULES = Path(__file__).with_name("assessment_rules.toml")
 DEFAULT_COORDINATOR = "Pusdalops Dinsos"
+
+
+def parse_coordinators(text: str) -> list[Recipient]:
+    """`name|channel:address[,channel:address];…` → recipients. Every coordinator also gets the
+    `outbox` channel last, so an understaffed warning always lands somewhere visible; with none
+    configured, the ops room's outbox is the coordinator."""
+    people: list[Recipient] = []
+    for entry in (e.strip() for e in text.split(";")):
+        if not entry:
+            continue
+        name, sep, channels_text = entry.partition("|")
+        if not sep or not name.strip():
+            raise ValueError(f"SIGAP_COORDINATORS entry {entry!r} is not 'name|channel:address,…'")
+        channels: list[ChannelAddress] = []
+        for item in (c.strip() for c in channels_text.split(",")):
+            if not item:
+                continue
+            kind, sep2, address = item.partition(":")
+            if not sep2:
+                raise ValueError(f"SIGAP_COORDINATORS channel {item!r} is not 'channel:address'")
+            channels.append(ChannelAddress(type=ChannelType(kind.strip()), address=address.strip()))
+        if not any(c.type == ChannelType.OUTBOX for c in channels):
+            channels.append(ChannelAddress(type=ChannelType.OUTBOX, address=name.strip()))
+        people.append(Recipient(name=name.strip(), channels=channels[:6]))
+    if not people:
+        people.append(
+            Recipient(
+                name=DEFAULT_COORDINATOR,
+                channels=[ChannelAddress(type=ChannelType.OUTBOX, address="ops-room")],
+            )
+        )
+    return people
 
 
 class DispatcherSettings(CommonSettings):
@@ -61,7 +93,7 @@ class DispatcherSettings(CommonSettings):
         gt=0,
         description="lifetime of the link in an offer (it also serves en route / on scene / released)",
     )
-    coordinators: Annotated[list[Recipient], NoDecode] = Field(
+    coordinators: Annotated[list[Recipient], NoDecode, from_text(parse_coordinators)] = Field(
         default_factory=lambda: parse_coordinators(""),
         description="who hears of understaffed incidents: `name|channel:address;…` (always also the "
         "outbox; unset: the ops room's outbox)",
@@ -108,52 +140,11 @@ class DispatcherSettings(CommonSettings):
         "lost) it rebuilds Redis from the topics before acting again",
     )
 
-    @field_validator("coordinators", mode="before")
-    @classmethod
-    def _coordinators(cls, value: Any) -> Any:
-        return from_text(parse_coordinators)(value)
-
     def coordinator_recipients(self) -> list[Recipient]:
         return list(self.coordinators)
-
-
-def parse_coordinators(text: str) -> list[Recipient]:
-    """`name|channel:address[,channel:address];…` → recipients. Every coordinator also gets the
-    `outbox` channel last, so an understaffed warning always lands somewhere visible; with none
-    configured, the ops room's outbox is the coordinator."""
-    people: list[Recipient] = []
-    for entry in (e.strip() for e in text.split(";")):
-        if not entry:
-            continue
-        name, sep, channels_text = entry.partition("|")
-        if not sep or not name.strip():
-            raise ValueError(f"SIGAP_COORDINATORS entry {entry!r} is not 'name|channel:address,…'")
-        channels: list[ChannelAddress] = []
-        for item in (c.strip() for c in channels_text.split(",")):
-            if not item:
-                continue
-            kind, sep2, address = item.partition(":")
-            if not sep2:
-                raise ValueError(f"SIGAP_COORDINATORS channel {item!r} is not 'channel:address'")
-            channels.append(ChannelAddress(type=ChannelType(kind.strip()), address=address.strip()))
-        if not any(c.type == ChannelType.OUTBOX for c in channels):
-            channels.append(ChannelAddress(type=ChannelType.OUTBOX, address=name.strip()))
-        people.append(Recipient(name=name.strip(), channels=channels[:6]))
-    if not people:
-        people.append(
-            Recipient(
-                name=DEFAULT_COORDINATOR,
-                channels=[ChannelAddress(type=ChannelType.OUTBOX, address="ops-room")],
-            )
-        )
-    return people
 
 
 @cache
 def get_dispatcher_settings() -> DispatcherSettings:
     """The dispatcher's settings, read once; also applies the service area to the schemas' validators."""
-    from schemas.fields import configure_service_area
-
-    settings = DispatcherSettings()
-    configure_service_area(settings.service_area)
-    return settings
+    return read_settings(DispatcherSettings)

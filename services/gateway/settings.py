@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from schemas.fields import normalise_phone
 from services.common.base_settings import (
+    AwareTime,
     CommonSettings,
     HttpUrlText,
-    aware,
     from_text,
     grace_pair,
     items,
     pairs,
+    read_settings,
 )
 from services.common.keyring import Keyring
 from services.gateway.reports.policy import AllowanceRule, parse_targets
@@ -48,7 +48,7 @@ class GatewaySettings(CommonSettings):
 
     http_host: str = Field(default="127.0.0.1", description="the gateway's address")
     http_port: int = Field(default=8080, ge=1, le=65535, description="the gateway's port")
-    api_keys: Annotated[dict[str, Role], NoDecode] = Field(
+    api_keys: Annotated[dict[str, Role], NoDecode, from_text(parse_api_keys)] = Field(
         default_factory=lambda: parse_api_keys(DEV_API_KEYS),
         description="`role:key,role:key,…`; roles `operator` < `coordinator` < `admin`; keys of 8+ "
         "characters",
@@ -65,10 +65,10 @@ class GatewaySettings(CommonSettings):
         description="during a rotation: sessions signed with the old secret stay valid until "
         "`SIGAP_SESSION_SECRET_PREVIOUS_UNTIL`; both or neither",
     )
-    session_secret_previous_until: datetime | None = Field(
+    session_secret_previous_until: AwareTime = Field(
         default=None, description="end of the old session secret's grace (ISO 8601 with a time zone)"
     )
-    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+    forwarded_allow_ips: Annotated[list[str], NoDecode, from_text(items)] = Field(
         default_factory=lambda: ["127.0.0.1"],
         description="addresses of the reverse proxies whose `X-Forwarded-For`/`-Proto` the gateway trusts "
         "(`*` where only the proxy can reach it: Compose, Kubernetes)",
@@ -179,7 +179,7 @@ class GatewaySettings(CommonSettings):
         description="`false`: the gateway serves its report store as it is and reads no topic (a "
         "benchmark, the API fuzz test)",
     )
-    report_allowance: Annotated[AllowanceRule, NoDecode] = Field(
+    report_allowance: Annotated[AllowanceRule, NoDecode, from_text(AllowanceRule.parse)] = Field(
         default=AllowanceRule("per_day", 100_000),
         description="uang transport: `per_day` (per deployment day), `per_deployment` or `per_hour` "
         "(en route + on scene), in rupiah",
@@ -192,7 +192,7 @@ class GatewaySettings(CommonSettings):
         description="the longest one deployment counts (hours and days), e.g. for a volunteer who never "
         'reported "selesai"',
     )
-    report_targets: Annotated[dict[str, float], NoDecode] = Field(
+    report_targets: Annotated[dict[str, float], NoDecode, from_text(parse_targets)] = Field(
         default_factory=lambda: {"reported_to_first_offer": 60.0},
         description="response-time targets `step:seconds,…` (NFPA 1225: answering → dispatch within 60 s)",
         json_schema_extra={"env_type": "step:seconds,…"},
@@ -215,26 +215,6 @@ class GatewaySettings(CommonSettings):
         default="", description="the printed reports' signature block (empty: a dotted line to fill by hand)"
     )
 
-    @field_validator("api_keys", mode="before")
-    @classmethod
-    def _api_keys(cls, value: Any) -> Any:
-        return from_text(parse_api_keys)(value)
-
-    @field_validator("forwarded_allow_ips", mode="before")
-    @classmethod
-    def _proxies(cls, value: Any) -> Any:
-        return from_text(items)(value)
-
-    @field_validator("report_allowance", mode="before")
-    @classmethod
-    def _allowance(cls, value: Any) -> Any:
-        return from_text(AllowanceRule.parse)(value)
-
-    @field_validator("report_targets", mode="before")
-    @classmethod
-    def _targets(cls, value: Any) -> Any:
-        return from_text(parse_targets)(value)
-
     @field_validator("posko_phone")
     @classmethod
     def _posko_phone(cls, value: str) -> str:
@@ -246,16 +226,6 @@ class GatewaySettings(CommonSettings):
         if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
             raise ValueError("Telegram's secret_token is 1-256 of A-Z, a-z, 0-9, _ and -")
         return value
-
-    @field_validator("session_secret_previous_until", mode="before")
-    @classmethod
-    def _session_grace_unset_when_empty(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("session_secret_previous_until")
-    @classmethod
-    def _session_grace_aware(cls, value: datetime | None) -> datetime | None:
-        return aware(value)
 
     @model_validator(mode="after")
     def _gateway_checks(self) -> GatewaySettings:
@@ -284,8 +254,4 @@ class GatewaySettings(CommonSettings):
 @cache
 def get_gateway_settings() -> GatewaySettings:
     """The gateway's settings, read once; also applies the service area to the schemas' validators."""
-    from schemas.fields import configure_service_area
-
-    settings = GatewaySettings()
-    configure_service_area(settings.service_area)
-    return settings
+    return read_settings(GatewaySettings)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 from pydantic_settings import NoDecode
 
 from schemas.vocabulary import ChannelType, NotificationKind
-from services.common.base_settings import CommonSettings, HttpUrlText, from_text, items, pairs
-
-PerChannel = Annotated[dict[ChannelType, float], NoDecode]
+from services.common.base_settings import CommonSettings, HttpUrlText, from_text, items, pairs, read_settings
 
 
 def parse_channels(text: str) -> list[ChannelType]:
@@ -57,6 +56,44 @@ def parse_templates(value: str) -> dict[NotificationKind, str]:
     return names
 
 
+def per_channel(variable: str) -> Callable[[str], dict[ChannelType, float]]:
+    return lambda text: parse_per_channel(text, variable)
+
+
+def _timeouts(values: dict[ChannelType, float]) -> dict[ChannelType, float]:
+    if any(v <= 0 for v in values.values()):
+        raise ValueError("SIGAP_NOTIFIER_TIMEOUTS: every timeout must be > 0")
+    return values
+
+
+def _concurrency(values: dict[ChannelType, float]) -> dict[ChannelType, int]:
+    if any(v < 1 or v != int(v) for v in values.values()):
+        raise ValueError("SIGAP_NOTIFIER_CONCURRENCY: every channel needs a whole number, at least 1")
+    return {channel: int(v) for channel, v in values.items()}
+
+
+Timeouts = Annotated[
+    dict[ChannelType, float],
+    NoDecode,
+    from_text(per_channel("SIGAP_NOTIFIER_TIMEOUTS")),
+    AfterValidator(_timeouts),
+    Field(json_schema_extra={"env_type": "channel:seconds,…"}),
+]
+Concurrency = Annotated[
+    dict[ChannelType, int],
+    NoDecode,
+    from_text(per_channel("SIGAP_NOTIFIER_CONCURRENCY")),
+    AfterValidator(_concurrency),
+    Field(json_schema_extra={"env_type": "channel:count,…"}),
+]
+Rates = Annotated[
+    dict[ChannelType, float],
+    NoDecode,
+    from_text(per_channel("SIGAP_NOTIFIER_RATES")),
+    Field(json_schema_extra={"env_type": "channel:per-second,…"}),
+]
+
+
 class NotifierSettings(CommonSettings):
     """`python -m services.notifier worker`."""
 
@@ -64,7 +101,7 @@ class NotifierSettings(CommonSettings):
         default="127.0.0.1", description="the notifier's `/healthz`, `/readyz`, `/metrics`"
     )
     notifier_port: int = Field(default=6067, ge=1, le=65535, description="the port of those")
-    channels: Annotated[list[ChannelType], NoDecode] = Field(
+    channels: Annotated[list[ChannelType], NoDecode, from_text(parse_channels)] = Field(
         default_factory=lambda: [ChannelType.OUTBOX],
         description="enabled channels in fallback order (`whatsapp,telegram,sms,email,outbox`)",
     )
@@ -77,7 +114,7 @@ class NotifierSettings(CommonSettings):
         default="", description="WhatsApp Cloud API: the sender's number id"
     )
     whatsapp_token: str = Field(default="", description="WhatsApp Cloud API: the access token")
-    whatsapp_template: Annotated[dict[NotificationKind, str], NoDecode] = Field(
+    whatsapp_template: Annotated[dict[NotificationKind, str], NoDecode, from_text(parse_templates)] = Field(
         default_factory=dict,
         description="approved template (one name, or `kind:name,…`) for volunteers outside the 24-hour "
         "window, with five body parameters: what, where, detail, time, link; empty sends text",
@@ -104,14 +141,13 @@ class NotifierSettings(CommonSettings):
     smtp_from: str = Field(default="sigap@localhost", description="e-mail: the sender")
 
     # delivery (DESIGN.md §4); per-channel values are `channel:value,…` (channels not named: defaults)
-    notifier_timeouts: PerChannel = Field(
+    notifier_timeouts: Timeouts = Field(
         default_factory=lambda: parse_per_channel(
             "whatsapp:10,telegram:10,sms:10,email:20,outbox:5", "SIGAP_NOTIFIER_TIMEOUTS"
         ),
         description="per-channel timeout of one hand-off, seconds",
-        json_schema_extra={"env_type": "channel:seconds,…"},
     )
-    notifier_concurrency: Annotated[dict[ChannelType, int], NoDecode] = Field(
+    notifier_concurrency: Concurrency = Field(
         default_factory=lambda: {
             ChannelType.WHATSAPP: 16,
             ChannelType.TELEGRAM: 16,
@@ -120,14 +156,12 @@ class NotifierSettings(CommonSettings):
             ChannelType.OUTBOX: 32,
         },
         description="per-channel concurrent hand-offs, per worker",
-        json_schema_extra={"env_type": "channel:count,…"},
     )
-    notifier_rates: PerChannel = Field(
+    notifier_rates: Rates = Field(
         default_factory=lambda: parse_per_channel(
             "whatsapp:20,telegram:25,sms:5,email:5,outbox:0", "SIGAP_NOTIFIER_RATES"
         ),
         description="per-channel hand-offs per second across all workers (0 = no limit)",
-        json_schema_extra={"env_type": "channel:per-second,…"},
     )
     notifier_max_attempts: int = Field(
         default=4, ge=1, le=20, description="attempts on one channel before the next is tried"
@@ -155,37 +189,6 @@ class NotifierSettings(CommonSettings):
         default=100, ge=1, description="messages kept in the outbox per volunteer"
     )
 
-    @field_validator("channels", mode="before")
-    @classmethod
-    def _channels(cls, value: Any) -> Any:
-        return from_text(parse_channels)(value)
-
-    @field_validator("whatsapp_template", mode="before")
-    @classmethod
-    def _templates(cls, value: Any) -> Any:
-        return from_text(parse_templates)(value)
-
-    @field_validator("notifier_timeouts", mode="before")
-    @classmethod
-    def _timeouts(cls, value: Any) -> Any:
-        values = from_text(lambda text: parse_per_channel(text, "SIGAP_NOTIFIER_TIMEOUTS"))(value)
-        if isinstance(values, dict) and any(float(v) <= 0 for v in values.values()):
-            raise ValueError("SIGAP_NOTIFIER_TIMEOUTS: every timeout must be > 0")
-        return values
-
-    @field_validator("notifier_concurrency", mode="before")
-    @classmethod
-    def _concurrency(cls, value: Any) -> Any:
-        values = from_text(lambda text: parse_per_channel(text, "SIGAP_NOTIFIER_CONCURRENCY"))(value)
-        if isinstance(values, dict) and any(float(v) < 1 or float(v) != int(v) for v in values.values()):
-            raise ValueError("SIGAP_NOTIFIER_CONCURRENCY: every channel needs a whole number, at least 1")
-        return {k: int(v) for k, v in values.items()} if isinstance(values, dict) else values
-
-    @field_validator("notifier_rates", mode="before")
-    @classmethod
-    def _rates(cls, value: Any) -> Any:
-        return from_text(lambda text: parse_per_channel(text, "SIGAP_NOTIFIER_RATES"))(value)
-
     @property
     def enabled_channels(self) -> list[ChannelType]:
         return list(self.channels)
@@ -194,8 +197,4 @@ class NotifierSettings(CommonSettings):
 @cache
 def get_notifier_settings() -> NotifierSettings:
     """The notifier's settings, read once; also applies the service area to the schemas' validators."""
-    from schemas.fields import configure_service_area
-
-    settings = NotifierSettings()
-    configure_service_area(settings.service_area)
-    return settings
+    return read_settings(NotifierSettings)
