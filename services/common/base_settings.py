@@ -19,8 +19,9 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, RedisDsn, TypeAdapter, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, TypeAdapter, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.reference import KOTA_KEDIRI_AREA, BoundingBox
@@ -118,14 +119,21 @@ def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+"""what redis-py's `from_url` takes"""
+
+
 def _http_url(value: str) -> str:
     if value:
-        TypeAdapter(HttpUrl).validate_python(value)
+        _HTTP_URL.validate_python(value)
     return value
 
 
 def _redis_url(value: str) -> str:
-    TypeAdapter(RedisDsn).validate_python(value)
+    parsed = urlsplit(value)
+    if parsed.scheme not in REDIS_SCHEMES or not (parsed.hostname or parsed.path):
+        raise ValueError(f"SIGAP_REDIS_URL is a redis://, rediss:// or unix:// URL, not {value!r}")
     return value
 
 

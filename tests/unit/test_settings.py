@@ -146,7 +146,7 @@ def test_lists_and_maps_are_parsed_once_from_their_text_forms(monkeypatch: pytes
         ("SIGAP_REPORT_TARGETS", "coffee:5", "SIGAP_REPORT_TARGETS"),
         ("SIGAP_COORDINATORS", "nobody", "SIGAP_COORDINATORS"),
         ("SIGAP_PUBLIC_URL", "sigap.example.org", "URL"),
-        ("SIGAP_REDIS_URL", "127.0.0.1:6379", "valid URL"),
+        ("SIGAP_REDIS_URL", "127.0.0.1:6379", "SIGAP_REDIS_URL is a redis://"),
         ("SIGAP_KAFKA_BOOTSTRAP", "broker-without-port", "SIGAP_KAFKA_BOOTSTRAP"),
     ],
 )
