@@ -11,6 +11,8 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from services.common.base_settings import parse_sentinels
+
 if TYPE_CHECKING:
     from services.common.base_settings import CommonSettings
 
@@ -53,8 +55,6 @@ def redis_for(settings: CommonSettings) -> Redis:
 def sentinel_hosts(spec: Sentinels) -> list[tuple[str, int]]:
     """`host:port,host:port` → [(host, port), …] (a bad entry is a `ValueError` naming it); parsed
     pairs pass through."""
-    from services.common.base_settings import parse_sentinels
-
     return parse_sentinels(spec) if isinstance(spec, str) else list(spec)
 
 
