@@ -185,3 +185,18 @@ def test_acl_passwords_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIGAP_LINK_SECRET", "l" * 40)
     with pytest.raises(ValidationError, match="SIGAP_REDIS_PASSWORD_DISPATCHER must be set in production"):
         AclSettings()
+
+
+async def test_the_parsed_sentinels_reach_the_client() -> None:
+    from redis.asyncio.sentinel import SentinelConnectionPool
+
+    from services.common.redis import redis_for
+
+    s = Settings(redis_sentinels="127.0.0.1:23001,127.0.0.1:23002", redis_sentinel_master="kediri")
+    client = redis_for(s)  # nothing connects until a command is sent
+    pool = client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
+    assert pool.service_name == "kediri"
+    sentinels = [node.connection_pool.connection_kwargs for node in pool.sentinel_manager.sentinels]
+    assert [(k["host"], k["port"]) for k in sentinels] == [("127.0.0.1", 23001), ("127.0.0.1", 23002)]
+    await client.aclose()
