@@ -179,7 +179,11 @@ GcThresholds = Annotated[
 class CommonSettings(BaseSettings):
     """What every service reads: Kafka, Redis, prefixes, transport security, links, the area."""
 
-    model_config = SettingsConfigDict(env_prefix="SIGAP_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value's error names the variable, never echoes the environment
+    # (its secrets) into the log
+    model_config = SettingsConfigDict(
+        env_prefix="SIGAP_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     env: Literal["local", "test", "production"] = Field(
         default="local",

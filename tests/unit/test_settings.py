@@ -200,3 +200,13 @@ async def test_the_parsed_sentinels_reach_the_client() -> None:
     sentinels = [node.connection_pool.connection_kwargs for node in pool.sentinel_manager.sentinels]
     assert [(k["host"], k["port"]) for k in sentinels] == [("127.0.0.1", 23001), ("127.0.0.1", 23002)]
     await client.aclose()
+
+
+def test_a_refused_start_does_not_echo_the_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGAP_ENV", "production")
+    monkeypatch.setenv("SIGAP_LINK_SECRET", "the-real-link-secret-" + "x" * 20)
+    monkeypatch.setenv("SIGAP_KAFKA_SASL_PASSWORD", "the-real-kafka-password")
+    with pytest.raises(ValidationError) as refused:
+        GatewaySettings()  # no API keys: refused
+    assert "SIGAP_API_KEYS" in str(refused.value)
+    assert "the-real" not in str(refused.value)
