@@ -111,7 +111,7 @@ def check_in_service_area(point: GeoPoint | None, allowed_outside: bool, field: 
     area = service_area()
     if not area.contains(point.lat, point.lon):
         raise ValueError(
-            f"{field} ({point.lat}, {point.lon}) is outside the Kota Kediri service area ({area}); "
+            f"{field} ({point.lat}, {point.lon}) is outside the service area ({area}, SIGAP_SERVICE_AREA); "
             "set allow_outside_area to true if that is intended"
         )
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
+from pydantic import Field, model_validator
 from redis.asyncio import Redis
 
-from services.common.config import get_settings
+from services.common.base_settings import CommonSettings
 from services.common.readmodels import Keys
 
 OWNED: dict[str, tuple[str, ...]] = {
@@ -74,14 +75,41 @@ def acl_user(service: str, prefix: str) -> AclUser:
     )
 
 
-def password_for(service: str) -> str:
-    """`SIGAP_REDIS_PASSWORD_<SERVICE>`; local development falls back to a fixed password."""
-    value = os.environ.get(f"SIGAP_REDIS_PASSWORD_{service.upper()}")
-    if value:
-        return value
-    if get_settings().env == "production":
-        raise SystemExit(f"SIGAP_REDIS_PASSWORD_{service.upper()} must be set in production")
-    return f"local-{service}-redis-password"
+def _password(service: str) -> Any:
+    return Field(
+        default="",
+        description=f"password of the {service}'s Redis ACL user (`sigap-{service}`), set by "
+        "`deploy/local/redis-acl.sh apply` (`… urls` prints each service's `SIGAP_REDIS_URL`); "
+        "required in production",
+        json_schema_extra={"env_default": f"`local-{service}-redis-password`"},
+    )
+
+
+class AclSettings(CommonSettings):
+    """`python -m services.common.acl`: the services' Redis users and their passwords."""
+
+    redis_password_dispatcher: str = _password("dispatcher")
+    redis_password_notifier: str = _password("notifier")
+    redis_password_gateway: str = _password("gateway")
+
+    @model_validator(mode="after")
+    def _set_in_production(self) -> AclSettings:
+        if self.env == "production":
+            for service, password in self.given().items():
+                if not password:
+                    raise ValueError(f"SIGAP_REDIS_PASSWORD_{service.upper()} must be set in production")
+        return self
+
+    def given(self) -> dict[str, str]:
+        return {
+            "dispatcher": self.redis_password_dispatcher,
+            "notifier": self.redis_password_notifier,
+            "gateway": self.redis_password_gateway,
+        }
+
+    def passwords(self) -> dict[str, str]:
+        """service → password; local development falls back to a fixed password per service."""
+        return {s: value or f"local-{s}-redis-password" for s, value in self.given().items()}
 
 
 async def apply(redis: Redis, prefix: str, passwords: dict[str, str]) -> list[str]:
@@ -112,8 +140,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Redis ACL users of Sigap's services")
     parser.add_argument("action", choices=("apply", "urls"))
     args = parser.parse_args()
-    settings = get_settings()
-    passwords = {s: password_for(s) for s in SERVICES}
+    try:
+        settings = AclSettings()
+    except ValueError as exc:  # pydantic's ValidationError names the variable
+        raise SystemExit(str(exc)) from None
+    passwords = settings.passwords()
     if args.action == "urls":
         for service in SERVICES:
             print(f"{service} {service_url(settings.redis_url, service, passwords[service])}")  # noqa: T201

@@ -2,6 +2,12 @@
 
 The container image's HEALTHCHECK (no curl in a slim image). The URL is the argument, else
 `SIGAP_HEALTHCHECK_URL`, else the gateway's `/healthz` on `SIGAP_HTTP_PORT`.
+
+It reads those two variables itself, not through the settings classes: the probe runs every few
+seconds in every container (gateway, dispatcher, notifier) and must judge the service by its answer
+only — validating the container's whole configuration would make a probe of the notifier fail on a
+gateway setting, and would import pydantic each time. Both are in README's table
+(`services.common.settings_table.OTHER_VARIABLES`).
 """
 
 from __future__ import annotations

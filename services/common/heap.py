@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +23,8 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from services.common.base_settings import DEFAULT_GC_THRESHOLDS
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +39,21 @@ def freeze_startup_heap() -> int:
     return frozen
 
 
-DEFAULT_THRESHOLDS = (700, 10, 100)
+DEFAULT_THRESHOLDS = DEFAULT_GC_THRESHOLDS
 """CPython's young collections, with full ones ten times rarer than CPython's (700, 10, 10): the
 objects of a batch in flight outlive a few young collections, get promoted, and every promotion brings
 the next full collection of the whole heap nearer. Why these and not others — the drain, the
 collector's cost and the pauses of each setting, measured — is in `bench/PROFILE.md` §7."""
 
 
-def tune_collector(spec: str | None = None) -> tuple[int, int, int]:
-    """Set the collector's thresholds from `SIGAP_GC_THRESHOLDS` (`gen0,gen1,gen2`), else
-    `DEFAULT_THRESHOLDS`; returns them. A refused value stops the service at start, naming the
-    variable."""
-    text = os.environ.get("SIGAP_GC_THRESHOLDS", "") if spec is None else spec
-    thresholds = DEFAULT_THRESHOLDS
-    if text.strip():
-        try:
-            parts = tuple(int(p) for p in text.split(","))
-        except ValueError:
-            parts = ()
-        if len(parts) != 3 or parts[0] < 1 or min(parts) < 0:
-            raise ValueError(f"SIGAP_GC_THRESHOLDS={text!r}: expected gen0,gen1,gen2 (integers, gen0 ≥ 1)")
-        thresholds = (parts[0], parts[1], parts[2])
+def tune_collector(thresholds: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+    """Set the collector's thresholds (a service passes its settings' `gc_thresholds`; None reads
+    `SIGAP_GC_THRESHOLDS` through the shared settings, which refuse a bad value at start, naming the
+    variable); returns them."""
+    if thresholds is None:
+        from services.common.base_settings import common_settings
+
+        thresholds = common_settings().gc_thresholds
     gc.set_threshold(*thresholds)
     return thresholds
 

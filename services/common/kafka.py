@@ -15,7 +15,7 @@ from schemas.envelope import Envelope
 from schemas.events import Payload
 
 if TYPE_CHECKING:
-    from services.common.config import Settings
+    from services.common.base_settings import CommonSettings
 
 
 class CachedPartitioner:
@@ -37,15 +37,15 @@ class CachedPartitioner:
 # --- transport security (issue 17): every Kafka client of Sigap takes its options from here -------------
 
 
-def _settings(settings: Settings | None) -> Settings:
+def _settings(settings: CommonSettings | None) -> CommonSettings:
     if settings is not None:
         return settings
-    from services.common.config import get_settings
+    from services.common.base_settings import common_settings
 
-    return get_settings()
+    return common_settings()
 
 
-def ssl_context(settings: Settings | None = None) -> ssl.SSLContext:
+def ssl_context(settings: CommonSettings | None = None) -> ssl.SSLContext:
     """TLS to the brokers: verify them with `SIGAP_KAFKA_SSL_CAFILE` (else the system's CAs), and present
     `SIGAP_KAFKA_SSL_CERTFILE`/`_KEYFILE` when set (mutual TLS)."""
     s = _settings(settings)
@@ -59,7 +59,7 @@ def ssl_context(settings: Settings | None = None) -> ssl.SSLContext:
     return context
 
 
-def security_options(settings: Settings | None = None) -> dict[str, Any]:
+def security_options(settings: CommonSettings | None = None) -> dict[str, Any]:
     """aiokafka's keyword arguments for `SIGAP_KAFKA_SECURITY_PROTOCOL` and its credentials (none for
     PLAINTEXT), for producers, consumers and admin clients alike."""
     s = _settings(settings)
@@ -76,7 +76,7 @@ def security_options(settings: Settings | None = None) -> dict[str, Any]:
     return options
 
 
-def faust_credentials(settings: Settings | None = None) -> Any:
+def faust_credentials(settings: CommonSettings | None = None) -> Any:
     """The same as faust's `broker_credentials` (None for PLAINTEXT)."""
     import faust
 
@@ -100,7 +100,7 @@ def new_producer(
     client_id: str = "sigap",
     request_timeout_ms: int = 15000,
     *,
-    settings: Settings | None = None,
+    settings: CommonSettings | None = None,
 ) -> AIOKafkaProducer:
     """A producer whose `send_and_wait` returns only once the broker has the record (all in-sync
     replicas: `acks=all`), written once however often it is retried (`enable_idempotence`)."""

@@ -14,7 +14,6 @@ shows the interpreter's `wait_for` keeps such a cancellation."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -42,10 +41,15 @@ async def run_to_end(aw: Awaitable[T]) -> T:
     return task.result()
 
 
-def install_event_loop(environ: dict[str, str] | None = None) -> str:
-    """Set the event loop policy named by `SIGAP_EVENT_LOOP`; call before anything makes a loop.
+def install_event_loop(choice: str | None = None) -> str:
+    """Set the event loop policy `choice` names (a service passes its settings' `event_loop`; None
+    reads `SIGAP_EVENT_LOOP` through the shared settings); call before anything makes a loop.
     Returns the name installed. An unknown name is an error, not a silent fallback."""
-    choice = (environ if environ is not None else os.environ).get("SIGAP_EVENT_LOOP", "uvloop").strip()
+    if choice is None:
+        from services.common.base_settings import common_settings
+
+        choice = common_settings().event_loop
+    choice = choice.strip()
     if choice not in CHOICES:
         raise ValueError(f"SIGAP_EVENT_LOOP must be one of {', '.join(CHOICES)}, not {choice!r}")
     if choice == "uvloop":

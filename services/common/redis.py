@@ -13,8 +13,10 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from services.common.base_settings import parse_sentinels
+
 if TYPE_CHECKING:
-    from services.common.config import Settings
+    from services.common.base_settings import CommonSettings
 
 CLIENT_OPTIONS: dict[str, Any] = {
     "decode_responses": True,
@@ -24,7 +26,11 @@ CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
-def new_redis(url: str, *, cluster: bool = False, sentinels: str = "", master: str = "sigap") -> Redis:
+Sentinels = str | Sequence[tuple[str, int]]
+"""`host:port,…` or the (host, port) pairs `SIGAP_REDIS_SENTINELS` was parsed into"""
+
+
+def new_redis(url: str, *, cluster: bool = False, sentinels: Sentinels = "", master: str = "sigap") -> Redis:
     """An asyncio Redis client that returns `str`; every call carries a timeout. With `cluster`
     (`SIGAP_REDIS_CLUSTER`), a `RedisCluster` client seeded from the node `url` names; with `sentinels`
     (`host:port,…`) it asks them for `master`'s primary and follows it through a failover."""
@@ -37,7 +43,7 @@ def new_redis(url: str, *, cluster: bool = False, sentinels: str = "", master: s
     return Redis.from_url(url, **CLIENT_OPTIONS)
 
 
-def redis_for(settings: Settings) -> Redis:
+def redis_for(settings: CommonSettings) -> Redis:
     """The client `SIGAP_REDIS_URL` names — a node of a cluster with `SIGAP_REDIS_CLUSTER`, found
     through `SIGAP_REDIS_SENTINELS` + `SIGAP_REDIS_SENTINEL_MASTER` when those are set."""
     return new_redis(
@@ -48,15 +54,10 @@ def redis_for(settings: Settings) -> Redis:
     )
 
 
-def sentinel_hosts(spec: str) -> list[tuple[str, int]]:
-    """`host:port,host:port` → [(host, port), …]; a bad entry is a `ValueError` naming it."""
-    hosts: list[tuple[str, int]] = []
-    for item in (part.strip() for part in spec.split(",")):
-        host, sep, port = item.rpartition(":")
-        if not item or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"SIGAP_REDIS_SENTINELS entry {item!r} is not host:port")
-        hosts.append((host, int(port)))
-    return hosts
+def sentinel_hosts(spec: Sentinels) -> list[tuple[str, int]]:
+    """`host:port,host:port` → [(host, port), …] (a bad entry is a `ValueError` naming it); parsed
+    pairs pass through."""
+    return parse_sentinels(spec) if isinstance(spec, str) else list(spec)
 
 
 class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -65,7 +66,7 @@ class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionP
 
 
 def sentinel_client(
-    url: str, sentinels: str, master: str, *, redis_class: type[Redis] = Redis, **pool: Any
+    url: str, sentinels: Sentinels, master: str, *, redis_class: type[Redis] = Redis, **pool: Any
 ) -> Redis:
     """A client of `master`'s current primary, found through `sentinels`; `url` gives the database
     and credentials (its host and port are not used). `pool` options (`max_connections`,

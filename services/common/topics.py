@@ -18,7 +18,7 @@ from schemas.errors import SigapError
 from services.common.kafka import security_options
 
 if TYPE_CHECKING:
-    from services.common.config import Settings
+    from services.common.base_settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,9 @@ def spec_config(spec: TopicSpec, replication: int, dispatch_log_retention_ms: in
     return config
 
 
-async def _admin(bootstrap: str, timeout_s: float, settings: Settings | None = None) -> AIOKafkaAdminClient:
+async def _admin(
+    bootstrap: str, timeout_s: float, settings: CommonSettings | None = None
+) -> AIOKafkaAdminClient:
     """An admin client, started; `settings` give the transport security (default: the environment's)."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000), **security_options(settings)
@@ -131,7 +133,7 @@ async def create_topics(
     *,
     replication: int | None = None,
     dispatch_log_retention_ms: int = UNLIMITED,
-    settings: Settings | None = None,
+    settings: CommonSettings | None = None,
 ) -> list[str]:
     """Create every topic that is missing; return the names created. Idempotent: existing topics are
     left as they are (`check_topics` says whether they are right). `settings` give the transport
@@ -216,7 +218,7 @@ async def check_topics(
     *,
     replication: int | None = None,
     timeout_s: float = 30.0,
-    settings: Settings | None = None,
+    settings: CommonSettings | None = None,
 ) -> None:
     """Raise `TopicMismatch` naming each topic of `names` that is missing or differs in partitions,
     cleanup policy or replication factor (`replication`: `SIGAP_REPLICATION_FACTOR`, else the
@@ -237,9 +239,9 @@ def verify_or_exit(service: str, names: Sequence[str]) -> None:
     difference when they are not right (or the broker does not answer within the check's timeout)."""
     import sys
 
-    from services.common.config import get_settings
+    from services.common.base_settings import common_settings
 
-    settings = get_settings()
+    settings = common_settings()
     try:
         asyncio.run(
             check_topics(
@@ -260,7 +262,7 @@ def verify_or_exit(service: str, names: Sequence[str]) -> None:
         )
 
 
-async def delete_topics(bootstrap: str, prefix: str, *, settings: Settings | None = None) -> None:
+async def delete_topics(bootstrap: str, prefix: str, *, settings: CommonSettings | None = None) -> None:
     """Delete a prefix's topics (tests clean up after themselves)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security_options(settings))
     await admin.start()
@@ -274,9 +276,9 @@ async def delete_topics(bootstrap: str, prefix: str, *, settings: Settings | Non
 
 
 def main() -> None:
-    from services.common.config import get_settings
+    from services.common.base_settings import common_settings
 
-    settings = get_settings()
+    settings = common_settings()
     created = asyncio.run(
         create_topics(
             settings.kafka_bootstrap,

@@ -13,7 +13,7 @@ from schemas.api import WeatherAlertView
 from schemas.envelope import Envelope
 from schemas.events import Payload, WeatherAlertCancelled, WeatherAlertInfo, WeatherAlertUpdated
 from schemas.vocabulary import VolunteerStatus
-from services.common.config import Settings
+from services.common.base_settings import CommonSettings
 from services.common.topics import NOTIFICATIONS
 from services.dispatcher import metrics, notices, weather
 from services.dispatcher.outputs import Batch, Sender
@@ -28,7 +28,7 @@ class AlertReaction:
     roster: Roster
     alerts: AlertStore
     sender: Sender
-    settings: Settings
+    settings: CommonSettings
 
     async def handle(self, event: Envelope[Payload], now: datetime) -> int:
         """Apply one alert event; return the number of standby notices requested."""

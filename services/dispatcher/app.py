@@ -10,14 +10,13 @@ from typing import Any
 
 import faust
 
-from services.common.config import get_settings
 from services.common.faust_kafka import broker_url
 from services.common.kafka import CachedPartitioner, faust_credentials
 from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
 from services.dispatcher.settings import get_dispatcher_settings
 
-settings = get_settings()
 own = get_dispatcher_settings()
+settings = own  # the shared part (Kafka, Redis, prefixes, links), as the modules that need only it take it
 
 
 app = faust.App(

@@ -32,8 +32,8 @@ from schemas.events import (
 )
 from schemas.vocabulary import NotificationKind
 from services.common.autopipe import coalescing
+from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
-from services.common.config import Settings
 from services.common.replies import ReplyCode
 from services.common.topics import DISPATCH_LOG, NOTIFICATIONS, RESPONSES
 from services.dispatcher import metrics, notices
@@ -128,7 +128,7 @@ class Dispatch:
     incidents: IncidentStore
     sender: Sender
     policy: Policy
-    settings: Settings
+    settings: CommonSettings
     own: DispatcherSettings
     coordinators: list[Recipient]
     clock: Clock = system_clock

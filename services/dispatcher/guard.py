@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
-from services.common.config import Settings
 from services.dispatcher.rebuild import LOCK_TTL_S, RebuildReport, current_generation, rebuild
 from services.dispatcher.roster import RosterKeys
 from services.dispatcher.runcards import RunCards
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Generation:
     redis: Redis
-    settings: Settings
+    settings: CommonSettings
     runcards: RunCards
     on_change: Callable[[], None]
     """called when the generation is lost or changes (forget what is kept in memory)"""

@@ -40,7 +40,7 @@ from redis.asyncio.client import Pipeline
 from schemas.envelope import Envelope, InvalidEvent, decode_event
 from schemas.events import IncidentReported, Need, NotificationDelivered, Payload, VolunteerProfile
 from schemas.vocabulary import AssignmentStatus, IncidentStatus
-from services.common.config import Settings
+from services.common.base_settings import CommonSettings
 from services.common.readmodels import Keys, change_notice
 from services.common.redis import redis_for
 from services.common.topics import DISPATCH_LOG, INCIDENTS, RESPONSES, WEATHER_ALERTS
@@ -98,7 +98,7 @@ async def current_generation(redis: Redis, prefix: str) -> str | None:
 
 
 async def rebuild(
-    settings: Settings,
+    settings: CommonSettings,
     runcards: RunCards,
     *,
     now: datetime | None = None,
@@ -139,7 +139,7 @@ async def wait_for_generation(redis: Redis, prefix: str, timeout_s: float = 600.
 
 
 async def _rebuild(
-    settings: Settings, runcards: RunCards, redis: Redis, now: datetime | None
+    settings: CommonSettings, runcards: RunCards, redis: Redis, now: datetime | None
 ) -> RebuildReport:
     started = time.perf_counter()
     prefix = settings.redis_prefix
@@ -201,7 +201,7 @@ async def _rebuild(
 # --- reading the topics ---------------------------------------------------------------------
 
 
-async def _read_to_end(settings: Settings, name: str) -> list[ConsumerRecord[bytes, bytes]]:
+async def _read_to_end(settings: CommonSettings, name: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of the topic up to its end offsets when reading began, in each partition's order."""
     return [r async for batch in read_to_end(settings, settings.topic(name), max_records=5000) for r in batch]
 
@@ -216,7 +216,7 @@ def _decode(record: ConsumerRecord[bytes, bytes]) -> Envelope[Payload] | None:
 
 
 async def _read_incident_topics(
-    settings: Settings,
+    settings: CommonSettings,
 ) -> tuple[
     dict[str, tuple[IncidentReported, datetime]],
     dict[str, list[Envelope[Payload]]],

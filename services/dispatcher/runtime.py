@@ -11,9 +11,9 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
 from services.common.autopipe import AutoPipelineRedis
+from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
-from services.common.config import Settings
-from services.common.redis import as_redis, sentinel_client
+from services.common.redis import Sentinels, as_redis, sentinel_client
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.dispatch import Dispatch
@@ -41,7 +41,7 @@ class Runtime:
 
     @classmethod
     def create(
-        cls, settings: Settings, own: DispatcherSettings, sender: Sender, clock: Clock = system_clock
+        cls, settings: CommonSettings, own: DispatcherSettings, sender: Sender, clock: Clock = system_clock
     ) -> Runtime:
         runcards = load_runcards(own.runcards_file)
         policy = Policy(
@@ -89,7 +89,7 @@ REDIS_SPARE_CONNECTIONS = 32
 
 
 def dispatcher_redis(
-    url: str, in_flight: int, *, cluster: bool = False, sentinels: str = "", master: str = "sigap"
+    url: str, in_flight: int, *, cluster: bool = False, sentinels: Sentinels = "", master: str = "sigap"
 ) -> Redis:
     """The worker's Redis client (`services.common.redis.new_redis`'s options), pipelining on its own
     (`AutoPipelineRedis`: the commands a batch's incidents issue together go as one pipeline): one
@@ -140,7 +140,7 @@ def use_clock(clock: Clock) -> None:
     _clock = clock
 
 
-def get_runtime(app: Any, settings: Settings, own: DispatcherSettings) -> Runtime:
+def get_runtime(app: Any, settings: CommonSettings, own: DispatcherSettings) -> Runtime:
     """The worker's runtime; the first call (from an agent or timer, inside the loop) creates it."""
     global _runtime  # noqa: PLW0603 - one runtime per worker process, made inside its event loop
     if _runtime is None:

@@ -25,7 +25,7 @@ from schemas.events import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
-from services.common.config import Settings
+from services.common.base_settings import CommonSettings
 from services.common.kafka import security_options
 from services.common.redis import redis_for
 from services.common.topics import VOLUNTEERS
@@ -100,7 +100,7 @@ async def apply_records(
     return len(records) - len(invalid), available, invalid
 
 
-async def partitions(settings: Settings, topic: str) -> list[int]:
+async def partitions(settings: CommonSettings, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **security_options(settings))
     await admin.start()
     try:
@@ -114,7 +114,7 @@ async def partitions(settings: Settings, topic: str) -> list[int]:
 
 
 async def read_to_end(
-    settings: Settings, topic: str, *, max_records: int = 2000, timeout_s: float = 300.0
+    settings: CommonSettings, topic: str, *, max_records: int = 2000, timeout_s: float = 300.0
 ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """A topic's records up to its end offsets when reading began, in batches (each of one partition,
     in its order)."""
@@ -148,7 +148,7 @@ async def read_to_end(
         await consumer.stop()
 
 
-async def rebuild_roster(settings: Settings, timeout_s: float = 300.0) -> int:
+async def rebuild_roster(settings: CommonSettings, timeout_s: float = 300.0) -> int:
     """Re-apply the whole `volunteers` topic to Redis; return the number of records applied."""
     topic = settings.topic(VOLUNTEERS)
     redis = redis_for(settings)

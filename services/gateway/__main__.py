@@ -6,12 +6,12 @@ import logging
 
 import uvicorn
 
-from services.common.config import get_settings
 from services.common.heap import freeze_startup_heap, tune_collector
 from services.common.loop import install_event_loop
 from services.common.topics import GATEWAY_TOPICS, verify_or_exit
 from services.gateway.app import create_app
 from services.gateway.errors import redact
+from services.gateway.settings import get_gateway_settings
 
 
 class RedactTokens(logging.Filter):
@@ -24,7 +24,7 @@ class RedactTokens(logging.Filter):
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = get_gateway_settings()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -34,13 +34,13 @@ def main() -> None:
     verify_or_exit("gateway", GATEWAY_TOPICS)
     app = create_app(settings)
     freeze_startup_heap()  # modules, routes, templates: out of every later full collection
-    tune_collector()
+    tune_collector(settings.gc_thresholds)
     uvicorn.run(
         app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
-        loop=install_event_loop(),  # "uvloop" or "asyncio", uvicorn's names too
+        loop=install_event_loop(settings.event_loop),  # "uvloop" or "asyncio", uvicorn's names too
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,  # the reverse proxy or ingress in front
         timeout_graceful_shutdown=5,

@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 
 from schemas.api import ErrorBody
 from schemas.fields import utcnow
-from services.common.config import Settings, get_settings
 from services.common.readmodels import Keys
 from services.common.redis import redis_for
 from services.gateway import errors
@@ -40,6 +39,7 @@ from services.gateway.routes import (
     volunteers,
     webhooks,
 )
+from services.gateway.settings import GatewaySettings, get_gateway_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ once the event is on the broker; reads come from the read models the dispatcher 
 """
 
 
-def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: GatewaySettings | None = None, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    settings = settings or get_gateway_settings()
     keys = Keys(settings.redis_prefix)
     metrics = Metrics()
     redis = redis_for(settings)

@@ -22,8 +22,8 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.common.config import Settings
 from services.gateway.errors import ApiError
+from services.gateway.settings import GatewaySettings
 
 Role = Literal["operator", "coordinator", "admin"]
 ROLE_RANK: dict[str, int] = {"operator": 1, "coordinator": 2, "admin": 3}
@@ -68,7 +68,7 @@ class Authenticator:
     (`SIGAP_SESSION_SECRET`); during its rotation also accepts what the previous one signed, until
     `SIGAP_SESSION_SECRET_PREVIOUS_UNTIL` (`clock` tells when that is)."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, settings: GatewaySettings, clock: Callable[[], datetime] | None = None) -> None:
         self._ring = settings.session_keys()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._secret = _session_key(self._ring.current)

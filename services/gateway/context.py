@@ -11,7 +11,6 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from redis.asyncio import Redis
 
-from services.common.config import Settings
 from services.common.readmodels import Keys
 from services.gateway.auth import Authenticator, LoginThrottle
 from services.gateway.changes import ChangeHub
@@ -19,11 +18,12 @@ from services.gateway.idempotency import IdempotencyStore
 from services.gateway.metrics import Metrics
 from services.gateway.publisher import EventPublisher
 from services.gateway.reads import ReadModels
+from services.gateway.settings import GatewaySettings
 
 
 @dataclass
 class Gateway:
-    settings: Settings
+    settings: GatewaySettings
     keys: Keys
     redis: Redis
     reads: ReadModels

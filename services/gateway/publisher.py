@@ -11,10 +11,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas.envelope import Envelope
-from services.common.config import Settings
 from services.common.kafka import new_producer, publish
 from services.gateway.errors import BrokerUnavailable
 from services.gateway.metrics import Metrics
+from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class EventPublisher:
     def __init__(
         self,
-        settings: Settings,
+        settings: GatewaySettings,
         metrics: Metrics,
         *,
         client_id: str = "sigap-gateway",

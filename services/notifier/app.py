@@ -10,14 +10,14 @@ import sys
 
 import faust
 
-from services.common.config import get_settings
 from services.common.faust_kafka import broker_url
 from services.common.kafka import CachedPartitioner, faust_credentials
 from services.common.topics import NOTIFICATIONS
 from services.notifier import agents, views
 from services.notifier.runtime import Notifier
+from services.notifier.settings import get_notifier_settings
 
-settings = get_settings()
+settings = get_notifier_settings()
 
 PLAIN_LOGS = {
     "merge": True,

@@ -1,29 +1,12 @@
-"""Per-channel tuning read from the settings (`channel:value,…` strings), validated at start."""
+"""Per-channel tuning from the settings (parsed and validated there, at start)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from schemas.vocabulary import ChannelType
-from services.common.config import Settings
 from services.notifier.backoff import BackoffPolicy
-
-
-def parse_per_channel(text: str, name: str) -> dict[ChannelType, float]:
-    """`whatsapp:10,sms:2.5` → {WHATSAPP: 10.0, SMS: 2.5}; ValueError naming the variable otherwise."""
-    values: dict[ChannelType, float] = {}
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        name_, sep, value = item.strip().partition(":")
-        try:
-            channel, number = ChannelType(name_.strip()), float(value)
-        except ValueError:
-            raise ValueError(f"{name}: {item.strip()!r} is not 'channel:number'") from None
-        if not sep or not number >= 0:  # also refuses NaN
-            raise ValueError(f"{name}: {item.strip()!r} needs 'channel:number' with a number >= 0")
-        values[channel] = number
-    return values
+from services.notifier.settings import NotifierSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +34,14 @@ class NotifierConfig:
 DEFAULTS = ChannelLimits(timeout_s=10.0, concurrency=8, rate_per_s=0.0)
 
 
-def notifier_config(settings: Settings) -> NotifierConfig:
-    timeouts = parse_per_channel(settings.notifier_timeouts, "SIGAP_NOTIFIER_TIMEOUTS")
-    concurrency = parse_per_channel(settings.notifier_concurrency, "SIGAP_NOTIFIER_CONCURRENCY")
-    rates = parse_per_channel(settings.notifier_rates, "SIGAP_NOTIFIER_RATES")
-    if any(v <= 0 for v in timeouts.values()):
-        raise ValueError("SIGAP_NOTIFIER_TIMEOUTS: every timeout must be > 0")
-    if any(v < 1 for v in concurrency.values()):
-        raise ValueError("SIGAP_NOTIFIER_CONCURRENCY: every channel needs at least 1")
+def notifier_config(settings: NotifierSettings) -> NotifierConfig:
+    timeouts = settings.notifier_timeouts
+    concurrency = settings.notifier_concurrency
+    rates = settings.notifier_rates
     limits = {
         channel: ChannelLimits(
             timeout_s=timeouts.get(channel, DEFAULTS.timeout_s),
-            concurrency=int(concurrency.get(channel, DEFAULTS.concurrency)),
+            concurrency=concurrency.get(channel, DEFAULTS.concurrency),
             rate_per_s=rates.get(channel, DEFAULTS.rate_per_s),
         )
         for channel in ChannelType

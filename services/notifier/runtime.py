@@ -24,7 +24,6 @@ from redis.exceptions import RedisError
 from schemas.envelope import Envelope, make_event
 from schemas.events import NotificationDelivered, NotificationFailed, NotificationRequested, Payload
 from services.common.clock import Clock, system_clock
-from services.common.config import Settings
 from services.common.deadletter import dead_letter_for, decode_or_dead_letter
 from services.common.kafka import key_of, new_producer, publish
 from services.common.notifications import offer_report_incident
@@ -40,6 +39,7 @@ from services.notifier.limits import NotifierConfig, notifier_config
 from services.notifier.plan import effective_deadline
 from services.notifier.ratelimit import ChannelGate
 from services.notifier.senders import RedisSenderBook
+from services.notifier.settings import NotifierSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class KafkaReports:
     the dispatcher records it on the incident's timeline in the incident's own order (DESIGN.md §5).
     Both records are sent before either acknowledgement is awaited."""
 
-    def __init__(self, producer: AIOKafkaProducer, settings: Settings) -> None:
+    def __init__(self, producer: AIOKafkaProducer, settings: NotifierSettings) -> None:
         self._producer = producer
         self._deliveries = settings.topic(DELIVERIES)
         self._responses = settings.topic(RESPONSES)
@@ -103,7 +103,7 @@ class KafkaReports:
 class Notifier:
     """Lives as long as the agent: `start`, `submit` each record, `stop`."""
 
-    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+    def __init__(self, settings: NotifierSettings, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock
         """where deadlines are judged and records stamped (`services.common.clock`)"""

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from bench import metrics
+from services.common.base_settings import CommonSettings
 from services.common.heap import DEFAULT_THRESHOLDS, PAUSES, CollectorPauses, tune_collector, watch_collector
 
 
@@ -61,12 +62,13 @@ def test_thresholds_come_from_the_environment_or_the_default(monkeypatch: pytest
     before = gc.get_threshold()
     try:
         monkeypatch.delenv("SIGAP_GC_THRESHOLDS", raising=False)
-        assert tune_collector() == DEFAULT_THRESHOLDS == gc.get_threshold()
+        assert tune_collector(CommonSettings().gc_thresholds) == DEFAULT_THRESHOLDS == gc.get_threshold()
         monkeypatch.setenv("SIGAP_GC_THRESHOLDS", "700,10,10")
-        assert tune_collector() == (700, 10, 10) == gc.get_threshold()
+        assert tune_collector(CommonSettings().gc_thresholds) == (700, 10, 10) == gc.get_threshold()
         for bad in ("700,10", "a,b,c", "0,10,10", "700,-1,10"):
+            monkeypatch.setenv("SIGAP_GC_THRESHOLDS", bad)
             with pytest.raises(ValueError, match="SIGAP_GC_THRESHOLDS"):
-                tune_collector(bad)
-        assert gc.get_threshold() == (700, 10, 10)  # a refused value changes nothing
+                CommonSettings()  # refused when the settings are read, before any threshold is set
+        assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*before)

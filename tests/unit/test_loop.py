@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import uvloop
 
+from services.common.base_settings import CommonSettings
 from services.common.loop import install_event_loop, run_to_end
 
 
@@ -27,19 +28,24 @@ def _loop_made() -> asyncio.AbstractEventLoop:
 
 
 def test_uvloop_is_the_default_and_new_loops_are_uvloop() -> None:
-    assert install_event_loop({}) == "uvloop"
+    assert CommonSettings().event_loop == "uvloop"
+    assert install_event_loop("uvloop") == "uvloop"
     assert isinstance(_loop_made(), uvloop.Loop)
 
 
-def test_asyncio_leaves_the_standard_loop() -> None:
+def test_asyncio_leaves_the_standard_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     asyncio.set_event_loop_policy(None)
-    assert install_event_loop({"SIGAP_EVENT_LOOP": " asyncio "}) == "asyncio"
+    monkeypatch.setenv("SIGAP_EVENT_LOOP", " asyncio ")
+    assert install_event_loop(CommonSettings().event_loop) == "asyncio"
     assert not isinstance(_loop_made(), uvloop.Loop)
 
 
-def test_an_unknown_loop_is_refused_by_name() -> None:
+def test_an_unknown_loop_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="SIGAP_EVENT_LOOP must be one of uvloop, asyncio, not 'trio'"):
-        install_event_loop({"SIGAP_EVENT_LOOP": "trio"})
+        install_event_loop("trio")
+    monkeypatch.setenv("SIGAP_EVENT_LOOP", "trio")
+    with pytest.raises(ValueError, match="event_loop"):  # the settings refuse it at start
+        CommonSettings()
 
 
 async def _cancel_as_it_completes(wait_for: Any) -> str:

@@ -30,7 +30,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from schemas.api import ErrorBody, WeatherAlertList, WeatherAlertView, WeatherCapResult
-from services.common.config import Settings
 from services.common.readmodels import Keys
 from services.gateway.auth import require
 from services.gateway.bmkg import metrics, poller
@@ -39,6 +38,7 @@ from services.gateway.bmkg.ingest import Result
 from services.gateway.bmkg.poller import TopicPublisher, new_ingestor
 from services.gateway.bmkg.store import AlertStore
 from services.gateway.errors import ApiError, StoreUnavailable
+from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class GatewayState(Protocol):
     gateway's own publisher and metrics qualify)."""
 
     @property
-    def settings(self) -> Settings: ...
+    def settings(self) -> GatewaySettings: ...
     @property
     def redis(self) -> Redis: ...
     @property
@@ -189,7 +189,7 @@ def build_router(require_role: Callable[[Literal["operator"]], Any]) -> APIRoute
 
 
 async def read_alerts(
-    redis: Redis, settings: Settings, now: datetime, *, include_all: bool = False
+    redis: Redis, settings: GatewaySettings, now: datetime, *, include_all: bool = False
 ) -> list[WeatherAlertView]:
     """Alerts from `alert:{id}` (written by the dispatcher), newest first; an active one whose `expires`
     has passed is shown as expired (and left out unless `include_all`)."""

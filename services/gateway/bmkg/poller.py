@@ -30,7 +30,6 @@ from schemas.envelope import Envelope
 from schemas.errors import SigapError
 from schemas.events import Payload
 from schemas.fields import utcnow
-from services.common.config import Settings
 from services.common.kafka import publish
 from services.common.retry import Backoff
 from services.common.topics import WEATHER_ALERTS
@@ -40,6 +39,7 @@ from services.gateway.bmkg.metrics import POLL_ERRORS, POLLS
 from services.gateway.bmkg.quake import QuakeRules, parse_quake
 from services.gateway.bmkg.rss import parse_rss
 from services.gateway.bmkg.store import AlertStore
+from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ class Pollers:
             self.client = None
 
 
-def quake_rules(settings: Settings) -> QuakeRules:
+def quake_rules(settings: GatewaySettings) -> QuakeRules:
     return QuakeRules(
         min_magnitude=settings.quake_min_magnitude,
         max_distance_km=settings.quake_max_distance_km,
@@ -339,7 +339,7 @@ class TopicPublisher(Protocol):
     async def publish(self, topic_name: str, event: Envelope[Payload]) -> None: ...
 
 
-def sender(settings: Settings, producer: AIOKafkaProducer | TopicPublisher) -> Send:
+def sender(settings: GatewaySettings, producer: AIOKafkaProducer | TopicPublisher) -> Send:
     """`send(event)` onto `weather-alerts` through a raw producer or the gateway's publisher."""
     if isinstance(producer, AIOKafkaProducer):
         topic = settings.topic(WEATHER_ALERTS)
@@ -356,7 +356,7 @@ def sender(settings: Settings, producer: AIOKafkaProducer | TopicPublisher) -> S
 
 
 def new_ingestor(
-    settings: Settings,
+    settings: GatewaySettings,
     producer: AIOKafkaProducer | TopicPublisher,
     redis: Redis,
     clock: Callable[[], datetime] = utcnow,
@@ -371,7 +371,7 @@ def new_ingestor(
 
 
 async def start_pollers(
-    settings: Settings,
+    settings: GatewaySettings,
     producer: AIOKafkaProducer | TopicPublisher,
     redis: Redis,
     *,

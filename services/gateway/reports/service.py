@@ -12,30 +12,24 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from services.common.config import Settings
 from services.gateway.reports.daily import daily_report
 from services.gateway.reports.duty import duty_report
 from services.gateway.reports.ledger import NeedsFor
-from services.gateway.reports.policy import (
-    AllowanceRule,
-    Office,
-    Period,
-    Policy,
-    parse_targets,
-)
+from services.gateway.reports.policy import Office, Period, Policy
 from services.gateway.reports.projection import ReportProjection
 from services.gateway.reports.response_times import response_times
 from services.gateway.reports.store import MARGIN_S, ReportStore
+from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
 
-def policy_from(settings: Settings) -> Policy:
+def policy_from(settings: GatewaySettings) -> Policy:
     """The report settings, validated (a bad value stops the gateway at start, naming the variable)."""
     return Policy(
-        allowance=AllowanceRule.parse(settings.report_allowance),
+        allowance=settings.report_allowance,
         max_deployment_s=settings.report_max_deployment_hours * 3600,
-        targets=parse_targets(settings.report_targets),
+        targets=dict(settings.report_targets),
         target_share=settings.report_target_share,
         office=Office(
             name=settings.report_office_name,
@@ -47,7 +41,7 @@ def policy_from(settings: Settings) -> Policy:
     )
 
 
-def store_path(settings: Settings) -> str:
+def store_path(settings: GatewaySettings) -> str:
     """`SIGAP_REPORTS_DB`; else in memory under `SIGAP_ENV=test` (each test gateway its own), else
     `$SIGAP_DATA_DIR/reports/<topic prefix>.sqlite3`."""
     if settings.reports_db:
@@ -78,7 +72,7 @@ def run_card_needs() -> NeedsFor | None:
 
 
 class Reports:
-    def __init__(self, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(self, settings: GatewaySettings, clock: Callable[[], datetime]) -> None:
         self.policy = policy_from(settings)
         self.clock = clock
         self.store = ReportStore(store_path(settings), run_card_needs())

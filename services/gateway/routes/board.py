@@ -190,8 +190,7 @@ def _kecamatan_groups() -> list[tuple[str, list[reference.Kelurahan]]]:
     return list(groups.items())
 
 
-def _reference_json() -> str:
-    area = reference.KOTA_KEDIRI_AREA
+def _reference_json(area: reference.BoundingBox) -> str:
     return json.dumps(
         {
             "area": {"south": area.south, "west": area.west, "north": area.north, "east": area.east},
@@ -222,7 +221,7 @@ async def board(request: Request, gw: GatewayDep) -> Response:
             "skills": list(Skill),
             "need_rows": range(NEED_ROWS),
             "idem": uuid.uuid4().hex,
-            "reference_json": _reference_json(),
+            "reference_json": _reference_json(gw.settings.service_area),  # SIGAP_SERVICE_AREA
         }
     )
     response = render(request, "board.html", context, csp=BOARD_CSP)

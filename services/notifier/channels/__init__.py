@@ -9,17 +9,17 @@ from redis.asyncio import Redis
 
 from schemas.vocabulary import ChannelType
 from services.common.clock import Clock, system_clock
-from services.common.config import Settings
 from services.notifier.channels.base import Channel, Outgoing, mask
 from services.notifier.channels.email import EmailChannel
 from services.notifier.channels.outbox import OutboxChannel
 from services.notifier.channels.sms import SmsChannel
 from services.notifier.channels.telegram import TelegramChannel
 from services.notifier.channels.whatsapp import WhatsAppChannel
+from services.notifier.settings import NotifierSettings
 
 __all__ = ["Channel", "Outgoing", "build_channels", "check_channels", "mask"]
 
-_CHECKS: dict[ChannelType, Callable[[Settings], None]] = {
+_CHECKS: dict[ChannelType, Callable[[NotifierSettings], None]] = {
     ChannelType.WHATSAPP: WhatsAppChannel.check,
     ChannelType.TELEGRAM: TelegramChannel.check,
     ChannelType.SMS: SmsChannel.check,
@@ -28,7 +28,7 @@ _CHECKS: dict[ChannelType, Callable[[Settings], None]] = {
 }
 
 
-def check_channels(settings: Settings, enabled: Sequence[ChannelType]) -> None:
+def check_channels(settings: NotifierSettings, enabled: Sequence[ChannelType]) -> None:
     """Misconfigured when an enabled channel lacks its settings: a notifier that cannot send on a
     channel it was told to use must refuse to start, not fail at 2 a.m. on the first offer."""
     for channel in enabled:
@@ -36,7 +36,7 @@ def check_channels(settings: Settings, enabled: Sequence[ChannelType]) -> None:
 
 
 def build_channels(
-    settings: Settings,
+    settings: NotifierSettings,
     enabled: Sequence[ChannelType],
     http: httpx.AsyncClient,
     redis: Redis,

@@ -9,7 +9,6 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 
 from schemas.vocabulary import ChannelType
-from services.common.config import Settings
 from services.notifier.channels.base import Outgoing
 from services.notifier.errors import (
     ConnectionFailed,
@@ -20,6 +19,7 @@ from services.notifier.errors import (
     Rejected,
     ServerError,
 )
+from services.notifier.settings import NotifierSettings
 
 
 def error_from(exc: aiosmtplib.SMTPException) -> DeliveryError:
@@ -48,14 +48,14 @@ class EmailChannel:
     idempotent = False
     finishes_claims = False
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: NotifierSettings) -> None:
         self._settings = settings
 
     def check_configured(self) -> None:
         self.check(self._settings)
 
     @staticmethod
-    def check(s: Settings) -> None:
+    def check(s: NotifierSettings) -> None:
         if not (s.smtp_host and s.smtp_port and s.smtp_from):
             raise Misconfigured("email needs SIGAP_SMTP_HOST, SIGAP_SMTP_PORT and SIGAP_SMTP_FROM")
 

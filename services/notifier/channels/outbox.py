@@ -20,12 +20,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from schemas.api import OutboxMessage
 from schemas.vocabulary import ChannelType
 from services.common.clock import Clock, system_clock
-from services.common.config import Settings
 from services.common.readmodels import Keys, change_notice
 from services.common.redis import load_script
 from services.notifier import SCRIPTS
 from services.notifier.channels.base import Outgoing
 from services.notifier.errors import ConnectionFailed, ProviderTimeout, ServerError
+from services.notifier.settings import NotifierSettings
 
 MARKER_TTL_S = 8 * 24 * 3600
 
@@ -35,7 +35,7 @@ class OutboxChannel:
     idempotent = True
     finishes_claims = True
 
-    def __init__(self, settings: Settings, redis: Redis, clock: Clock = system_clock) -> None:
+    def __init__(self, settings: NotifierSettings, redis: Redis, clock: Clock = system_clock) -> None:
         self._settings = settings
         self._clock = clock
         self._keys = Keys(settings.redis_prefix)
@@ -45,7 +45,7 @@ class OutboxChannel:
         self.check(self._settings)
 
     @staticmethod
-    def check(s: Settings) -> None:
+    def check(s: NotifierSettings) -> None:
         """Needs nothing beyond Redis."""
 
     def document(self, message: Outgoing, stored_at: datetime) -> OutboxMessage:

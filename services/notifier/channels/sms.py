@@ -16,10 +16,10 @@ from __future__ import annotations
 import httpx
 
 from schemas.vocabulary import ChannelType
-from services.common.config import Settings
 from services.notifier.channels.base import Outgoing
 from services.notifier.channels.http import error_for_status, json_body, post, retry_after_of
 from services.notifier.errors import DeliveryError, Misconfigured, Rejected, ServerError
+from services.notifier.settings import NotifierSettings
 
 PROVIDERS = ("zenziva", "generic")
 
@@ -52,7 +52,7 @@ class SmsChannel:
     idempotent = False
     finishes_claims = False
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: NotifierSettings, client: httpx.AsyncClient) -> None:
         self._settings = settings
         self._client = client
 
@@ -60,7 +60,7 @@ class SmsChannel:
         self.check(self._settings)
 
     @staticmethod
-    def check(s: Settings) -> None:
+    def check(s: NotifierSettings) -> None:
         if s.sms_provider not in PROVIDERS:
             raise Misconfigured(
                 f"SIGAP_SMS_PROVIDER is one of {', '.join(PROVIDERS)}, not {s.sms_provider!r}"

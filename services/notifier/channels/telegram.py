@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 
 from schemas.vocabulary import ChannelType, Language, NotificationKind
-from services.common.config import Settings
 from services.common.links import sign_answer
 from services.notifier.channels.base import Outgoing
 from services.notifier.channels.http import error_for_status, json_body, post, retry_after_of
 from services.notifier.errors import DeliveryError, Misconfigured, RateLimited, Rejected
+from services.notifier.settings import NotifierSettings
 
 MAX_TEXT = 4096
 BUTTON_TITLES = {Language.ID: ("SIAP", "TIDAK BISA"), Language.EN: ("READY", "CAN'T GO")}
@@ -51,7 +51,7 @@ class TelegramChannel:
     idempotent = False
     finishes_claims = False
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: NotifierSettings, client: httpx.AsyncClient) -> None:
         self._settings = settings
         self._client = client
 
@@ -59,7 +59,7 @@ class TelegramChannel:
         self.check(self._settings)
 
     @staticmethod
-    def check(s: Settings) -> None:
+    def check(s: NotifierSettings) -> None:
         if not (s.telegram_url and s.telegram_bot_token):
             raise Misconfigured("telegram needs SIGAP_TELEGRAM_URL and SIGAP_TELEGRAM_BOT_TOKEN")
 

@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 
 from schemas.vocabulary import ChannelType, Language, NotificationKind
-from services.common.config import Settings
 from services.common.links import sign_answer
 from services.notifier.channels.base import Outgoing
 from services.notifier.channels.http import error_for_status, json_body, post, retry_after_of
 from services.notifier.errors import DeliveryError, Misconfigured, RateLimited, Rejected, ServerError
+from services.notifier.settings import NotifierSettings
 
 # Cloud API error codes (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
 _RATE_LIMITED = {4, 80007, 130429, 131048, 131056}
@@ -47,25 +47,6 @@ def answer_refs(message: Outgoing, secret: str) -> tuple[str, str] | None:
     yes = sign_answer("y", message.offer_id, message.volunteer_id, secret)
     no = sign_answer("n", message.offer_id, message.volunteer_id, secret)
     return (yes, no) if yes and no else None
-
-
-def parse_templates(value: str) -> dict[NotificationKind, str]:
-    """`name` (every kind) or `kind:name,…` → template name per kind."""
-    value = value.strip()
-    if not value:
-        return {}
-    if ":" not in value:
-        return dict.fromkeys(NotificationKind, value)
-    names: dict[NotificationKind, str] = {}
-    for item in value.split(","):
-        kind, _, name = item.strip().partition(":")
-        try:
-            names[NotificationKind(kind.strip())] = name.strip()
-        except ValueError:
-            raise ValueError(f"SIGAP_WHATSAPP_TEMPLATE: unknown kind {kind.strip()!r}") from None
-        if not name.strip():
-            raise ValueError(f"SIGAP_WHATSAPP_TEMPLATE: {item!r} names no template")
-    return names
 
 
 def error_from(response: httpx.Response) -> DeliveryError:
@@ -95,20 +76,16 @@ class WhatsAppChannel:
     idempotent = False
     finishes_claims = False
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: NotifierSettings, client: httpx.AsyncClient) -> None:
         self._settings = settings
         self._client = client
-        self._templates = parse_templates(settings.whatsapp_template)
+        self._templates = settings.whatsapp_template
 
     def check_configured(self) -> None:
         self.check(self._settings)
 
     @staticmethod
-    def check(s: Settings) -> None:
-        try:
-            parse_templates(s.whatsapp_template)
-        except ValueError as exc:
-            raise Misconfigured(str(exc)) from None
+    def check(s: NotifierSettings) -> None:
         if not (s.whatsapp_url and s.whatsapp_phone_number_id and s.whatsapp_token):
             raise Misconfigured(
                 "whatsapp needs SIGAP_WHATSAPP_URL, SIGAP_WHATSAPP_PHONE_NUMBER_ID and SIGAP_WHATSAPP_TOKEN"

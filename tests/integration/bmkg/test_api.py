@@ -39,7 +39,7 @@ LIMIT = 16 * 1024
 
 @pytest.fixture
 def api_settings(topics: Settings) -> Settings:
-    return topics.model_copy(update={"api_keys": API_KEYS, "bmkg_max_document_bytes": LIMIT})
+    return Settings(**{**topics.model_dump(), "api_keys": API_KEYS, "bmkg_max_document_bytes": LIMIT})
 
 
 @pytest.fixture

@@ -40,7 +40,9 @@ def test_sentinel_list_is_checked() -> None:
 async def test_clients_follow_the_primary_through_a_failover(
     sentinel: OwnSentinel, settings: Settings
 ) -> None:
-    s = settings.model_copy(update={"redis_sentinels": sentinel.sentinels, "redis_sentinel_master": "sigap"})
+    s = Settings(
+        **{**settings.model_dump(), "redis_sentinels": sentinel.sentinels, "redis_sentinel_master": "sigap"}
+    )
     plain = redis_for(s)
     pipelined = dispatcher_redis(s.redis_url, 4, sentinels=s.redis_sentinels, master="sigap")
     key = s.redis_prefix + "failover"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common import config
+from services.common import base_settings as config
 from services.common.config import Settings
 
 
