@@ -45,6 +45,13 @@ OTHER_VARIABLES = (
         "what `python -m services.common.healthcheck` (the image's `HEALTHCHECK`) asks",
     ),
     Variable(
+        "SIGAP_PYTHON_BIN",
+        "path",
+        "a Python 3.12 on PATH or among pyenv's versions",
+        "`make venv`",
+        "the interpreter `deploy/local/python.sh` gives `make` for the virtual environment",
+    ),
+    Variable(
         "SIGAP_CACHE_DIR", "path", "`~/.cache/sigap`", "`deploy/local`", "where the Kafka jars are cached"
     ),
     Variable(
