@@ -1,33 +1,37 @@
 """One owner per key space (DESIGN.md §1), enforced by Redis: each service connects as its own ACL user
-that may write only its own keys and read the rest (the read models the owners publish).
+that may write only its own keys and read, besides them, only the read models the other services
+publish for it.
 
-| user | writes (under the prefix) | reads |
+| user | writes (under the prefix) | reads besides its own |
 |---|---|---|
-| `sigap-dispatcher` | `vol:*`, `volunteers`, `offer:*`, `incident:*`, `incidents:*`, `dsp:*`, |
-|  | `alert:*`, `alerts:*` | all |
-| `sigap-notifier` | `notif:*`, `notifier:*`, `outbox`, `outbox:*`, `sender:*` (whom it wrote to) | all |
-| `sigap-gateway` | `idem:*`, `bmkg:*`, `gw:*` (chat answers seen) | all |
+| `sigap-dispatcher` | `vol:*`, `volunteers`, `offer:*`, `incident:*`, `incidents:*`, | the notifier's |
+|  | `dsp:*`, `alert:*`, `alerts:*` | |
+| `sigap-notifier` | `notif:*`, `notifier:*`, `outbox`, `outbox:*`, `sender:*` | the dispatcher's |
+| `sigap-gateway` | `idem:*`, `bmkg:*`, `gw:*` (chat answers seen) | both |
 
-Every user may publish and subscribe on the `changes` channel and nothing else. Applied by
-`python -m services.common.acl apply` (`deploy/local/redis-acl.sh`), as a user allowed to run
-`ACL SETUSER`; each service then uses a `SIGAP_REDIS_URL` naming its user
-(`redis://sigap-gateway:<password>@host:port/0`).
+The read models: the dispatcher's roster (`vol:*`, `volunteers`), offers, incident documents and lists
+and weather banners (not its private `dsp:*`); the notifier's outbox and `sender:*` (not its claims
+and rates). Every user may publish and subscribe on the `changes` channel and nothing else; no
+administrative or dangerous commands. Applied by `python -m services.common.acl apply`
+(`deploy/local/redis-acl.sh`), as a user allowed to run `ACL SETUSER`; each service then connects as
+its user (`SIGAP_REDIS_USER_<SERVICE>`, `SIGAP_REDIS_PASSWORD_<SERVICE>`: `Settings.redis_url_for`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
-from services.common.config import get_settings
+from services.common.config import Settings, get_settings
 from services.common.readmodels import Keys
+from services.common.redis import Service
 
-OWNED: dict[str, tuple[str, ...]] = {
+OWNED: dict[Service, tuple[str, ...]] = {
     "dispatcher": (
         "vol:*",
         "volunteers",
@@ -41,10 +45,16 @@ OWNED: dict[str, tuple[str, ...]] = {
     "notifier": ("notif:*", "notifier:*", "outbox", "outbox:*", "sender:*"),
     "gateway": ("idem:*", "bmkg:*", "gw:*"),
 }
-SERVICES = tuple(OWNED)
+PUBLISHED: dict[Service, tuple[str, ...]] = {
+    "dispatcher": ("vol:*", "volunteers", "offer:*", "incident:*", "incidents:*", "alert:*", "alerts:*"),
+    "notifier": ("outbox", "outbox:*", "sender:*"),
+    "gateway": (),
+}
+"""the read models each owner publishes: what the other services may read of its keys"""
+SERVICES: tuple[Service, ...] = ("dispatcher", "notifier", "gateway")
 
 
-def user_name(service: str) -> str:
+def user_name(service: Service) -> str:
     return f"sigap-{service}"
 
 
@@ -55,8 +65,8 @@ def _glob(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AclUser:
-    """One service's ACL user: its own keys read-write, every other key of the deployment read-only,
-    the `changes` channel, no administrative or dangerous commands."""
+    """One service's ACL user: its own keys read-write, the others' read models read-only, the
+    `changes` channel, no administrative or dangerous commands."""
 
     name: str
     keys: tuple[str, ...]
@@ -64,65 +74,96 @@ class AclUser:
     categories: tuple[str, ...] = ("+@all", "-@admin", "-@dangerous")
     commands: tuple[str, ...] = ("+info",)  # redis-py's health checks
 
+    def setuser(self, password: str) -> dict[str, Any]:
+        """The keyword arguments of redis-py's `acl_setuser` that create or replace this user."""
+        return {
+            "username": self.name,
+            "enabled": True,
+            "reset": True,
+            "passwords": [f"+{password}"],
+            "keys": list(self.keys),
+            "channels": list(self.channels),
+            "categories": list(self.categories),
+            "commands": list(self.commands),
+        }
 
-def acl_user(service: str, prefix: str) -> AclUser:
+
+def acl_user(service: Service, prefix: str, name: str | None = None) -> AclUser:
     escaped = _glob(prefix)
+    reads = [p for other in SERVICES if other != service for p in PUBLISHED[other]]
     return AclUser(
-        name=user_name(service),
-        keys=(f"%R~{escaped}*", *(f"~{escaped}{pattern}" for pattern in OWNED[service])),
+        name=name or user_name(service),
+        keys=(
+            *(f"~{escaped}{pattern}" for pattern in OWNED[service]),
+            *(f"%R~{escaped}{pattern}" for pattern in reads),
+        ),
         channels=(_glob(Keys(prefix).changes),),
     )
 
 
-def password_for(service: str) -> str:
+def password_for(service: Service, settings: Settings) -> str:
     """`SIGAP_REDIS_PASSWORD_<SERVICE>`; local development falls back to a fixed password."""
-    value = os.environ.get(f"SIGAP_REDIS_PASSWORD_{service.upper()}")
+    value: str = getattr(settings, f"redis_password_{service}")
     if value:
         return value
-    if get_settings().env == "production":
+    if settings.env == "production":
         raise SystemExit(f"SIGAP_REDIS_PASSWORD_{service.upper()} must be set in production")
     return f"local-{service}-redis-password"
 
 
-async def apply(redis: Redis, prefix: str, passwords: dict[str, str]) -> list[str]:
-    """Create or replace the three service users; returns their names."""
+def name_for(service: Service, settings: Settings) -> str:
+    """`SIGAP_REDIS_USER_<SERVICE>`, by default `sigap-<service>`."""
+    return getattr(settings, f"redis_user_{service}") or user_name(service)
+
+
+async def apply(
+    redis: Redis, prefix: str, passwords: dict[Service, str], names: dict[Service, str] | None = None
+) -> list[str]:
+    """Create or replace the three service users (named `names`, by default `sigap-<service>`);
+    returns their names."""
+    applied = []
     for service in SERVICES:
-        user = acl_user(service, prefix)
-        await redis.acl_setuser(
-            user.name,
-            enabled=True,
-            reset=True,
-            passwords=[f"+{passwords[service]}"],
-            keys=list(user.keys),
-            channels=list(user.channels),
-            categories=list(user.categories),
-            commands=list(user.commands),
-        )
-    return [user_name(s) for s in SERVICES]
+        user = acl_user(service, prefix, (names or {}).get(service))
+        await redis.acl_setuser(**user.setuser(passwords[service]))
+        applied.append(user.name)
+    return applied
 
 
-def service_url(base_url: str, service: str, password: str) -> str:
+def service_url(base_url: str, service: Service, password: str, name: str | None = None) -> str:
     """`base_url` with the service's user and password."""
     scheme, sep, rest = base_url.partition("://")
     rest = rest.rpartition("@")[2]
-    return f"{scheme}{sep}{user_name(service)}:{password}@{rest}"
+    return f"{scheme}{sep}{name or user_name(service)}:{password}@{rest}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Redis ACL users of Sigap's services")
-    parser.add_argument("action", choices=("apply", "urls"))
+    parser.add_argument(
+        "action",
+        choices=("apply", "urls", "env"),
+        help="apply: create or replace the users; urls: each service's Redis URL; "
+        "env: the SIGAP_REDIS_USER_/PASSWORD_ variables of each service, one a line",
+    )
     args = parser.parse_args()
     settings = get_settings()
-    passwords = {s: password_for(s) for s in SERVICES}
+    passwords = {s: password_for(s, settings) for s in SERVICES}
+    names = {s: name_for(s, settings) for s in SERVICES}
     if args.action == "urls":
         for service in SERVICES:
-            print(f"{service} {service_url(settings.redis_url, service, passwords[service])}")  # noqa: T201
+            url = service_url(settings.redis_url, service, passwords[service], names[service])
+            print(f"{service} {url}")  # noqa: T201
+        return
+    if args.action == "env":
+        for service in SERVICES:
+            upper = service.upper()
+            print(f"SIGAP_REDIS_USER_{upper}={names[service]}")  # noqa: T201
+            print(f"SIGAP_REDIS_PASSWORD_{upper}={passwords[service]}")  # noqa: T201
         return
 
     async def run() -> list[str]:
         redis = Redis.from_url(settings.redis_url, decode_responses=True)
         try:
-            return await apply(redis, settings.redis_prefix, passwords)
+            return await apply(redis, settings.redis_prefix, passwords, names)
         finally:
             await redis.aclose()
 

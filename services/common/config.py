@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -186,6 +187,26 @@ class Settings(BaseSettings):
     redis_cluster: bool = Field(
         default=False, description="SIGAP_REDIS_URL names a node of a Redis Cluster (redis-py RedisCluster)"
     )
+
+    # One owner per key space (issue 15): the Redis ACL user each service connects as
+    # (services/common/acl.py). A password alone means the user `sigap-<service>`; neither: the
+    # credentials in SIGAP_REDIS_URL.
+    redis_user_dispatcher: str = ""
+    redis_password_dispatcher: str = ""
+    redis_user_notifier: str = ""
+    redis_password_notifier: str = ""
+    redis_user_gateway: str = ""
+    redis_password_gateway: str = ""
+
+    def redis_url_for(self, service: Literal["dispatcher", "notifier", "gateway"]) -> str:
+        """`SIGAP_REDIS_URL` with `service`'s ACL user and password, when they are configured."""
+        user = getattr(self, f"redis_user_{service}")
+        password = getattr(self, f"redis_password_{service}")
+        if not (user or password):
+            return self.redis_url
+        scheme, sep, rest = self.redis_url.partition("://")
+        credentials = f"{quote(user or f'sigap-{service}', safe='')}:{quote(password, safe='')}"
+        return f"{scheme}{sep}{credentials}@{rest.rpartition('@')[2]}"
 
     @field_validator("channels")
     @classmethod
