@@ -55,6 +55,12 @@ class TestUsers:
         return {name.removeprefix("SIGAP_").lower(): value for name, value in self.env().items()}
 
 
+def without_users(env: dict[str, str]) -> dict[str, str]:
+    """`env` without the services' ACL users: for a Redis other than the suite's (a test's own, the
+    secured one), where they do not exist and the URL's credentials apply."""
+    return {k: v for k, v in env.items() if not k.startswith(("SIGAP_REDIS_USER_", "SIGAP_REDIS_PASSWORD_"))}
+
+
 class SuiteRedis:
     def __init__(self) -> None:
         self.cluster = os.environ.get("SIGAP_REDIS_CLUSTER", "false").lower() in {"1", "true", "yes"}
