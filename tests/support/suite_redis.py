@@ -56,9 +56,11 @@ class TestUsers:
 
 
 def without_users(env: dict[str, str]) -> dict[str, str]:
-    """`env` without the services' ACL users: for a Redis other than the suite's (a test's own, the
-    secured one), where they do not exist and the URL's credentials apply."""
-    return {k: v for k, v in env.items() if not k.startswith(("SIGAP_REDIS_USER_", "SIGAP_REDIS_PASSWORD_"))}
+    """`env` with the services' ACL users blanked (the `settings` fixture also puts them in
+    `os.environ`, which service processes inherit): for a Redis other than the suite's (a test's own,
+    the secured one), where they do not exist and the URL's credentials apply."""
+    blank = {f"SIGAP_REDIS_{kind}_{s.upper()}": "" for kind in ("USER", "PASSWORD") for s in SERVICES}
+    return {**env, **blank}
 
 
 class SuiteRedis:
