@@ -24,7 +24,6 @@ NOT_YET_DECLARED: set[tuple[str, str, str]] = {
     # the geo and kelurahan indexes a volunteer's hash lists (`geo`, `kel`), changed with its status
     ("apply_profile.lua", "ZREM", "key"),
     ("apply_profile.lua", "SREM", "key"),
-    ("understaffed.lua", "ZREM", "key"),  # the kind registries the incident was in (listed in a hash)
     ("free.lua", "GEOADD", "key"),
     ("reclaim.lua", "ZREM", "key"),
     ("remove_volunteer.lua", "ZREM", "key"),
