@@ -331,6 +331,11 @@ class NotificationDelivered(Payload):
     incident_id: Identifier | None = None
     offer_id: Identifier | None = None
     volunteer_id: Identifier | None = None
+    render_as: ChannelType | None = Field(
+        default=None,
+        description="the channel whose shape the text took (the outbox shows what another channel "
+        "would carry); with the request on `notifications`, what rebuilds the outbox",
+    )
 
 
 class NotificationFailed(Payload):

@@ -5,6 +5,8 @@
 #   redis.sh start    install redis-server when missing, start, wait for PONG
 #   redis.sh stop     redis-cli shutdown (falls back to the pid)
 #   redis.sh status   exit 0 when something answers PONG on the port, 3 otherwise
+#   redis.sh owned    exit 0 when the Redis answering is the one this script started (its pid file in
+#                     $SIGAP_DATA_DIR/redis), 3 otherwise: only that one may get ACL users (redis-acl.sh)
 #
 # Environment: see deploy/local/README.md.
 set -euo pipefail
@@ -174,10 +176,15 @@ cmd_status() {
   return 3
 }
 
+cmd_owned() {
+  [[ -n "$(our_pid)" ]] && ping
+}
+
 case "${1:-}" in
   start) cmd_start ;;
+  owned) cmd_owned || exit 3 ;;
   stop) cmd_stop ;;
   restart) cmd_stop; cmd_start ;;
   status) cmd_status ;;
-  *) printf 'usage: %s start|stop|restart|status\n' "$0" >&2; exit 64 ;;
+  *) printf 'usage: %s start|stop|restart|status|owned\n' "$0" >&2; exit 64 ;;
 esac

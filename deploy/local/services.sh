@@ -7,6 +7,10 @@
 #
 # Pid files and logs live in ${SIGAP_DATA_DIR:-.data}/run/. Idempotent: a running service is left alone.
 # Kafka and Redis are expected up already (`make up` runs deploy/local/up-infra.sh first).
+# One owner per key space (DESIGN.md §1): on the Redis deploy/local/redis.sh started, `start` applies the
+# services' ACL users (deploy/local/redis-acl.sh) and starts each service as its own user; a Redis
+# started by something else keeps its ACL (then each service uses SIGAP_REDIS_USER_/PASSWORD_<SERVICE>
+# from the environment, or the credentials of SIGAP_REDIS_URL).
 #
 #   SIGAP_DISPATCHER_WORKERS   dispatcher worker processes (default 1); worker i listens on
 #                              SIGAP_DISPATCHER_PORT + 10*(i-1) (default 6066, 6076, …)
@@ -118,19 +122,44 @@ stop_service() {
   info "$name stopped"
 }
 
+ACL_ENV=()
+# redis_users: apply the ACL users on our own Redis and keep each service's SIGAP_REDIS_USER_/PASSWORD_
+redis_users() {
+  if bash "$SIGAP_ROOT/deploy/local/redis.sh" owned >/dev/null 2>&1; then
+    SIGAP_PYTHON="$PY" bash "$SIGAP_ROOT/deploy/local/redis-acl.sh" apply
+    mapfile -t ACL_ENV < <(SIGAP_PYTHON="$PY" bash "$SIGAP_ROOT/deploy/local/redis-acl.sh" env)
+  else
+    warn "the Redis at ${SIGAP_REDIS_URL:-redis://127.0.0.1:6379/0} was not started by deploy/local/redis.sh: its ACL users are not set here"
+  fi
+}
+
+acl_env_of() {  # acl_env_of SERVICE -> that service's SIGAP_REDIS_USER_/PASSWORD_ lines
+  local upper line
+  upper="$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')"
+  for line in "${ACL_ENV[@]}"; do
+    [[ "$line" == SIGAP_REDIS_USER_"$upper"=* || "$line" == SIGAP_REDIS_PASSWORD_"$upper"=* ]] && printf '%s\n' "$line"
+  done
+  return 0
+}
+
 dispatcher_names() { local i; for i in $(seq 1 "$WORKERS"); do echo "dispatcher-$i"; done; }
 dispatcher_port() { echo $((DISPATCHER_PORT + 10 * ($1 - 1))); }
 
 cmd_start() {
   mkdir -p "$RUN_DIR"
   local failed=0 skipped=() i port
+  local dispatcher_acl=() notifier_acl=() gateway_acl=()
+  redis_users
+  mapfile -t dispatcher_acl < <(acl_env_of dispatcher)
+  mapfile -t notifier_acl < <(acl_env_of notifier)
+  mapfile -t gateway_acl < <(acl_env_of gateway)
   if has_module services.dispatcher; then
     for i in $(seq 1 "$WORKERS"); do
       port="$(dispatcher_port "$i")"
       # each worker keeps its faust state apart (two workers must not share a data directory)
       mkdir -p "$SIGAP_DATA_DIR/dispatcher-$i/faust"
       start_service "dispatcher-$i" "http://127.0.0.1:$port/healthz" \
-        "SIGAP_DISPATCHER_PORT=$port" "SIGAP_DATA_DIR=$SIGAP_DATA_DIR/dispatcher-$i" -- \
+        "SIGAP_DISPATCHER_PORT=$port" "SIGAP_DATA_DIR=$SIGAP_DATA_DIR/dispatcher-$i" "${dispatcher_acl[@]}" -- \
         -m services.dispatcher worker -l info
     done
   else
@@ -139,12 +168,12 @@ cmd_start() {
   if has_module services.notifier; then
     mkdir -p "$SIGAP_DATA_DIR/notifier/faust"
     start_service notifier "http://127.0.0.1:$NOTIFIER_PORT/healthz" \
-      "SIGAP_NOTIFIER_PORT=$NOTIFIER_PORT" "SIGAP_DATA_DIR=$SIGAP_DATA_DIR/notifier" -- \
+      "SIGAP_NOTIFIER_PORT=$NOTIFIER_PORT" "SIGAP_DATA_DIR=$SIGAP_DATA_DIR/notifier" "${notifier_acl[@]}" -- \
       -m services.notifier worker -l info
   else
     skipped+=(notifier)
   fi
-  start_service gateway "http://$HTTP_HOST:$HTTP_PORT/healthz" "SIGAP_DATA_DIR=$SIGAP_DATA_DIR" -- \
+  start_service gateway "http://$HTTP_HOST:$HTTP_PORT/healthz" "SIGAP_DATA_DIR=$SIGAP_DATA_DIR" "${gateway_acl[@]}" -- \
     -m services.gateway
 
   if has_module services.dispatcher; then

@@ -1,17 +1,20 @@
 """One owner per key space (DESIGN.md §1), enforced by Redis: each service connects as its own ACL user
-that may write only its own keys and read the rest (the read models the owners publish).
+that may write only its own keys and read, besides them, only the read models the other services
+publish for it.
 
-| user | writes (under the prefix) | reads |
+| user | writes (under the prefix) | reads besides its own |
 |---|---|---|
-| `sigap-dispatcher` | `vol:*`, `volunteers`, `offer:*`, `incident:*`, `incidents:*`, `dsp:*`, |
-|  | `alert:*`, `alerts:*` | all |
-| `sigap-notifier` | `notif:*`, `notifier:*`, `outbox`, `outbox:*`, `sender:*` (whom it wrote to) | all |
-| `sigap-gateway` | `idem:*`, `bmkg:*`, `gw:*` (chat answers seen) | all |
+| `sigap-dispatcher` | `vol:*`, `volunteers`, `offer:*`, `incident:*`, `incidents:*`, | the notifier's |
+|  | `dsp:*`, `alert:*`, `alerts:*` | |
+| `sigap-notifier` | `notif:*`, `notifier:*`, `outbox`, `outbox:*`, `sender:*` | the dispatcher's |
+| `sigap-gateway` | `idem:*`, `bmkg:*`, `gw:*` (chat answers seen) | both |
 
-Every user may publish and subscribe on the `changes` channel and nothing else. Applied by
-`python -m services.common.acl apply` (`deploy/local/redis-acl.sh`), as a user allowed to run
-`ACL SETUSER`; each service then uses a `SIGAP_REDIS_URL` naming its user
-(`redis://sigap-gateway:<password>@host:port/0`).
+The read models: the dispatcher's roster (`vol:*`, `volunteers`), offers, incident documents and lists
+and weather banners (not its private `dsp:*`); the notifier's outbox and `sender:*` (not its claims
+and rates). Every user may publish and subscribe on the `changes` channel and nothing else; no
+administrative or dangerous commands. Applied by `python -m services.common.acl apply`
+(`deploy/local/redis-acl.sh`), as a user allowed to run `ACL SETUSER`; each service then connects as
+its user (`SIGAP_REDIS_USER_<SERVICE>`, `SIGAP_REDIS_PASSWORD_<SERVICE>`: `Settings.redis_url_for`).
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 from redis.asyncio import Redis
 
 from services.common.base_settings import CommonSettings
 from services.common.readmodels import Keys
+from services.common.redis import Service
 
-OWNED: dict[str, tuple[str, ...]] = {
+OWNED: dict[Service, tuple[str, ...]] = {
     "dispatcher": (
         "vol:*",
         "volunteers",
@@ -42,10 +46,16 @@ OWNED: dict[str, tuple[str, ...]] = {
     "notifier": ("notif:*", "notifier:*", "outbox", "outbox:*", "sender:*"),
     "gateway": ("idem:*", "bmkg:*", "gw:*"),
 }
-SERVICES = tuple(OWNED)
+PUBLISHED: dict[Service, tuple[str, ...]] = {
+    "dispatcher": ("vol:*", "volunteers", "offer:*", "incident:*", "incidents:*", "alert:*", "alerts:*"),
+    "notifier": ("outbox", "outbox:*", "sender:*"),
+    "gateway": (),
+}
+"""the read models each owner publishes: what the other services may read of its keys"""
+SERVICES: tuple[Service, ...] = ("dispatcher", "notifier", "gateway")
 
 
-def user_name(service: str) -> str:
+def user_name(service: Service) -> str:
     return f"sigap-{service}"
 
 
@@ -56,8 +66,8 @@ def _glob(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AclUser:
-    """One service's ACL user: its own keys read-write, every other key of the deployment read-only,
-    the `changes` channel, no administrative or dangerous commands."""
+    """One service's ACL user: its own keys read-write, the others' read models read-only, the
+    `changes` channel, no administrative or dangerous commands."""
 
     name: str
     keys: tuple[str, ...]
@@ -65,95 +75,113 @@ class AclUser:
     categories: tuple[str, ...] = ("+@all", "-@admin", "-@dangerous")
     commands: tuple[str, ...] = ("+info",)  # redis-py's health checks
 
+    def setuser(self, password: str) -> dict[str, Any]:
+        """The keyword arguments of redis-py's `acl_setuser` that create or replace this user."""
+        return {
+            "username": self.name,
+            "enabled": True,
+            "reset": True,
+            "passwords": [f"+{password}"],
+            "keys": list(self.keys),
+            "channels": list(self.channels),
+            "categories": list(self.categories),
+            "commands": list(self.commands),
+        }
 
-def acl_user(service: str, prefix: str) -> AclUser:
+
+def acl_user(service: Service, prefix: str, name: str | None = None) -> AclUser:
     escaped = _glob(prefix)
+    reads = [p for other in SERVICES if other != service for p in PUBLISHED[other]]
     return AclUser(
-        name=user_name(service),
-        keys=(f"%R~{escaped}*", *(f"~{escaped}{pattern}" for pattern in OWNED[service])),
+        name=name or user_name(service),
+        keys=(
+            *(f"~{escaped}{pattern}" for pattern in OWNED[service]),
+            *(f"%R~{escaped}{pattern}" for pattern in reads),
+        ),
         channels=(_glob(Keys(prefix).changes),),
     )
 
 
-def _password(service: str) -> Any:
-    return Field(
-        default="",
-        description=f"password of the {service}'s Redis ACL user (`sigap-{service}`), set by "
-        "`deploy/local/redis-acl.sh apply` (`… urls` prints each service's `SIGAP_REDIS_URL`); "
-        "required in production",
-        json_schema_extra={"env_default": f"`local-{service}-redis-password`"},
-    )
-
-
 class AclSettings(CommonSettings):
-    """`python -m services.common.acl`: the services' Redis users and their passwords."""
-
-    redis_password_dispatcher: str = _password("dispatcher")
-    redis_password_notifier: str = _password("notifier")
-    redis_password_gateway: str = _password("gateway")
+    """`python -m services.common.acl`: the services' Redis users and their passwords (the fields are
+    the shared settings' `SIGAP_REDIS_USER_<SERVICE>` / `SIGAP_REDIS_PASSWORD_<SERVICE>`); every
+    password is required in production."""
 
     @model_validator(mode="after")
     def _set_in_production(self) -> AclSettings:
         if self.env == "production":
-            for service, password in self.given().items():
-                if not password:
+            for service in SERVICES:
+                if not getattr(self, f"redis_password_{service}"):
                     raise ValueError(f"SIGAP_REDIS_PASSWORD_{service.upper()} must be set in production")
         return self
 
-    def given(self) -> dict[str, str]:
-        return {
-            "dispatcher": self.redis_password_dispatcher,
-            "notifier": self.redis_password_notifier,
-            "gateway": self.redis_password_gateway,
-        }
-
-    def passwords(self) -> dict[str, str]:
+    def passwords(self) -> dict[Service, str]:
         """service → password; local development falls back to a fixed password per service."""
-        return {s: value or f"local-{s}-redis-password" for s, value in self.given().items()}
+        return {s: password_for(s, self) for s in SERVICES}
 
 
-async def apply(redis: Redis, prefix: str, passwords: dict[str, str]) -> list[str]:
-    """Create or replace the three service users; returns their names."""
+def password_for(service: Service, settings: CommonSettings) -> str:
+    """`SIGAP_REDIS_PASSWORD_<SERVICE>`; local development falls back to a fixed password."""
+    value: str = getattr(settings, f"redis_password_{service}")
+    return value or f"local-{service}-redis-password"
+
+
+def name_for(service: Service, settings: CommonSettings) -> str:
+    """`SIGAP_REDIS_USER_<SERVICE>`, by default `sigap-<service>`."""
+    return getattr(settings, f"redis_user_{service}") or user_name(service)
+
+
+async def apply(
+    redis: Redis, prefix: str, passwords: dict[Service, str], names: dict[Service, str] | None = None
+) -> list[str]:
+    """Create or replace the three service users (named `names`, by default `sigap-<service>`);
+    returns their names."""
+    applied = []
     for service in SERVICES:
-        user = acl_user(service, prefix)
-        await redis.acl_setuser(
-            user.name,
-            enabled=True,
-            reset=True,
-            passwords=[f"+{passwords[service]}"],
-            keys=list(user.keys),
-            channels=list(user.channels),
-            categories=list(user.categories),
-            commands=list(user.commands),
-        )
-    return [user_name(s) for s in SERVICES]
+        user = acl_user(service, prefix, (names or {}).get(service))
+        await redis.acl_setuser(**user.setuser(passwords[service]))
+        applied.append(user.name)
+    return applied
 
 
-def service_url(base_url: str, service: str, password: str) -> str:
+def service_url(base_url: str, service: Service, password: str, name: str | None = None) -> str:
     """`base_url` with the service's user and password."""
     scheme, sep, rest = base_url.partition("://")
     rest = rest.rpartition("@")[2]
-    return f"{scheme}{sep}{user_name(service)}:{password}@{rest}"
+    return f"{scheme}{sep}{name or user_name(service)}:{password}@{rest}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Redis ACL users of Sigap's services")
-    parser.add_argument("action", choices=("apply", "urls"))
+    parser.add_argument(
+        "action",
+        choices=("apply", "urls", "env"),
+        help="apply: create or replace the users; urls: each service's Redis URL; "
+        "env: the SIGAP_REDIS_USER_/PASSWORD_ variables of each service, one a line",
+    )
     args = parser.parse_args()
     try:
         settings = AclSettings()
     except ValueError as exc:  # pydantic's ValidationError names the variable
         raise SystemExit(str(exc)) from None
     passwords = settings.passwords()
+    names = {s: name_for(s, settings) for s in SERVICES}
     if args.action == "urls":
         for service in SERVICES:
-            print(f"{service} {service_url(settings.redis_url, service, passwords[service])}")  # noqa: T201
+            url = service_url(settings.redis_url, service, passwords[service], names[service])
+            print(f"{service} {url}")  # noqa: T201
+        return
+    if args.action == "env":
+        for service in SERVICES:
+            upper = service.upper()
+            print(f"SIGAP_REDIS_USER_{upper}={names[service]}")  # noqa: T201
+            print(f"SIGAP_REDIS_PASSWORD_{upper}={passwords[service]}")  # noqa: T201
         return
 
     async def run() -> list[str]:
         redis = Redis.from_url(settings.redis_url, decode_responses=True)
         try:
-            return await apply(redis, settings.redis_prefix, passwords)
+            return await apply(redis, settings.redis_prefix, passwords, names)
         finally:
             await redis.aclose()
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, TypeAdapter, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -307,6 +307,45 @@ class CommonSettings(BaseSettings):
         description="`SIGAP_REDIS_URL` names a node of a Redis Cluster: the services use redis-py's "
         "`RedisCluster`",
     )
+
+    # One owner per key space (issue 15): the Redis ACL user each service connects as
+    # (services/common/acl.py). A password alone means the user `sigap-<service>`; neither: the
+    # credentials in SIGAP_REDIS_URL.
+    redis_user_dispatcher: str = Field(
+        default="",
+        description="the dispatcher's Redis ACL user (default `sigap-dispatcher` when its password is set)",
+    )
+    redis_password_dispatcher: str = Field(
+        default="",
+        description="password of the dispatcher's Redis ACL user (`deploy/local/redis-acl.sh env` prints "
+        "the local ones); empty: the credentials in `SIGAP_REDIS_URL`",
+    )
+    redis_user_notifier: str = Field(
+        default="",
+        description="the notifier's Redis ACL user (default `sigap-notifier` when its password is set)",
+    )
+    redis_password_notifier: str = Field(
+        default="",
+        description="password of the notifier's Redis ACL user; empty: the credentials in `SIGAP_REDIS_URL`",
+    )
+    redis_user_gateway: str = Field(
+        default="",
+        description="the gateway's Redis ACL user (default `sigap-gateway` when its password is set)",
+    )
+    redis_password_gateway: str = Field(
+        default="",
+        description="password of the gateway's Redis ACL user; empty: the credentials in `SIGAP_REDIS_URL`",
+    )
+
+    def redis_url_for(self, service: Literal["dispatcher", "notifier", "gateway"]) -> str:
+        """`SIGAP_REDIS_URL` with `service`'s ACL user and password, when they are configured."""
+        user = getattr(self, f"redis_user_{service}")
+        password = getattr(self, f"redis_password_{service}")
+        if not (user or password):
+            return self.redis_url
+        scheme, sep, rest = self.redis_url.partition("://")
+        credentials = f"{quote(user or f'sigap-{service}', safe='')}:{quote(password, safe='')}"
+        return f"{scheme}{sep}{credentials}@{rest.rpartition('@')[2]}"
 
     @model_validator(mode="after")
     def _common_checks(self) -> CommonSettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.connection import parse_url
@@ -17,6 +17,9 @@ from services.common.base_settings import parse_sentinels
 
 if TYPE_CHECKING:
     from services.common.base_settings import CommonSettings
+
+Service = Literal["dispatcher", "notifier", "gateway"]
+"""the services that own Redis keys (services/common/acl.py)"""
 
 CLIENT_OPTIONS: dict[str, Any] = {
     "decode_responses": True,
@@ -43,11 +46,12 @@ def new_redis(url: str, *, cluster: bool = False, sentinels: Sentinels = "", mas
     return Redis.from_url(url, **CLIENT_OPTIONS)
 
 
-def redis_for(settings: CommonSettings) -> Redis:
+def redis_for(settings: CommonSettings, service: Service | None = None) -> Redis:
     """The client `SIGAP_REDIS_URL` names — a node of a cluster with `SIGAP_REDIS_CLUSTER`, found
-    through `SIGAP_REDIS_SENTINELS` + `SIGAP_REDIS_SENTINEL_MASTER` when those are set."""
+    through `SIGAP_REDIS_SENTINELS` + `SIGAP_REDIS_SENTINEL_MASTER` when those are set — connected as
+    `service`'s ACL user when one is configured (`Settings.redis_url_for`)."""
     return new_redis(
-        settings.redis_url,
+        settings.redis_url_for(service) if service else settings.redis_url,
         cluster=settings.redis_cluster,
         sentinels=settings.redis_sentinels,
         master=settings.redis_sentinel_master,

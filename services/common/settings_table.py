@@ -45,6 +45,14 @@ OTHER_VARIABLES = (
         "what `python -m services.common.healthcheck` (the image's `HEALTHCHECK`) asks",
     ),
     Variable(
+        "SIGAP_TEST_REDIS_PORT",
+        "integer",
+        "a free port",
+        "`make test`",
+        "the port of the Redis the test suite starts for itself (`deploy/local/redis.sh`, with the "
+        "services' ACL users per test)",
+    ),
+    Variable(
         "SIGAP_PYTHON_BIN",
         "path",
         "a Python 3.12 on PATH or among pyenv's versions",

@@ -108,7 +108,7 @@ async def rebuild(
     """Rebuild the dispatcher's Redis from the topics; None when another rebuild holds the lock.
     `lock_token`: the caller took the lock (`dsp:rebuild`) itself, under this value."""
     own_client = redis is None
-    client = redis if redis is not None else redis_for(settings)
+    client = redis if redis is not None else redis_for(settings, "dispatcher")
     keys = RosterKeys(settings.redis_prefix)
     token = lock_token or uuid.uuid4().hex
     try:

@@ -53,7 +53,7 @@ class Runtime:
             assessment=load_assessment_rules(own.assessment_rules_file),
         )
         redis = dispatcher_redis(
-            settings.redis_url,
+            settings.redis_url_for("dispatcher"),
             own.dispatcher_max_in_flight,
             cluster=settings.redis_cluster,
             sentinels=settings.redis_sentinels,

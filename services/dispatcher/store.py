@@ -43,6 +43,10 @@ class StaleState(SigapError, RuntimeError):
     retriable = True
 
 
+MARK_ATTEMPTS = 5
+"""reads of an incident's understaffed registries before giving up (each is one changed meanwhile)"""
+
+
 class IncidentStore:
     """Incident state in Redis, with the last saved state of recent incidents kept in memory.
 
@@ -158,14 +162,23 @@ class IncidentStore:
 
     async def mark_understaffed(self, incident_id: str, since: datetime, kinds: Sequence[str]) -> None:
         """Understaffed, short of these kinds of need (`unit` or `unit:skill`) and no others."""
-        keys = [self.understaffed_key, self.understaffed_kinds_key]
-        keys.extend(self.understaffed_kind_key(kind) for kind in kinds)
-        await run_script(self.redis, self._mark, keys, [incident_id, since.timestamp()])
+        await self._registries(incident_id, since.timestamp(), [self.understaffed_kind_key(k) for k in kinds])
 
     async def clear_understaffed(self, incident_id: str) -> None:
-        await run_script(
-            self.redis, self._mark, [self.understaffed_key, self.understaffed_kinds_key], [incident_id, ""]
-        )
+        await self._registries(incident_id, "", [])
+
+    async def _registries(self, incident_id: str, score: float | str, now: list[str]) -> None:
+        """`understaffed.lua` with every key declared: the registries the incident was in are read
+        first and checked inside the script (only the partition's owner changes them; a zombie's
+        write in between makes it read again)."""
+        for _ in range(MARK_ATTEMPTS):
+            before = str(await self.redis.hget(self.understaffed_kinds_key, incident_id) or "")
+            keys = [self.understaffed_key, self.understaffed_kinds_key, *now]
+            keys.extend(k for k in before.split(",") if k)
+            args = [incident_id, score, len(now), before]
+            if await run_script(self.redis, self._mark, keys, args) != -1:
+                return
+        raise RuntimeError(f"the understaffed registries of {incident_id} kept changing")
 
     async def wake_for(
         self, volunteer_ids: Sequence[str], fanout: int, exclude: Iterable[str] = ()

@@ -151,7 +151,7 @@ async def read_to_end(
 async def rebuild_roster(settings: CommonSettings, timeout_s: float = 300.0) -> int:
     """Re-apply the whole `volunteers` topic to Redis; return the number of records applied."""
     topic = settings.topic(VOLUNTEERS)
-    redis = redis_for(settings)
+    redis = redis_for(settings, "dispatcher")
     roster = Roster(redis, settings.redis_prefix)
     applied = skipped = 0
     try:

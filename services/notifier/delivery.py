@@ -175,7 +175,7 @@ class Deliverer:
             if isinstance(result, Sent):
                 if self._senders is not None and not result.reemitted:
                     await self._senders.remember(outgoing, route.channel)
-                await self._report_delivered(request, route.channel, result, record, correlation)
+                await self._report_delivered(request, route, result, record, correlation)
                 return "delivered"
             if result.superseded:
                 return "duplicate"
@@ -219,11 +219,12 @@ class Deliverer:
     async def _report_delivered(
         self,
         request: NotificationRequested,
-        channel: ChannelType,
+        route: Route,
         sent: Sent,
         record: Record,
         correlation: str | None,
     ) -> None:
+        channel = route.channel
         latency_s = max(0.0, (sent.accepted_at - record.timestamp).total_seconds())
         if not sent.reemitted:
             metrics.HANDOFF_SECONDS.labels(channel.value).observe(latency_s)
@@ -237,6 +238,7 @@ class Deliverer:
                 incident_id=request.incident_id,
                 offer_id=request.offer_id,
                 volunteer_id=request.recipient.volunteer_id,
+                render_as=route.render_as,
             ),
             correlation,
         )

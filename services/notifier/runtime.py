@@ -125,7 +125,7 @@ class Notifier:
     async def start(self) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs with bot tokens
         settings = self.settings
-        self.redis = redis_for(settings)
+        self.redis = redis_for(settings, "notifier")
         self._http = new_client()
         self._producer = new_producer(
             settings.kafka_bootstrap, client_id=f"{settings.topic_prefix}notifier", settings=settings

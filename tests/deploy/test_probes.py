@@ -17,6 +17,7 @@ import pytest
 from services.common.config import Settings
 from tests.deploy.support import free_port_in_range
 from tests.support.procs import ServiceProcess
+from tests.support.suite_redis import without_users
 
 pytestmark = [
     pytest.mark.integration,
@@ -89,7 +90,7 @@ def test_dispatcher_stays_alive_and_turns_unready_while_redis_is_away(
 ) -> None:
     port = free_port_in_range()
     env = {
-        **test_env,
+        **without_users(test_env),  # a Redis of its own: the default user
         "SIGAP_REDIS_URL": f"redis://127.0.0.1:{own_redis.port}/0",
         "SIGAP_DATA_DIR": str(tmp_path / "data"),
         "SIGAP_DISPATCHER_PORT": str(port),

@@ -28,7 +28,7 @@ redis.call('HSET', vol, 'profile', ARGV[2], 'on_duty', ARGV[3], 'lat', ARGV[4], 
   'unit', ARGV[6], 'geo', table.concat(geo_keys, ','), 'kel', table.concat(kel_keys, ','),
   'profile_at', ARGV[9])
 redis.call('SADD', KEYS[2], vid)
-for _, key in ipairs(kel_keys) do redis.call('SADD', key, vid) end
+for _, kel_key in ipairs(kel_keys) do redis.call('SADD', kel_key, vid) end
 
 local was = redis.call('HGET', vol, 'status')
 local status = was
@@ -45,7 +45,7 @@ if was ~= 'offered' and was ~= 'assigned' then
   redis.call('HSET', vol, 'status', status)
 end
 if status == 'available' then
-  for _, key in ipairs(geo_keys) do redis.call('GEOADD', key, ARGV[5], ARGV[4], vid) end
+  for _, geo_key in ipairs(geo_keys) do redis.call('GEOADD', geo_key, ARGV[5], ARGV[4], vid) end
 end
 redis.call('PUBLISH', ARGV[11], ARGV[12])
 if status == 'available' and was ~= 'available' then

@@ -48,7 +48,8 @@ class OutboxChannel:
     def check(s: NotifierSettings) -> None:
         """Needs nothing beyond Redis."""
 
-    def document(self, message: Outgoing, stored_at: datetime) -> OutboxMessage:
+    @staticmethod
+    def document(message: Outgoing, stored_at: datetime) -> OutboxMessage:
         return OutboxMessage(
             notification_id=message.notification_id,
             volunteer_id=message.volunteer_id,
@@ -78,21 +79,22 @@ class OutboxChannel:
                 "attempts": finish.attempts,
             }
             claim_args = [finish.hop, finish.token, json.dumps(final), finish.ttl_s]
+        keys_used = [f"{keys.prefix}outbox:stored:{message.notification_id}", keys.outbox]
+        if message.volunteer_id:
+            keys_used.append(keys.volunteer_outbox(message.volunteer_id))
+        if finish is not None:
+            keys_used.append(finish.key)
         try:
             await self._store(
-                keys=[
-                    f"{keys.prefix}outbox:stored:{message.notification_id}",
-                    keys.outbox,
-                    keys.volunteer_outbox(message.volunteer_id) if message.volunteer_id else "",
-                    keys.changes,
-                    finish.key if finish is not None else "",
-                ],
+                keys=keys_used,
                 args=[
                     doc.model_dump_json(),
                     self._settings.outbox_max,
                     self._settings.outbox_volunteer_max,
                     MARKER_TTL_S,
+                    keys.changes,
                     change_notice("outbox", message.notification_id),
+                    "1" if message.volunteer_id else "0",
                     *claim_args,
                 ],
             )

@@ -34,6 +34,7 @@ from schemas.vocabulary import ChannelType, IncidentType, Severity, Skill, Unit
 from services.common.config import Settings
 from services.common.kafka import key_of
 from services.common.readmodels import Keys
+from services.common.redis import Service
 from services.common.topics import TOPICS
 from tests.support.procs import ServiceProcess, free_port
 
@@ -270,6 +271,13 @@ def dispatcher_env(test_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
         "SIGAP_COORDINATORS": "Pak Koordinator|outbox:koordinator",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+@pytest.fixture
+def redis(redis: Redis, as_service: Callable[[Service], Redis]) -> Redis:
+    """In the dispatcher's tests the test code acts as the dispatcher: its own ACL user (the outer
+    `redis` fixture, the default user, still deletes the test's keys afterwards)."""
+    return as_service("dispatcher")
 
 
 @pytest.fixture

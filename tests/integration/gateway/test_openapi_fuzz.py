@@ -17,6 +17,7 @@ from services.common.config import Settings
 from services.common.topics import create_topics, delete_topics
 from services.gateway.app import create_app
 from tests.conftest import KAFKA, REDIS_URL
+from tests.support.suite_redis import SUITE_REDIS
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +25,7 @@ ADMIN = {"Authorization": "Bearer dev-admin-key"}
 
 
 PREFIX = f"t{uuid.uuid4().hex[:10]}."
+USERS = SUITE_REDIS.users(PREFIX.replace(".", ":"))  # the app connects as the gateway's user
 CONFIG = Settings(
     env="test",
     kafka_bootstrap=KAFKA,
@@ -34,6 +36,7 @@ CONFIG = Settings(
     # while hypothesis generates cases in another thread, which hypothesis refuses; reports are fuzzed
     # on their (empty) store
     reports_projection=False,
+    **USERS.settings(),  # type: ignore[arg-type]
 )
 # create_app does no I/O: the app connects on first use, inside schemathesis' event loop
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(CONFIG)).exclude(path="/api/v1/stream")
@@ -42,6 +45,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(CONFIG)).exc
 
 @pytest.fixture(scope="module", autouse=True)
 def own_topics() -> Iterator[None]:
+    SUITE_REDIS.start()
+    SUITE_REDIS.create(USERS)
     asyncio.run(create_topics(CONFIG.kafka_bootstrap, CONFIG.topic_prefix))
     yield
     asyncio.run(delete_topics(CONFIG.kafka_bootstrap, CONFIG.topic_prefix))
@@ -49,6 +54,7 @@ def own_topics() -> Iterator[None]:
     for key in redis.scan_iter(match=CONFIG.redis_prefix + "*", count=1000):
         redis.delete(key)
     redis.close()
+    SUITE_REDIS.drop(USERS)
 
 
 @schema.parametrize()

@@ -37,6 +37,7 @@ from services.common.topics import (
 from tests.conftest import KAFKA, REDIS_URL
 from tests.support.procs import ServiceProcess, free_port
 from tests.support.providers import ProviderServers
+from tests.support.suite_redis import SUITE_REDIS
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +158,7 @@ class Stack:
         self.prefix = prefix or f"t{uuid.uuid4().hex[:10]}."
         self.redis_prefix = self.prefix.replace(".", ":")
         self.port = free_port()
+        self.users = SUITE_REDIS.users(self.redis_prefix)  # the worker connects as the notifier's user
         self.env = {
             "SIGAP_ENV": "test",
             "SIGAP_KAFKA_BOOTSTRAP": KAFKA,
@@ -165,6 +167,7 @@ class Stack:
             "SIGAP_REDIS_PREFIX": self.redis_prefix,
             "SIGAP_NOTIFIER_PORT": str(self.port),
             "SIGAP_DATA_DIR": str(tmp / "data"),
+            **self.users.env(),
             **env,
         }
         self.log = tmp / f"notifier-{self.prefix}log"
@@ -173,6 +176,8 @@ class Stack:
         self.redis = Redis.from_url(REDIS_URL, decode_responses=True)
 
     def start(self) -> Stack:
+        SUITE_REDIS.start()
+        SUITE_REDIS.create(self.users)
         asyncio.run(create_topics(KAFKA, self.prefix))
         self.bus.start()
         return self.start_worker()
@@ -208,6 +213,7 @@ class Stack:
         for key in self.redis.scan_iter(match=self.redis_prefix + "*", count=1000):
             self.redis.delete(key)
         self.redis.close()
+        SUITE_REDIS.drop(self.users)
 
     def log_tail(self) -> str:
         return self.proc.log_tail() if self.proc else ""

@@ -11,6 +11,7 @@ import pytest
 
 from services.common.config import Settings
 from tests.support.procs import REPO
+from tests.support.suite_redis import without_users
 
 SCRIPT = REPO / "deploy" / "local" / "secure.sh"
 
@@ -38,7 +39,7 @@ def secure_infra() -> Iterator[dict[str, str]]:
 def secure_env(secure_infra: dict[str, str], test_env: dict[str, str]) -> dict[str, str]:
     """A service's environment for the secured broker and Redis, with the test's own prefixes."""
     keep = {k: v for k, v in secure_infra.items() if not k.startswith("SIGAP_SECURE_")}
-    return {**test_env, **keep}
+    return {**without_users(test_env), **keep}  # the secured Redis has its own ACL user
 
 
 @pytest.fixture
