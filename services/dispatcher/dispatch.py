@@ -31,6 +31,7 @@ from schemas.events import (
     VolunteerProfile,
 )
 from schemas.vocabulary import NotificationKind
+from services.common.autopipe import coalescing
 from services.common.config import Settings
 from services.common.replies import ReplyCode
 from services.common.topics import DISPATCH_LOG, NOTIFICATIONS, RESPONSES
@@ -169,13 +170,15 @@ class Dispatch:
                 log.info("%s %s names no incident; ignored", event.event_type, event.event_id)
                 continue
             groups.setdefault(incident_id, []).append(index)
-        outcomes = await asyncio.gather(
-            *(
-                self._carry_out_group(incident_id, [events[i] for i in positions], now)
-                for incident_id, positions in groups.items()
-            ),
-            return_exceptions=True,
-        )
+        together = len(groups) > 1  # several incidents: their Redis commands go as one pipeline
+        with coalescing(together):
+            outcomes = await asyncio.gather(
+                *(
+                    self._carry_out_group(incident_id, [events[i] for i in positions], now)
+                    for incident_id, positions in groups.items()
+                ),
+                return_exceptions=True,
+            )
         left: list[int] = []
         carried: list[tuple[_Group, list[int]]] = []
         for (incident_id, positions), outcome in zip(groups.items(), outcomes, strict=True):
@@ -193,9 +196,10 @@ class Dispatch:
             for group, _ in carried:
                 self.incidents.forget(group.incident_id)
             return sorted(i for positions in groups.values() for i in positions)
-        saved = await asyncio.gather(
-            *(self._save(group, now) for group, _ in carried), return_exceptions=True
-        )
+        with coalescing(together):
+            saved = await asyncio.gather(
+                *(self._save(group, now) for group, _ in carried), return_exceptions=True
+            )
         elapsed = time.perf_counter() - started
         for (group, positions), result in zip(carried, saved, strict=True):
             if isinstance(result, BaseException):

@@ -10,6 +10,7 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
+from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
 from services.common.redis import as_redis, sentinel_client
 from services.dispatcher.alerts import AlertReaction
@@ -84,11 +85,12 @@ REDIS_SPARE_CONNECTIONS = 32
 def dispatcher_redis(
     url: str, in_flight: int, *, cluster: bool = False, sentinels: str = "", master: str = "sigap"
 ) -> Redis:
-    """The worker's Redis client (`services.common.redis.new_redis`'s options) with one connection per
-    incident event in flight and some spare; a caller finding none free waits for one
+    """The worker's Redis client (`services.common.redis.new_redis`'s options), pipelining on its own
+    (`AutoPipelineRedis`: the commands a batch's incidents issue together go as one pipeline): one
+    connection per incident event in flight and some spare; a caller finding none free waits for one
     (up to the socket timeout) instead of failing at once. With `sentinels`, the same on the primary
     they name."""
-    if cluster:  # one pool per node inside the client
+    if cluster:  # one pool per node inside the client; no coalescing (AutoPipelineRedis is single-node)
         return as_redis(
             RedisCluster.from_url(
                 url,
@@ -103,6 +105,7 @@ def dispatcher_redis(
             url,
             sentinels,
             master,
+            redis_class=AutoPipelineRedis,
             max_connections=in_flight + REDIS_SPARE_CONNECTIONS,
             timeout=5,
         )
@@ -115,7 +118,7 @@ def dispatcher_redis(
         socket_connect_timeout=5,
         health_check_interval=30,
     )
-    return Redis(connection_pool=pool)
+    return AutoPipelineRedis(connection_pool=pool)
 
 
 _runtime: Runtime | None = None

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from schemas.envelope import Envelope, decode_event, make_event
 from schemas.events import IncidentCancelled, IncidentClosed, IncidentReported, Need, OfferMade, Payload
 from schemas.vocabulary import AssignmentStatus, IncidentStatus, IncidentType, Severity, Unit, VolunteerStatus
+from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
 from services.common.kafka import new_producer
 from services.dispatcher.dispatch import Dispatch
@@ -143,7 +144,7 @@ def offers_in(sent: list[tuple[str, bytes]]) -> dict[str, str]:
 
 @pytest.fixture
 async def pipelined(settings: Settings) -> AsyncIterator[Redis]:
-    """The worker's own client (a connection per event in flight)."""
+    """The worker's own client: pipelines what a batch's incidents send together."""
     client = dispatcher_redis(settings.redis_url, DispatcherSettings().dispatcher_max_in_flight)
     yield client
     await client.aclose()
@@ -161,7 +162,10 @@ async def test_a_batch_keeps_each_incidents_order_and_saves_each_incident_once(
         await dispatch.roster.apply(volunteer(f"v{n}", 0.5 + n), event_at=NOW, now=NOW)
     ids = [f"INC-B{n}" for n in range(4)]
     events = [report_of(i) for i in ids] + [closing_of(i) for i in ids]
+    assert isinstance(pipelined, AutoPipelineRedis)
     assert await dispatch.handle_batch(events, NOW) == []
+    # the four searches went as one pipeline, and so on for each step the incidents took together
+    assert pipelined.pipelines_sent >= 3 and pipelined.commands_sent >= 4 * 3
 
     offered = offers_in(sender.sent)
     assert sorted(offered.values()) == ids  # one offer each, four different volunteers
@@ -181,8 +185,10 @@ async def test_a_batch_keeps_each_incidents_order_and_saves_each_incident_once(
     assert await dispatch.handle_batch(events, NOW + timedelta(seconds=1)) == []
     assert len(sender.sent) == sent_before
 
-    # a batch of one incident's events
+    # a batch of one incident's events sends each command on its own (no extra loop turn)
+    pipelines, commands = pipelined.pipelines_sent, pipelined.commands_sent
     assert await dispatch.handle_batch([report_of("INC-B9"), closing_of("INC-B9")], NOW) == []
+    assert (pipelined.pipelines_sent, pipelined.commands_sent) == (pipelines, commands)
     assert sorted(offers_in(sender.sent[sent_before:]).values()) == ["INC-B9"]
 
 

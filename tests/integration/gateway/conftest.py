@@ -15,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
 from schemas.api import AssignmentView, IncidentView, NeedView, TimelineEntry
@@ -84,7 +85,7 @@ async def read_topic(settings: Settings, name: str, *, expect: int, timeout_s: f
     )
     await consumer.start()
     try:
-        parts = await partitions_of(consumer, topic)
+        parts = await partitions_of(settings, topic)
         tps = [TopicPartition(topic, p) for p in parts]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -106,14 +107,20 @@ async def read_topic(settings: Settings, name: str, *, expect: int, timeout_s: f
         await consumer.stop()
 
 
-async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    """The topic's partitions (a topic created a moment ago may take a few metadata rounds to show)."""
-    for _ in range(50):
-        metadata = await consumer._client.fetch_all_metadata()
-        parts = metadata.partitions_for_topic(topic)
-        if parts:
-            return set(parts)
-        await asyncio.sleep(0.2)
+async def partitions_of(settings: Settings, topic: str) -> set[int]:
+    """The topic's partitions, from the broker's metadata (aiokafka's public admin API; a topic created a
+    moment ago may take a few metadata rounds to show)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        for _ in range(50):
+            described = await admin.describe_topics(None)  # all topics: naming one could create it
+            parts = {p["partition"] for t in described if t["topic"] == topic for p in t["partitions"]}
+            if parts:
+                return parts
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
     raise AssertionError(f"topic {topic} has no partitions")
 
 
