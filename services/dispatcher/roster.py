@@ -99,6 +99,7 @@ class Roster:
                 "wake_rested",
                 "search",
                 "reserve_ranked",
+                "read_rows",
             )
         }
 
@@ -411,14 +412,13 @@ class Roster:
         return [str(v) for v in await self._run("reserve_ranked", keys, args)]
 
     async def _rows(self, volunteer_ids: Sequence[str]) -> list[list[str | None]]:
-        """The `candidates.ROW_FIELDS` of each volunteer, in one round trip."""
+        """The `candidates.ROW_FIELDS` of each volunteer, in one round trip (`read_rows.lua`)."""
         if not volunteer_ids:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for vid in volunteer_ids:
-                pipe.hmget(self.keys.volunteer(vid), ROW_FIELDS)
-            rows: list[list[str | None]] = await pipe.execute()
-        return [[v or None for v in row] for row in rows]
+        keys = [self.keys.volunteer(vid) for vid in volunteer_ids]
+        flat = await self._run("read_rows", keys, ROW_FIELDS)
+        n = len(ROW_FIELDS)
+        return [[v or None for v in flat[i : i + n]] for i in range(0, len(flat), n)]
 
     async def candidates(self, volunteer_ids: Sequence[str], where: GeoPoint) -> list[Candidate]:
         """The volunteers as ranking sees them; distance is great-circle from `where`."""
