@@ -9,9 +9,10 @@ Modes (`SIGAP_FLOOR_MODE`):
   in batches as the dispatcher takes them (whatever arrived, at most `SIGAP_FLOOR_BATCH`); for each
   record it sends, on an output topic, as many records of the same sizes as the dispatcher sends for
   that event (`SIGAP_FLOOR_OUTPUTS`: the sizes for a report, then for a close, in bytes), as the
-  dispatcher sends them (one faust `Producer.send` per record), and makes, for every record of the
-  batch concurrently, a Redis round trip for its search and one for its save, whose reply (a
-  search's rows) or value (a save's state and view) is of the same size; then it waits for the
+  dispatcher sends them (one faust `Producer.send` per record), and makes the dispatcher's two
+  coalesced Redis round trips for the batch (`AutoPipelineRedis`) — one for the searches, one for the
+  saves — with a command per record whose reply (a search's rows) or value (a save's state and view)
+  is of the same size; then it waits for the
   broker's acknowledgements and acknowledges the batch. What is left between this floor and the
   dispatcher's drain is its work;
 - `io-per-record`: the same as `io` (the dispatcher's outputs are sent one `send` per record since
@@ -35,7 +36,9 @@ install_event_loop()  # before faust makes its loops, as the services do (`SIGAP
 tune_collector()
 
 import faust  # noqa: E402 - after the event loop policy is set
-from redis.asyncio import BlockingConnectionPool, Redis  # noqa: E402
+from redis.asyncio import BlockingConnectionPool  # noqa: E402
+
+from services.common.autopipe import AutoPipelineRedis, coalescing  # noqa: E402
 
 TOPIC = os.environ.get("SIGAP_FLOOR_TOPIC", "sigap-floor")
 RECORDS = int(os.environ.get("SIGAP_FLOOR_RECORDS", "0"))
@@ -97,7 +100,7 @@ async def floor(stream: Any) -> None:
             progress.count(1)
         return
     pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=BATCH + 32, decode_responses=True)
-    redis = Redis(connection_pool=pool)  # as the dispatcher's: a connection per event in flight
+    redis = AutoPipelineRedis(connection_pool=pool)  # as the dispatcher's
     out = f"{TOPIC}.out"
     bodies = [[b"x" * size for size in sizes] for sizes in OUTPUTS]
     save = "v" * SAVE_BYTES
@@ -105,14 +108,16 @@ async def floor(stream: Any) -> None:
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
     async def handle(events: list[Any]) -> None:
-        await asyncio.gather(*(redis.get(f"{TOPIC}:s:{i % 64}") for i in range(len(events))))
+        with coalescing():  # as the dispatcher's batch: one pipeline per round trip
+            await asyncio.gather(*(redis.get(f"{TOPIC}:s:{i % 64}") for i in range(len(events))))
         outbound: list[tuple[str, bytes | None, bytes]] = []
         for event in events:
             kind = event.message.offset % 2  # reports sit at even offsets, closes at odd (the backlog)
             outbound.extend((out, event.message.key, body) for body in bodies[kind])
         pending = [await app.producer.send(t, k, v, None, None, None) for t, k, v in outbound]
         await asyncio.gather(*pending)
-        await asyncio.gather(*(redis.set(f"{TOPIC}:v:{i % 64}", save) for i in range(len(events))))
+        with coalescing():
+            await asyncio.gather(*(redis.set(f"{TOPIC}:v:{i % 64}", save) for i in range(len(events))))
         for event in events:
             await manual.ack(event)
         progress.count(len(events))
