@@ -12,13 +12,14 @@ from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
 from services.common.autopipe import AutoPipelineRedis
 from services.common.config import Settings
+from services.common.kafka import new_producer
 from services.common.redis import as_redis, sentinel_client
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.dispatch import Dispatch
 from services.dispatcher.guard import Generation
 from services.dispatcher.incident import Policy
-from services.dispatcher.outputs import FaustSender, Sender
+from services.dispatcher.outputs import OwnProducerSender, Sender
 from services.dispatcher.roster import Roster
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.settings import DispatcherSettings
@@ -128,7 +129,8 @@ def get_runtime(app: Any, settings: Settings, own: DispatcherSettings) -> Runtim
     """The worker's runtime; the first call (from an agent or timer, inside the loop) creates it."""
     global _runtime  # noqa: PLW0603 - one runtime per worker process, made inside its event loop
     if _runtime is None:
-        _runtime = Runtime.create(settings, own, FaustSender(app))
+        producer = new_producer(settings.kafka_bootstrap, client_id="sigap-dispatcher", settings=settings)
+        _runtime = Runtime.create(settings, own, OwnProducerSender(producer))
     return _runtime
 
 
