@@ -8,8 +8,10 @@ Modes (`SIGAP_FLOOR_MODE`):
 - `io`: the agent does the dispatcher's input and output without any of its work. Records are taken
   in batches as the dispatcher takes them (whatever arrived, at most `SIGAP_FLOOR_BATCH`); for each
   record it sends, on an output topic, as many records of the same sizes as the dispatcher sends for
-  that event (`SIGAP_FLOOR_OUTPUTS`: the sizes for a report, then for a close, in bytes), as the
-  dispatcher sends them (one faust `Producer.send` per record), and makes the dispatcher's two
+  that event (`SIGAP_FLOOR_OUTPUTS`: the sizes for a report, then for a close, in bytes), one faust
+  `Producer.send` per record (the dispatcher now sends ready-made batches on its own aiokafka producer,
+  `outputs.OwnProducerSender`: this floor is a per-record one until it does the same), and makes the
+  dispatcher's two
   coalesced Redis round trips for the batch (`AutoPipelineRedis`) — one for the searches, one for the
   saves — with a command per record whose reply (a search's rows) or value (a save's state and view)
   is of the same size; then it waits for the
