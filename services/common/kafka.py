@@ -82,6 +82,7 @@ def new_producer(
     request_timeout_ms: int = 15000,
     *,
     settings: Settings | None = None,
+    linger_ms: int = 1,
 ) -> AIOKafkaProducer:
     """A producer whose `send_and_wait` returns only once the broker has the record (all in-sync
     replicas: `acks=all`), written once however often it is retried (`enable_idempotence`)."""
@@ -90,7 +91,7 @@ def new_producer(
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
-        linger_ms=1,
+        linger_ms=linger_ms,
         request_timeout_ms=request_timeout_ms,
         **security_options(settings),
     )

@@ -89,8 +89,9 @@ class OwnProducerSender(AioKafkaSender):
     """The worker's outputs on its own idempotent aiokafka producer (`kafka.new_producer`), started on
     first use inside the running loop. Not faust's producer: the ready-made batches need aiokafka's
     `create_batch`/`send_batch`, and faust reaches its aiokafka producer only through a private method.
-    The same batches on faust's producer drained 541 incidents/s against 73 with a `send` per record;
-    on this producer the worker drained 92: the gap is not understood yet (bench/PROFILE.md §10)."""
+    A `send` per record through faust's producer drained 73 incidents/s; these batches 269 (on
+    faust's producer 541, in a quieter minute; bench/PROFILE.md §10). The producer must not linger
+    (`new_producer(linger_ms=0)`): with idempotence one request per partition is in flight."""
 
     def __init__(self, producer: Any) -> None:
         super().__init__(producer)

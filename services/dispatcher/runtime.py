@@ -129,7 +129,11 @@ def get_runtime(app: Any, settings: Settings, own: DispatcherSettings) -> Runtim
     """The worker's runtime; the first call (from an agent or timer, inside the loop) creates it."""
     global _runtime  # noqa: PLW0603 - one runtime per worker process, made inside its event loop
     if _runtime is None:
-        producer = new_producer(settings.kafka_bootstrap, client_id="sigap-dispatcher", settings=settings)
+        # no linger, as faust's producer: with idempotence one request per partition is in flight, and
+        # a 1 ms linger on each ready-made batch cut the drain from 269 to 92 incidents/s (PROFILE §10)
+        producer = new_producer(
+            settings.kafka_bootstrap, client_id="sigap-dispatcher", settings=settings, linger_ms=0
+        )
         _runtime = Runtime.create(settings, own, OwnProducerSender(producer))
     return _runtime
 
