@@ -96,7 +96,7 @@ bench-reports: infra
 
 # The dispatcher's rule suite and the rebuild scenario against a local three-node Redis Cluster
 # (deploy/local/redis-cluster.sh; ports from REDIS_CLUSTER_PORTS), through redis-py's RedisCluster.
-REDIS_CLUSTER_PORTS ?= 7101 7102 7103
+REDIS_CLUSTER_PORTS ?= $(or $(SIGAP_REDIS_CLUSTER_PORTS),7101 7102 7103)
 test-cluster: infra
 	SIGAP_REDIS_CLUSTER_PORTS="$(REDIS_CLUSTER_PORTS)" bash deploy/local/redis-cluster.sh start
 	SIGAP_REDIS_URL="redis://127.0.0.1:$(firstword $(REDIS_CLUSTER_PORTS))/0" SIGAP_REDIS_CLUSTER=true \

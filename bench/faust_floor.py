@@ -7,8 +7,8 @@ the middle 80 % of the drain and the incidents/s that means (two records each):
 - `ack` (the default): the agent only acknowledges — what faust's consumption allows;
 - `io`: the agent also does the dispatcher's I/O for each record — the same number and sizes of output
   records (`OUTPUT_BYTES`, measured from `bench.hotpath`'s batches), sent as the dispatcher sends them
-  and awaited per batch, and the two coalesced Redis round trips of a batch — but none of its work
-  (`faust_floor_app`); `io-per-record` sends each output record with its own `send`. The most
+  (one `send` each) and awaited per batch, and the two coalesced Redis round trips of a batch —
+  but none of its work (`faust_floor_app`); `io-per-record` is the same as `io` now. The most
   any worker doing the dispatcher's I/O in Python could drain on this machine; 1,000 incidents/s from
   the dispatcher needs its work to fit in what this floor leaves of a millisecond per incident.
 """

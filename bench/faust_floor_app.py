@@ -8,14 +8,18 @@ Modes (`SIGAP_FLOOR_MODE`):
 - `io`: the agent does the dispatcher's input and output without any of its work. Records are taken
   in batches as the dispatcher takes them (whatever arrived, at most `SIGAP_FLOOR_BATCH`); for each
   record it sends, on an output topic, as many records of the same sizes as the dispatcher sends for
-  that event (`SIGAP_FLOOR_OUTPUTS`: the sizes for a report, then for a close, in bytes), as the
-  dispatcher sends them (`outputs.send_in_batches`), and makes the dispatcher's two Redis round trips
-  for the batch — one for the searches, one for the saves — with a command per record whose reply (a
-  search's rows) or value (a save's state and view) is of the same size; then it waits for the
+  that event (`SIGAP_FLOOR_OUTPUTS`: the sizes for a report, then for a close, in bytes), one faust
+  `Producer.send` per record (the dispatcher now sends ready-made batches on its own aiokafka producer,
+  `outputs.OwnProducerSender`: this floor is a per-record one until it does the same), and makes the
+  dispatcher's two
+  coalesced Redis round trips for the batch (`AutoPipelineRedis`) — one for the searches, one for the
+  saves — with a command per record whose reply (a search's rows) or value (a save's state and view)
+  is of the same size; then it waits for the
   broker's acknowledgements and acknowledges the batch. What is left between this floor and the
   dispatcher's drain is its work;
-- `io-per-record`: the same, with one producer `send` per output record (how the dispatcher sent
-  before `send_in_batches`).
+- `io-per-record`: the same as `io` (the dispatcher's outputs are sent one `send` per record since
+  aiokafka's ready-made batches, reachable only through faust's private `_ensure_producer()`, were
+  retired).
 """
 
 from __future__ import annotations
@@ -34,10 +38,9 @@ install_event_loop()  # before faust makes its loops, as the services do (`SIGAP
 tune_collector()
 
 import faust  # noqa: E402 - after the event loop policy is set
+from redis.asyncio import BlockingConnectionPool  # noqa: E402
 
 from services.common.autopipe import AutoPipelineRedis, coalescing  # noqa: E402
-from services.common.kafka import CachedPartitioner  # noqa: E402
-from services.dispatcher.outputs import send_in_batches  # noqa: E402
 
 TOPIC = os.environ.get("SIGAP_FLOOR_TOPIC", "sigap-floor")
 RECORDS = int(os.environ.get("SIGAP_FLOOR_RECORDS", "0"))
@@ -63,7 +66,6 @@ app = faust.App(
     broker_max_poll_records=500,
     producer_acks=-1,
     producer_linger=0.0,
-    producer_partitioner=CachedPartitioner(),
     stream_buffer_maxsize=1024,
     logging_config=None,
 )
@@ -99,7 +101,8 @@ async def floor(stream: Any) -> None:
             await manual.ack(event)
             progress.count(1)
         return
-    redis = AutoPipelineRedis.from_url(REDIS_URL, decode_responses=True)
+    pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=BATCH + 32, decode_responses=True)
+    redis = AutoPipelineRedis(connection_pool=pool)  # as the dispatcher's
     out = f"{TOPIC}.out"
     bodies = [[b"x" * size for size in sizes] for sizes in OUTPUTS]
     save = "v" * SAVE_BYTES
@@ -113,11 +116,7 @@ async def floor(stream: Any) -> None:
         for event in events:
             kind = event.message.offset % 2  # reports sit at even offsets, closes at odd (the backlog)
             outbound.extend((out, event.message.key, body) for body in bodies[kind])
-        if MODE == "io":  # as the dispatcher sends (`outputs.send_in_batches`)
-            producer = app.producer._ensure_producer()
-            pending = await send_in_batches(producer, outbound)
-        else:  # io-per-record: one `send` per record, as the dispatcher did before
-            pending = [await app.producer.send(t, k, v, None, None, None) for t, k, v in outbound]
+        pending = [await app.producer.send(t, k, v, None, None, None) for t, k, v in outbound]
         await asyncio.gather(*pending)
         with coalescing():
             await asyncio.gather(*(redis.set(f"{TOPIC}:v:{i % 64}", save) for i in range(len(events))))

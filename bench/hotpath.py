@@ -77,6 +77,7 @@ def instrument(dispatch: Dispatch, timings: Timings) -> None:
         "search",
         "candidates",
         "reserve",
+        "reserve_ranked",
         "free",
         "profile",
         "hold",

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import ssl
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
-from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from schemas.envelope import Envelope
 from schemas.events import Payload
 
 if TYPE_CHECKING:
     from services.common.base_settings import CommonSettings
-
-
-class CachedPartitioner:
-    """aiokafka's `DefaultPartitioner` (Kafka's: murmur2 of the key modulo the partition count; a random
-    available partition without a key), remembering the hash of recent keys. aiokafka's murmur2 is
-    pure Python, and a dispatcher sends several records under one incident's key: hashing was ~2 % of
-    the worker in the backlog drain. Same partitions as the default, so every producer agrees."""
-
-    def __init__(self, size: int = 65536) -> None:
-        self._hash = functools.lru_cache(maxsize=size)(murmur2)
-
-    def __call__(self, key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
-        if key is None:
-            return int(DefaultPartitioner()(key, all_partitions, available))
-        index: int = (self._hash(key) & 0x7FFFFFFF) % len(all_partitions)
-        return all_partitions[index]
 
 
 # --- transport security (issue 17): every Kafka client of Sigap takes its options from here -------------
@@ -101,6 +82,7 @@ def new_producer(
     request_timeout_ms: int = 15000,
     *,
     settings: CommonSettings | None = None,
+    linger_ms: int = 1,
 ) -> AIOKafkaProducer:
     """A producer whose `send_and_wait` returns only once the broker has the record (all in-sync
     replicas: `acks=all`), written once however often it is retried (`enable_idempotence`)."""
@@ -109,9 +91,8 @@ def new_producer(
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
-        linger_ms=1,
+        linger_ms=linger_ms,
         request_timeout_ms=request_timeout_ms,
-        partitioner=CachedPartitioner(),
         **security_options(settings),
     )
 

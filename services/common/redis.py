@@ -11,7 +11,6 @@ from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from services.common.base_settings import parse_sentinels
 
@@ -106,14 +105,8 @@ def load_script(redis: Redis, package: str, name: str) -> AsyncScript:
 
 
 async def run_script(redis: Redis, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-    """`script(keys=…, args=…)` on `redis`, as redis-py's `AsyncScript.__call__` does it (EVALSHA; on
-    NOSCRIPT, load and again) without its per-call pipeline check, which costs more than the call on
-    a hot path. Not for pipelines: they register their scripts themselves."""
-    try:
-        return await redis.evalsha(script.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        script.sha = await redis.script_load(script.script)
-        return await redis.evalsha(script.sha, len(keys), *keys, *args)
+    """`script(keys=…, args=…)` on `redis` (EVALSHA; on NOSCRIPT, redis-py loads it and runs it again)."""
+    return await script(keys=keys, args=args, client=redis)
 
 
 def as_redis(client: RedisCluster) -> Redis:

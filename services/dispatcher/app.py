@@ -11,7 +11,7 @@ from typing import Any
 import faust
 
 from services.common.faust_kafka import broker_url
-from services.common.kafka import CachedPartitioner, faust_credentials
+from services.common.kafka import faust_credentials
 from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
 from services.dispatcher.settings import get_dispatcher_settings
 
@@ -40,7 +40,6 @@ app = faust.App(
     broker_max_poll_records=500,
     producer_acks=-1,
     producer_linger=0.0,
-    producer_partitioner=CachedPartitioner(),  # the default partitions, with key hashes remembered
     stream_buffer_maxsize=1024,
     logging_config=None,
 )

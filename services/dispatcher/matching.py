@@ -1,14 +1,15 @@
 """Find and reserve candidates for one need (rules 2–4): widening rings, eligibility, rank, reserve.
 
-Each ring is one round trip (`search.lua`): `GEOSEARCH … BYRADIUS r km ASC COUNT n` on the geo key
-of the need's unit and skill, which holds only available volunteers. The first ring is searched from a
+Each ring is three round trips. `search.lua`: `GEOSEARCH … BYRADIUS r km ASC COUNT n` on the geo key
+of the need's unit and skill, which holds only available volunteers; the first ring is searched from a
 small disc (`[matching] min_step_km`) outwards, doubling, until a disc holds COUNT volunteers, so the
-work per search stays bounded by COUNT and the density of the roster, not by its size. The same script
-reserves the best eligible volunteers of the ring for the open offers (`ReserveFor`: eligibility and
-order as `ranking.py` has them, mirrored in Lua), so no other worker or incident can take them between
-search and reservation; the rows come back as read before, ranked again here, and the script's picks
-are taken up only when they are exactly ranking.py's. If they ever differ (a Lua/Python drift), they
-are released and the ranked candidates reserved one by one (`reserve.lua`), as before.
+work per search stays bounded by COUNT and the density of the roster, not by its size. Then the
+volunteers' hashes, read in one pipeline. Then `ranking.py` — the one place the eligibility and order
+rules (DESIGN §3, rules 2 and 3) live — filters and ranks them here, and `reserve_ranked.lua`
+reserves, in that order, the first ones still free for the open offers in one atomic script: one taken
+by another incident or worker since the read is passed over, never double-booked (rule 4). Three trips,
+not one, because a script may touch only the keys it declares, and a volunteer's keys are known only
+once the search has found them (bench/PROFILE.md §10).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from datetime import datetime
 from enum import Enum
 
 from schemas.times import parse_time
-from schemas.vocabulary import AssignmentStatus
 from services.dispatcher.commands import CandidatesFound, FindCandidates, Reservation
 from services.dispatcher.ranking import Candidate, ineligibility, rank
-from services.dispatcher.roster import ReserveFor, Ring, Roster
+from services.dispatcher.roster import Ring, Roster
 from services.dispatcher.runcards import RunCards
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,6 @@ async def find_and_reserve(
             from_km=runcards.min_step_km,
             unless_offered=pending,
             unless_state=unless_state,
-            reserve=_reserve_for(command, pending, now, runcards),
         )
     if first is not None and first.state_exists:
         return Unsearched.STATE_EXISTS
@@ -104,7 +103,6 @@ async def find_and_reserve(
                     count=count,
                     skip=sorted(seen),
                     from_km=from_km,
-                    reserve=_reserve_for(command, pending, now, runcards),
                 )
             candidates, found_in_ring = ring.candidates, ring.found
             seen.update(c.volunteer_id for c in candidates)
@@ -124,10 +122,9 @@ async def find_and_reserve(
                     skipped[reason.split(" (")[0]] += 1
             ranked = rank(eligible, now, runcards.distance_resolution_km)
             wanted = _Wanted(command, pending, reservations, profiles, now)
-            if not await _take_reserved(roster, ring, ranked, wanted):
-                taken = await _reserve_in_order(roster, ring, ranked, wanted)
-                if taken:
-                    skipped["taken by another incident"] += taken
+            taken = await _reserve_ranked(roster, ring, ranked, wanted)
+            if taken:
+                skipped["taken by another incident"] += taken
             if found_in_ring < count or count >= MAX_COUNT:
                 break  # this ring is exhausted (or we looked at enough of it): widen
             count = min(count * 4, MAX_COUNT)
@@ -152,21 +149,6 @@ async def find_and_reserve(
         searched_km=radius,
         examined=examined,
         skipped=dict(skipped),
-    )
-
-
-def _reserve_for(
-    command: FindCandidates, pending: list[str], now: datetime, runcards: RunCards
-) -> ReserveFor:
-    need = command.need
-    return ReserveFor(
-        incident_id=command.incident_id,
-        need=need,
-        offer_ids=tuple(pending),
-        expires_at=command.expires_at,
-        now=now,
-        certification_required=need.skill is not None and need.skill in runcards.certification_required,
-        resolution_km=runcards.distance_resolution_km,
     )
 
 
@@ -196,45 +178,26 @@ def _reservation(offer_id: str, candidate: Candidate, command: FindCandidates) -
     )
 
 
-async def _take_reserved(roster: Roster, ring: Ring, ranked: list[Candidate], wanted: _Wanted) -> bool:
-    """Take up what the search reserved (`ReserveFor`) when it is exactly what ranking.py picks from
-    the same rows: True. Otherwise (never, unless search.lua and ranking.py disagree) release those
-    volunteers again and answer False: the caller reserves in ranking.py's order one by one."""
-    command, pending = wanted.command, wanted.pending
-    expected = [c.volunteer_id for c in ranked[: len(pending)]]
-    if list(ring.reserved) == expected:
-        by_id = {c.volunteer_id: c for c in ranked}
-        for volunteer_id in ring.reserved:
-            wanted.take(pending[0], by_id[volunteer_id], ring)
-        return True
-    log.error(
-        "incident %s need %d: search.lua reserved %s, ranking.py picks %s; released and reserved again",
-        command.incident_id,
-        command.need_index,
-        list(ring.reserved),
-        expected,
+async def _reserve_ranked(roster: Roster, ring: Ring, ranked: list[Candidate], wanted: _Wanted) -> int:
+    """Reserve for the open offers, in order, the first of the ranked candidates still free (one
+    script); how many of those walked past were taken meanwhile."""
+    pending = wanted.pending
+    if not pending or not ranked:
+        return 0
+    reserved = await roster.reserve_ranked(
+        ranked,
+        ring,
+        offer_ids=tuple(pending),
+        incident_id=wanted.command.incident_id,
+        expires_at=wanted.command.expires_at,
+        now=wanted.now,
     )
-    for offer_id, volunteer_id in zip(pending, ring.reserved, strict=False):
-        await roster.free(volunteer_id, offer_id, AssignmentStatus.WITHDRAWN, wanted.now)
-    return False
-
-
-async def _reserve_in_order(roster: Roster, ring: Ring, ranked: list[Candidate], wanted: _Wanted) -> int:
-    """Reserve the ranked candidates one by one (one script each; one taken meanwhile is passed
-    over); how many were taken."""
-    command, pending = wanted.command, wanted.pending
-    taken = 0
-    for candidate in ranked:
-        if not pending:
-            break
-        offer_id = pending[0]
-        if await roster.reserve(
-            candidate.volunteer_id, offer_id, command.incident_id, command.expires_at, wanted.now
-        ):
-            wanted.take(offer_id, candidate, ring)
-        else:
-            taken += 1
-    return taken
+    by_id = {c.volunteer_id: c for c in ranked}
+    for volunteer_id in reserved:
+        wanted.take(pending[0], by_id[volunteer_id], ring)
+    # the script walks the ranked list until the offers are filled: all of it when some stay open
+    walked = len(ranked) if pending else [c.volunteer_id for c in ranked].index(reserved[-1]) + 1
+    return walked - len(reserved)
 
 
 async def _take_up_reservations(

@@ -8,15 +8,13 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
-import orjson
+from aiokafka.partitioner import DefaultPartitioner
 
-from schemas.envelope import Envelope
+from schemas.envelope import Envelope, make_event
 from schemas.events import Payload
 from schemas.fields import utcnow
-from services.common.kafka import CachedPartitioner
 
 SOURCE = "dispatcher"
 
@@ -33,42 +31,11 @@ class Sender(Protocol):
     async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]: ...
 
 
-def envelope_json(event: Envelope[Payload] | Outgoing) -> bytes:
-    """`event.to_json()`, byte for byte, at a fraction of its cost: the envelope's own fields by
-    orjson and the payload by its concrete model (`to_json` serialises the whole envelope duck-typed)."""
-    head = orjson.dumps(
-        {
-            "event_id": event.event_id,
-            "event_type": event.event_type,
-            "schema_version": event.schema_version,
-            "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
-            "source": event.source,
-            "correlation_id": event.correlation_id,
-        }
-    )
-    return b'%s,"payload":%s}' % (head[:-1], event.payload.model_dump_json().encode())
-
-
 def derived_id(*parts: str) -> str:
     return hashlib.blake2b("/".join(parts).encode(), digest_size=16).hexdigest()
 
 
-@dataclass(slots=True)
-class Outgoing:
-    """An output event: the envelope's fields, built here and never validated again (every field is
-    made here or is an already validated payload). Not an `Envelope` model: constructing one cost more
-    than serialising it (py-spy, `bench.hotpath`), and nothing reads an output but `envelope_json`."""
-
-    event_id: str
-    event_type: str
-    schema_version: int
-    occurred_at: datetime
-    source: str
-    correlation_id: str | None
-    payload: Payload
-
-
-Record = tuple[str, bytes | None, Outgoing]
+Record = tuple[str, bytes | None, Envelope[Payload]]
 """(topic, key, event) of one output"""
 
 
@@ -82,14 +49,12 @@ class Batch:
     def add(
         self, topic: str, payload: Payload, *, key: str | None, correlation_id: str | None = None
     ) -> None:
-        event = Outgoing(
-            derived_id(self.source_id, str(len(self.records))),
-            payload.EVENT_TYPE,
-            payload.SCHEMA_VERSION,
-            utcnow(),
-            SOURCE,
-            correlation_id or key,
+        event: Envelope[Payload] = make_event(
             payload,
+            source=SOURCE,
+            correlation_id=correlation_id or key,
+            event_id=derived_id(self.source_id, str(len(self.records))),
+            occurred_at=utcnow(),
         )
         self.records.append((topic, key.encode() if key is not None else None, event))
 
@@ -102,25 +67,65 @@ class Batch:
 async def send_all(sender: Sender, records: list[Record]) -> None:
     """Send every record, then wait for the broker to acknowledge all of them."""
     if records:
-        pending = await sender.send_many(
-            [(topic, key, envelope_json(event)) for topic, key, event in records]
-        )
+        pending = await sender.send_many([(topic, key, event.to_json()) for topic, key, event in records])
         await asyncio.gather(*pending)
 
 
-_PARTITIONER = CachedPartitioner()
+class AioKafkaSender:
+    """A `Sender` over an aiokafka producer (the CLI, tests, `bench.hotpath`)."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        fut: Awaitable[Any] = await self.producer.send(topic, value, key=key)
+        return fut
+
+    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
+        return await send_in_batches(self.producer, records)
+
+
+class OwnProducerSender(AioKafkaSender):
+    """The worker's outputs on its own idempotent aiokafka producer (`kafka.new_producer`), started on
+    first use inside the running loop. Not faust's producer: the ready-made batches need aiokafka's
+    `create_batch`/`send_batch`, and faust reaches its aiokafka producer only through a private method.
+    A `send` per record through faust's producer drained 73 incidents/s; these batches 269 (on
+    faust's producer 541, in a quieter minute; bench/PROFILE.md §10). The producer must not linger
+    (`new_producer(linger_ms=0)`): with idempotence one request per partition is in flight."""
+
+    def __init__(self, producer: Any) -> None:
+        super().__init__(producer)
+        self._started = asyncio.Lock()
+        self._running = False
+
+    async def _ensure_started(self) -> None:
+        async with self._started:
+            if not self._running:
+                await self.producer.start()
+                self._running = True
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        await self._ensure_started()
+        return await super().send(topic, key, value)
+
+    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
+        await self._ensure_started()
+        return await super().send_many(records)
+
+    async def stop(self) -> None:
+        if self._running:
+            self._running = False
+            await self.producer.stop()
+
+
+_PARTITIONER = DefaultPartitioner()
 
 
 async def send_in_batches(producer: Any, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
-    """Send `records` through an aiokafka producer as ready-made batches, one (or more, when one
-    fills) per topic and partition, in the records' order within each: one acknowledgement to await
-    per batch. The partition of each record is the producer's own (`CachedPartitioner`, Kafka's
-    default), so every record lands where `send` would have put it, in the same order.
-
-    Why: `send` costs a record a partition lookup, a future and a trip through the accumulator; the
-    dispatcher sends ~7 records per incident, and a worker doing only its I/O drained ~25 % more
-    incidents per second this way (`bench.faust_floor`, modes `io` and `io-per-record`). The batches
-    are closed before they are queued, so no other sender's record joins them."""
+    """Send `records` through an aiokafka producer as ready-made batches (aiokafka's public
+    `create_batch`/`send_batch`), one (or more, when one fills) per topic and partition, in the records'
+    order within each: one request and one acknowledgement per batch instead of per record. The
+    partition of each record is Kafka's default (`DefaultPartitioner`, as `send` would choose)."""
     partitions: dict[str, list[int]] = {}
     chains: dict[tuple[str, int], list[Any]] = {}
     for topic, key, value in records:
@@ -138,34 +143,3 @@ async def send_in_batches(producer: Any, records: Sequence[Outbound]) -> list[Aw
             batch.close()
             pending.append(await producer.send_batch(batch, topic, partition=partition))
     return pending
-
-
-class AioKafkaSender:
-    """A `Sender` over an aiokafka producer (the CLI, tests, `bench.hotpath`)."""
-
-    def __init__(self, producer: Any) -> None:
-        self.producer = producer
-
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
-        fut: Awaitable[Any] = await self.producer.send(topic, value, key=key)
-        return fut
-
-    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
-        return await send_in_batches(self.producer, records)
-
-
-class FaustSender:
-    """A `Sender` over the faust app's own producer (for many records at once, the aiokafka producer
-    under it)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
-        fut: Awaitable[Any] = await self.app.producer.send(topic, key, value, None, None, None)
-        return fut
-
-    async def send_many(self, records: Sequence[Outbound]) -> list[Awaitable[Any]]:
-        # faust-streaming's aiokafka driver: the started aiokafka producer it sends with
-        producer = self.app.producer._ensure_producer()
-        return await send_in_batches(producer, records)

@@ -18,70 +18,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
-from typing import Any, NamedTuple
+from datetime import datetime, timedelta
+from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
 from schemas import reference
 from schemas.errors import SigapError
-from schemas.events import Need, VolunteerProfile
+from schemas.events import VolunteerProfile
 from schemas.fields import GeoPoint
-from schemas.times import WIB, parse_time
+from schemas.times import parse_time
 from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
 from services.common.readmodels import Keys, change_notice
 from services.common.redis import load_script, run_script
+from services.dispatcher.candidates import ROW_FIELDS, Ring, candidate_of
 from services.dispatcher.ranking import FAIRNESS_WINDOW, Candidate
+from services.dispatcher.roster_keys import SCRIPTS, RosterKeys, iso
 from services.dispatcher.weather import kelurahan_of
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = "services.dispatcher"
-"""the package whose `lua/` folder holds the dispatcher's Redis scripts"""
-
-
-def iso(at: datetime) -> str:
-    """Fixed-width UTC ISO 8601, so the Lua scripts can compare times as strings."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@dataclass(frozen=True, slots=True)
-class RosterKeys:
-    """The dispatcher's internal keys."""
-
-    prefix: str
-
-    def geo(self, unit: Unit | str, skill: Skill | str | None = None) -> str:
-        unit_text = unit.value if isinstance(unit, Unit) else unit
-        if skill is None:
-            return f"{self.prefix}dsp:geo:{unit_text}"
-        skill_text = skill.value if isinstance(skill, Skill) else skill
-        return f"{self.prefix}dsp:geo:{unit_text}:{skill_text}"
-
-    def kelurahan(self, unit: Unit | str, code: str) -> str:
-        unit_text = unit.value if isinstance(unit, Unit) else unit
-        return f"{self.prefix}dsp:kel:{unit_text}:{code}"
-
-    @property
-    def deadlines(self) -> str:
-        return f"{self.prefix}dsp:deadlines"
-
-    @property
-    def resting(self) -> str:
-        return f"{self.prefix}dsp:resting"
-
-    @property
-    def generation(self) -> str:
-        """The generation marker `sigap rebuild` writes last: without it the dispatcher does not act."""
-        return f"{self.prefix}dsp:generation"
-
-    @property
-    def rebuild_lock(self) -> str:
-        return f"{self.prefix}dsp:rebuild"
+__all__ = [  # what moved to `candidates` and `roster_keys`, importable from here as before
+    "SCRIPTS",
+    "Ring",
+    "RosterKeys",
+    "iso",
+    "parse_time",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,35 +57,6 @@ class ProfileChange:
     event_at: datetime
     on_duty: bool | None = None
     location: GeoPoint | None = None
-
-
-class Ring(NamedTuple):
-    """One ring of the candidate search (`Roster.nearest`)."""
-
-    candidates: list[Candidate]
-    found: int
-    """how many the geo search found, left-out volunteers included"""
-    profiles: dict[str, str]
-    """volunteer id → the profile JSON the candidate was read from"""
-    offers_exist: bool = False
-    reserved: tuple[str, ...] = ()
-    """the volunteers reserved (`ReserveFor`), for its first offer ids in order"""
-    state_exists: bool = False
-    """the key `unless_state` exists: nothing was searched (the caller loads the state instead)"""
-
-
-@dataclass(frozen=True, slots=True)
-class ReserveFor:
-    """Ask `Roster.nearest` to reserve, in the same round trip, the best eligible volunteers of the
-    ring for these offers (as `ranking.ineligibility` and `ranking.rank` would pick them)."""
-
-    incident_id: str
-    need: Need
-    offer_ids: Sequence[str]
-    expires_at: datetime
-    now: datetime
-    certification_required: bool
-    resolution_km: float
 
 
 class StoreNotReady(SigapError, RuntimeError):
@@ -159,6 +95,8 @@ class Roster:
                 "claim_due",
                 "wake_rested",
                 "search",
+                "reserve_ranked",
+                "read_rows",
             )
         }
 
@@ -391,16 +329,13 @@ class Roster:
         from_km: float | None = None,
         unless_offered: Sequence[str] = (),
         unless_state: str | None = None,
-        reserve: ReserveFor | None = None,
     ) -> Ring:
         """One ring: up to `count` nearest available volunteers of the unit (and skill) within the
-        radius, read for ranking in the same round trip (`search.lua`), leaving out `skip`. The ring
-        is searched outwards from `from_km` (doubling), so a dense roster is answered from a small
-        disc; the result is the same as searching the whole ring. Also tells how many the geo search
-        found, so the caller knows whether the ring is exhausted — unless one of the offers
-        `unless_offered` already exists (`Ring.offers_exist`): then nothing is searched; nor when the
-        key `unless_state` exists (`Ring.state_exists`). With `reserve`, the best eligible
-        volunteers of the ring are reserved for its offers in the same script (`Ring.reserved`)."""
+        radius (`search.lua`, searched outwards from `from_km`, doubling: the same answer as the whole
+        ring), leaving out `skip`, read for ranking in a second, pipelined round trip; `Ring.found`
+        tells whether the ring is exhausted. Nothing is searched when one of `unless_offered` exists
+        (`Ring.offers_exist`), nor when the key `unless_state` exists (`Ring.state_exists`). Nothing is
+        ranked or reserved here: `ranking.py` ranks, `reserve_ranked` reserves."""
         keys = [self.own.geo(unit, skill), *(self.keys.offer(o) for o in unless_offered)]
         if unless_state is not None:
             keys.append(unless_state)
@@ -416,11 +351,8 @@ class Roster:
                 repr(where.lat),
                 radius_km,
                 count,
-                self.keys.volunteer(""),
                 from_km if from_km is not None else radius_km,
                 flags,
-                *self._reserve_args(reserve),
-                *skip,
             ],
         )
         if flat and flat[0] == "~":
@@ -429,67 +361,67 @@ class Roster:
             return Ring([], 0, {}, state_exists=True)
         if flat and flat[0] == "!":
             return Ring([], 0, {}, offers_exist=True)
-        found, n_reserved = int(str(flat[0]).lstrip("#")), int(flat[1])
-        reserved = tuple(str(v) for v in flat[2 : 2 + n_reserved])
+        left_out = set(skip)
+        ids = [str(v) for v in flat[1:] if str(v) not in left_out]
         out: list[Candidate] = []
         profiles: dict[str, str] = {}
-        for i in range(2 + n_reserved, len(flat), 10):
-            row = [v or None for v in flat[i + 1 : i + 10]]
-            vid = str(flat[i])
-            candidate = _candidate(vid, row, where)
+        geo: dict[str, tuple[str, ...]] = {}
+        for vid, row in zip(ids, await self._rows(ids), strict=True):
+            candidate = candidate_of(vid, row, where)
             if candidate is not None:
                 out.append(candidate)
                 profiles[vid] = str(row[0])
-        return Ring(out, found, profiles, reserved=reserved)
+                geo[vid] = tuple(k for k in (row[9] or "").split(",") if k)
+        return Ring(out, int(str(flat[0]).lstrip("#")), profiles, geo=geo)
 
-    def _reserve_args(self, reserve: ReserveFor | None) -> list[str | float | int]:
-        if reserve is None or not reserve.offer_ids:
-            return [0]
-        now, need = reserve.now, reserve.need
+    async def reserve_ranked(
+        self,
+        ranked: Sequence[Candidate],
+        ring: Ring,
+        *,
+        offer_ids: Sequence[str],
+        incident_id: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> list[str]:
+        """Reserve for `offer_ids`, in order, the first of `ranked` (candidates of `ring`, in
+        `ranking.rank`'s order) still free, in one script (`reserve_ranked.lua`); the ids reserved, for
+        the first offer ids in order. One taken since the ring was read is passed over."""
+        if not offer_ids or not ranked:
+            return []
         before, _, after = change_notice("volunteer", "@id@").partition("@id@")  # ids have no @
-        return [
-            len(reserve.offer_ids),
-            reserve.incident_id,
-            reserve.expires_at.timestamp(),
-            iso(reserve.expires_at),
+        keys = [self.own.deadlines, *(self.keys.offer(o) for o in offer_ids)]
+        args: list[str | float | int] = [
+            len(offer_ids),
+            incident_id,
+            expires_at.timestamp(),
+            iso(expires_at),
             now.timestamp(),
-            iso(now - FAIRNESS_WINDOW),
-            now.astimezone(WIB).date().isoformat(),
-            need.unit.value,
-            need.skill.value if need.skill is not None else "",
-            "1" if reserve.certification_required else "0",
-            reserve.resolution_km,
-            self.keys.offer(""),
-            self.own.deadlines,
             self.keys.changes,
             before,
             after,
-            *reserve.offer_ids,
+            *offer_ids,
         ]
+        for candidate in ranked:
+            geo = ring.geo.get(candidate.volunteer_id, ())
+            keys += [self.keys.volunteer(candidate.volunteer_id), *geo]
+            args += [candidate.volunteer_id, len(geo)]
+        return [str(v) for v in await self._run("reserve_ranked", keys, args)]
+
+    async def _rows(self, volunteer_ids: Sequence[str]) -> list[list[str | None]]:
+        """The `candidates.ROW_FIELDS` of each volunteer, in one round trip (`read_rows.lua`)."""
+        if not volunteer_ids:
+            return []
+        keys = [self.keys.volunteer(vid) for vid in volunteer_ids]
+        flat = await self._run("read_rows", keys, ROW_FIELDS)
+        n = len(ROW_FIELDS)
+        return [[v or None for v in flat[i : i + n]] for i in range(0, len(flat), n)]
 
     async def candidates(self, volunteer_ids: Sequence[str], where: GeoPoint) -> list[Candidate]:
         """The volunteers as ranking sees them; distance is great-circle from `where`."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for vid in volunteer_ids:
-                pipe.hmget(
-                    self.keys.volunteer(vid),
-                    "profile",
-                    "status",
-                    "offer_id",
-                    "on_duty",
-                    "lat",
-                    "lon",
-                    "rest_ts",
-                    "deployments",
-                    "last_deployed_at",
-                )
-            rows = await pipe.execute()
-        out: list[Candidate] = []
-        for vid, row in zip(volunteer_ids, rows, strict=True):
-            candidate = _candidate(vid, row, where)
-            if candidate is not None:
-                out.append(candidate)
-        return out
+        rows = await self._rows(volunteer_ids)
+        found = (candidate_of(vid, row, where) for vid, row in zip(volunteer_ids, rows, strict=True))
+        return [c for c in found if c is not None]
 
     async def profile(self, volunteer_id: str) -> VolunteerProfile | None:
         raw = await self.redis.hget(self.keys.volunteer(volunteer_id), "profile")
@@ -537,64 +469,3 @@ class Roster:
     async def _hmget(self, key: str, *names: str) -> list[str | None]:
         values = await self.redis.hmget(key, list(names))
         return [v.decode() if isinstance(v, bytes) else v for v in values]
-
-
-class _Standing(NamedTuple):
-    """What a candidate's profile says (its JSON parsed once, `_standing`)."""
-
-    name: str
-    unit: Unit
-    units: frozenset[Unit]
-    skills: frozenset[Skill]
-    certifications: dict[Skill, date]
-    active: bool
-
-
-@lru_cache(maxsize=8192)
-def _standing(raw: str, vid: str) -> _Standing:
-    """A profile changes far less often than it is searched: the same JSON is parsed once."""
-    profile = orjson.loads(raw)
-    certifications: dict[Skill, date] = {}
-    for cert in profile.get("certifications", []):
-        skill, expires_on = Skill(cert["skill"]), date.fromisoformat(cert["expires_on"])
-        certifications[skill] = max(expires_on, certifications.get(skill, expires_on))
-    return _Standing(
-        name=profile.get("name", vid),
-        unit=Unit(profile["unit"]),
-        units=frozenset(Unit(u) for u in profile.get("units") or [profile["unit"]]),
-        skills=frozenset(Skill(s) for s in profile.get("skills", [])),
-        certifications=certifications,
-        active=bool(profile.get("active", True)),
-    )
-
-
-@lru_cache(maxsize=8192)
-def _deployments(text: str) -> tuple[datetime, ...]:
-    return tuple(t for t in (parse_time(x) for x in orjson.loads(text)) if t)
-
-
-def _candidate(vid: str, row: list[str | None], where: GeoPoint) -> Candidate | None:
-    raw, status, offer_id, on_duty, lat, lon, rest_ts, deployments, last = row
-    if not raw or lat is None or lon is None:
-        return None
-    try:
-        standing = _standing(raw, vid)
-        return Candidate(
-            volunteer_id=vid,
-            name=standing.name,
-            unit=standing.unit,
-            units=standing.units,
-            distance_km=reference.haversine_km(where.lat, where.lon, float(lat), float(lon)),
-            skills=standing.skills,
-            certifications=standing.certifications,
-            on_duty=on_duty == "1",
-            active=standing.active,
-            status=VolunteerStatus(status) if status else VolunteerStatus.OFF_DUTY,
-            holds_offer=bool(offer_id),
-            resting_until=datetime.fromtimestamp(float(rest_ts), UTC) if rest_ts else None,
-            deployments=_deployments(deployments) if deployments else (),
-            last_deployed_at=parse_time(last),
-        )
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        log.exception("roster entry of %s is unreadable; skipped", vid)
-        return None

@@ -13,13 +13,14 @@ from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from services.common.autopipe import AutoPipelineRedis
 from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
+from services.common.kafka import new_producer
 from services.common.redis import Sentinels, as_redis, sentinel_client
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.dispatch import Dispatch
 from services.dispatcher.guard import Generation
 from services.dispatcher.incident import Policy
-from services.dispatcher.outputs import FaustSender, Sender
+from services.dispatcher.outputs import OwnProducerSender, Sender
 from services.dispatcher.roster import Roster
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.settings import DispatcherSettings
@@ -144,7 +145,12 @@ def get_runtime(app: Any, settings: CommonSettings, own: DispatcherSettings) -> 
     """The worker's runtime; the first call (from an agent or timer, inside the loop) creates it."""
     global _runtime  # noqa: PLW0603 - one runtime per worker process, made inside its event loop
     if _runtime is None:
-        _runtime = Runtime.create(settings, own, FaustSender(app), _clock)
+        # no linger, as faust's producer: with idempotence one request per partition is in flight, and
+        # a 1 ms linger on each ready-made batch cut the drain from 269 to 92 incidents/s (PROFILE §10)
+        producer = new_producer(
+            settings.kafka_bootstrap, client_id="sigap-dispatcher", settings=settings, linger_ms=0
+        )
+        _runtime = Runtime.create(settings, own, OwnProducerSender(producer), _clock)
     return _runtime
 
 

@@ -11,7 +11,7 @@ import sys
 import faust
 
 from services.common.faust_kafka import broker_url
-from services.common.kafka import CachedPartitioner, faust_credentials
+from services.common.kafka import faust_credentials
 from services.common.topics import NOTIFICATIONS
 from services.notifier import agents, views
 from services.notifier.runtime import Notifier
@@ -50,7 +50,6 @@ app = faust.App(
     broker_heartbeat_interval=3.0,
     broker_max_poll_records=500,
     producer_acks=-1,
-    producer_partitioner=CachedPartitioner(),  # the default partitions, with key hashes remembered
     logging_config=None if sys.stderr.isatty() else PLAIN_LOGS,
 )
 

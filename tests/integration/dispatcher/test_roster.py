@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,10 +13,9 @@ from redis.asyncio import Redis
 from schemas.events import Need
 from schemas.vocabulary import AssignmentStatus, Skill, Unit, VolunteerStatus
 from services.common.config import Settings
-from services.dispatcher import matching
 from services.dispatcher.commands import FindCandidates
 from services.dispatcher.matching import find_and_reserve
-from services.dispatcher.ranking import rank
+from services.dispatcher.ranking import ineligibility, rank
 from services.dispatcher.roster import ProfileChange, Roster, iso
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.settings import DEFAULT_RUNCARDS
@@ -173,13 +171,13 @@ async def test_the_first_search_tells_a_redelivery_its_offers_exist(roster: Rost
     assert json.loads(told["a"])["volunteer_id"] == "a"  # read with the release, for the notice
 
 
-async def test_the_search_reserves_exactly_whom_ranking_py_picks(
-    roster: Roster, redis: Redis, caplog: pytest.LogCaptureFixture
+async def test_the_reservation_takes_ranking_py_s_first_picks_of_the_ring(
+    roster: Roster, redis: Redis
 ) -> None:
-    """`search.lua` mirrors `ranking.py` (eligibility, the fairness order, ties by id) to reserve in
-    the search's own round trip; the caller checks its picks against ranking.py on the same rows and
-    logs an error on any difference. Random rosters with every eligibility rule and rank tie in play:
-    never a difference, and what was reserved is held."""
+    """One ranking authority: `ranking.py` orders the ring's rows (eligibility, the fairness order,
+    ties by id) and `reserve_ranked.lua` reserves the first of them still free, in that order, for
+    the offers. Random rosters with every eligibility rule and rank tie in play: the volunteers
+    reserved are exactly ranking.py's first picks, and they are held."""
     runcards = load_runcards(DEFAULT_RUNCARDS)
     rng = random.Random(7)
     for trial in range(25):
@@ -213,44 +211,49 @@ async def test_the_search_reserves_exactly_whom_ranking_py_picks(
                     mapping={"deployments": json.dumps(sorted(deployed)), "last_deployed_at": max(deployed)},
                 )
         count = rng.randint(1, 4)
-        command = FindCandidates(
-            incident_id=f"INC-{trial}",
-            need_index=0,
-            need=Need(unit=Unit.TAGANA, skill=skill, count=count),
-            location=HERE,
-            offer_ids=tuple(f"t{trial}o{k}" for k in range(count)),
-            expires_at=LATER,
-            exclude=frozenset({ids[0]}),
+        need = Need(unit=Unit.TAGANA, skill=skill, count=count)
+        ring = await roster.nearest(Unit.TAGANA, skill, HERE, 3.0, count=2 * count + 6, skip=[ids[0]])
+        eligible = [
+            c
+            for c in ring.candidates
+            if ineligibility(c, need, NOW, certification_required=runcards.certification_required) is None
+        ]
+        ranked = rank(eligible, NOW, runcards.distance_resolution_km)
+        offers = tuple(f"t{trial}o{k}" for k in range(count))
+        reserved = await roster.reserve_ranked(
+            ranked, ring, offer_ids=offers, incident_id=f"INC-{trial}", expires_at=LATER, now=NOW
         )
-        with caplog.at_level(logging.ERROR, logger="services.dispatcher.matching"):
-            found = await find_and_reserve(roster, command, NOW, runcards=runcards, max_radius_km=3.0)
-        assert not [r for r in caplog.records if "search.lua reserved" in r.getMessage()], trial
-        for r in found.reservations:
-            assert (await roster.hold(r.volunteer_id)).offer_id == r.offer_id
-        assert ids[0] not in {r.volunteer_id for r in found.reservations}
+        assert reserved == [c.volunteer_id for c in ranked[:count]], trial
+        for offer_id, vid in zip(offers, reserved, strict=False):
+            assert (await roster.hold(vid)).offer_id == offer_id
+        assert ids[0] not in reserved
         for vid in ids:
             await roster.remove(vid)
 
 
-async def test_a_reservation_ranking_py_would_not_make_is_released_and_redone(roster: Roster) -> None:
-    """Should `search.lua` ever pick other volunteers than ranking.py (a drift between the two), its
-    picks are released and ranking.py's reserved instead."""
-    ring = await roster.nearest(Unit.TAGANA, None, HERE, 5, count=4)
+async def test_a_candidate_taken_or_changed_since_the_read_is_passed_over(roster: Roster) -> None:
+    """Between the ring's read and the reservation another incident may take a candidate, or their
+    profile may move them to other geo keys: the reservation passes them over and takes the next in
+    ranking.py's order; nobody is double-booked."""
+    await roster.apply(volunteer("c", 3.0), event_at=NOW, now=NOW)
+    ring = await roster.nearest(Unit.TAGANA, None, HERE, 5, count=8)
     ranked = rank(ring.candidates, NOW)
-    assert [c.volunteer_id for c in ranked] == ["a", "b"]
-    command = FindCandidates(
-        incident_id="INC-D",
-        need_index=0,
-        need=Need(unit=Unit.TAGANA, count=1),
-        location=HERE,
-        offer_ids=("d0",),
-        expires_at=LATER,
+    assert [c.volunteer_id for c in ranked] == ["a", "b", "c"]
+    assert await roster.reserve("a", "other", "INC-X", LATER, NOW)  # taken by another incident
+    moved = volunteer("b", 2.0, skills=(Skill.EVACUATION, Skill.WATER_RESCUE))
+    assert await roster.apply(moved, event_at=NOW + timedelta(seconds=1), now=NOW) >= 0
+    reserved = await roster.reserve_ranked(
+        ranked, ring, offer_ids=("p0", "p1"), incident_id="INC-P", expires_at=LATER, now=NOW
     )
-    assert await roster.reserve("b", "d0", "INC-D", LATER, NOW)  # as a drifted script would have
-    wrong = ring._replace(reserved=("b",))
-    wanted = matching._Wanted(command, ["d0"], [], None, NOW)
-    assert not await matching._take_reserved(roster, wrong, ranked, wanted)
+    assert reserved == ["c"]
+    assert (await roster.hold("a")).offer_id == "other"
     assert (await roster.hold("b")).status == VolunteerStatus.AVAILABLE
-    assert await matching._reserve_in_order(roster, wrong, ranked, wanted) == 0
-    assert [r.volunteer_id for r in wanted.reservations] == ["a"] and wanted.pending == []
-    assert (await roster.hold("a")).offer_id == "d0"
+    assert (await roster.hold("c")).offer_id == "p0"
+    assert await roster.search(Unit.TAGANA, None, HERE, 5, 10) == ["b"]
+    # searched again, b is read with their new keys and reserved
+    ring = await roster.nearest(Unit.TAGANA, None, HERE, 5, count=8)
+    reserved = await roster.reserve_ranked(
+        rank(ring.candidates, NOW), ring, offer_ids=("p1",), incident_id="INC-P", expires_at=LATER, now=NOW
+    )
+    assert reserved == ["b"]
+    assert await roster.search(Unit.TAGANA, Skill.WATER_RESCUE, HERE, 5, 10) == []

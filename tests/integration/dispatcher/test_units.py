@@ -15,7 +15,8 @@ from schemas.vocabulary import AssignmentStatus, Skill, Unit
 from services.common.config import Settings
 from services.dispatcher.commands import FindCandidates
 from services.dispatcher.matching import find_and_reserve
-from services.dispatcher.roster import ReserveFor, Roster
+from services.dispatcher.ranking import ineligibility, rank
+from services.dispatcher.roster import Roster
 from services.dispatcher.runcards import load_runcards
 from services.dispatcher.settings import DEFAULT_RUNCARDS
 from tests.integration.dispatcher.conftest import HERE, volunteer
@@ -97,15 +98,16 @@ async def test_a_one_unit_profile_is_not_offered_another_units_need(roster: Rost
     assert [r.volunteer_id for r in found.reservations] == ["both"]  # the nearer kt is not Tagana
 
 
-async def test_the_search_script_itself_reserves_a_member_for_their_second_unit(roster: Roster) -> None:
-    runcards = load_runcards(DEFAULT_RUNCARDS)
+async def test_a_member_is_ranked_and_reserved_for_their_second_unit(roster: Roster) -> None:
     need = Need(unit=Unit.PBI_JKN, skill=Skill.VICTIM_REGISTRATION, count=1)
-    ring = await roster.nearest(
-        need.unit,
-        need.skill,
-        HERE,
-        5.0,
-        count=4,
-        reserve=ReserveFor("INC-L", need, ("l0",), LATER, NOW, False, runcards.distance_resolution_km),
+    ring = await roster.nearest(need.unit, need.skill, HERE, 5.0, count=4)
+    ranked = rank([c for c in ring.candidates if ineligibility(c, need, NOW) is None], NOW)
+    assert [c.volunteer_id for c in ranked] == ["both"]  # eligible for their second unit
+    reserved = await roster.reserve_ranked(
+        ranked, ring, offer_ids=("l0",), incident_id="INC-L", expires_at=LATER, now=NOW
     )
-    assert ring.reserved == ("both",)  # search.lua's fast path, not the Python fallback
+    assert reserved == ["both"]
+    assert (await roster.hold("both")).offer_id == "l0"
+    # out of every index of both units at once (the geo keys the reservation declared)
+    for unit in (Unit.TAGANA, Unit.PBI_JKN):
+        assert await roster.search(unit, None, HERE, 5, 10) == []

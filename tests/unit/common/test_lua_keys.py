@@ -37,20 +37,12 @@ NOT_YET_DECLARED: set[tuple[str, str, str]] = {
     # the understaffed registries of the kinds the freed volunteers are indexed under, the retry flags
     ("wake_understaffed.lua", "ZRANGE", "kind"),
     ("wake_understaffed.lua", "SET", "ARGV[3] .. id"),
-    # search.lua (the candidate search and reservation; being reworked with the ranking): the
-    # candidates' hashes and offers, their geo indexes, the deadline schedule
-    ("search.lua", "HMGET", "ARGV[5] .. vid"),
-    ("search.lua", "HGET", "vol"),
-    ("search.lua", "HSET", "vol"),
-    ("search.lua", "DEL", "offer"),
-    ("search.lua", "HSET", "offer"),
-    ("search.lua", "ZREM", "key"),
-    ("search.lua", "ZADD", "ARGV[20]"),
 }
 
 CALL = re.compile(r"redis\.p?call\(\s*'([A-Za-z]+)'\s*(?:,\s*((?:[^,()]|\([^()]*\))+))?")
 LOCALS = re.compile(r"local\s+([\w\s,]+?)\s*=\s*([^\n]+)")
 INSERT = re.compile(r"table\.insert\(\s*(\w+)\s*,\s*([^)]+?)\s*\)")
+INDEXED = re.compile(r"(\w+)\[[^\]]+\]\s*=\s*([^\n]+?)\s*(?:end)?\s*$", re.M)
 IPAIRS = re.compile(r"for\s+\w+\s*,\s*(\w+)\s+in\s+ipairs\(\s*(\w+)\s*\)")
 GMATCH = re.compile(r"for\s+(\w+)\s+in\s+string\.gmatch")
 DECLARED = re.compile(r"^KEYS\[[^\]]+\]$")
@@ -86,8 +78,10 @@ def undeclared(text: str) -> set[tuple[str, str]]:
     tables: dict[str, bool] = {}
     for table, value in INSERT.findall(code):
         tables[table] = tables.get(table, True) and bool(DECLARED.match(value.strip()))
+    for table, value in INDEXED.findall(code):
+        tables[table] = tables.get(table, True) and bool(DECLARED.match(value.strip()))
     for var, table in IPAIRS.findall(code):
-        (key_names if tables.get(table) else other_names).add(var)
+        (key_names if table == "KEYS" or tables.get(table) else other_names).add(var)
     other_names.update(GMATCH.findall(code))
     found = set()
     for command, first in CALL.findall(code):
