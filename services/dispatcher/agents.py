@@ -24,11 +24,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from schemas.envelope import Envelope
 from schemas.events import Payload
 from services.common.deadletter import dead_letter_for, decode_or_dead_letter
-from services.common.topics import DEAD_LETTERS
+from services.common.topics import DEAD_LETTERS, RESPONSES, SPECS
 from services.dispatcher import metrics
 from services.dispatcher.app import app, own, settings, topics
 from services.dispatcher.batching import Batcher
 from services.dispatcher.incident import HANDLED_EVENT_TYPES
+from services.dispatcher.ownership import Ownership
 from services.dispatcher.runtime import Runtime, forget_incident_states, get_runtime
 from services.dispatcher.volunteers import apply_records
 
@@ -52,6 +53,10 @@ def retriable(exc: BaseException) -> bool:
 MAX_BACKOFF_S = 10.0
 SHUTDOWN_GRACE_S = 8.0
 """At shutdown, events in flight get this long to finish; the rest are redelivered to the next owner."""
+
+
+ownership = Ownership(settings.topic(RESPONSES), SPECS[RESPONSES].partitions)
+"""the incidents this worker owns now (its partitions of `incidents`/`responses`)"""
 
 
 def now() -> datetime:
@@ -229,12 +234,15 @@ async def consume_in_batches(
 @app.on_partitions_revoked.connect
 async def _on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
     """What was in flight has finished (faust waits for it); the next owner may write these
-    incidents now, so the states kept in memory are forgotten."""
+    incidents now, so the states kept in memory are forgotten, and the timers leave them alone."""
+    ownership.revoked()
     forget_incident_states()
 
 
 @app.on_partitions_assigned.connect
 async def _on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    assigned = args[0] if args else set()
+    ownership.assigned(assigned)
     forget_incident_states()
 
 
@@ -336,7 +344,7 @@ async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -
 
 @app.timer(interval=own.expiry_interval_s)  # type: ignore[untyped-decorator]  # faust is untyped
 async def expire_offers() -> None:
-    await _tick("expire_offers", lambda rt, at: rt.dispatch.expire_due(at))
+    await _tick("expire_offers", lambda rt, at: rt.dispatch.expire_due(at, ownership.owns))
 
 
 @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust is untyped

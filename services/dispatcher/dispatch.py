@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -454,13 +454,22 @@ class Dispatch:
         log.info("retry requested for %d understaffed incidents (%s)", len(claimed), reason)
         return len(claimed)
 
-    async def expire_due(self, now: datetime) -> int:
-        """Claim offers past their deadline and produce `offer.expired` for each (rule 5)."""
+    async def expire_due(self, now: datetime, owns: Callable[[str], bool] = lambda incident_id: True) -> int:
+        """Claim offers past their deadline and produce `offer.expired` for each (rule 5) — only those
+        of incidents `owns` says this worker's partitions hold. The schedule is one for all workers;
+        an offer of another worker's incident that this one claimed is handed back at once (its
+        deadline passed: due again now, for its owner's next tick). So a worker whose partitions were
+        revoked, or that owns none yet, expires nothing; a dead worker's offers expire once its
+        partitions have moved (the expiry is only ever applied by the incident's owner anyway)."""
         due = await self.roster.claim_due_offers(now, timedelta(seconds=self.own.expiry_lease_s))
         if not due:
             return 0
+        mine = [d for d in due if owns(d[1])]
+        others = {offer_id: now.timestamp() for offer_id, incident_id, _ in due if not owns(incident_id)}
+        if others:  # XX: an offer ended meanwhile (its deadline forgotten) stays off the schedule
+            await self.roster.redis.zadd(self.roster.own.deadlines, others, xx=True)
         pending = []
-        for offer_id, incident_id, volunteer_id in due:
+        for offer_id, incident_id, volunteer_id in mine:
             event = make_event(
                 OfferExpired(offer_id=offer_id, incident_id=incident_id, volunteer_id=volunteer_id),
                 source="dispatcher",
@@ -472,8 +481,8 @@ class Dispatch:
             )
         for fut in pending:
             await fut
-        metrics.EXPIRIES.inc(len(due))
-        return len(due)
+        metrics.EXPIRIES.inc(len(mine))
+        return len(mine)
 
     async def wake_rested(self, now: datetime) -> int:
         woken = await self.roster.wake_rested(now)
