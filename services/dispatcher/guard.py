@@ -53,7 +53,7 @@ class Generation:
                     log.warning("no generation marker in Redis: rebuilding from the topics before acting")
                 self.ready.clear()
                 self.on_change()
-                report = await rebuild(self.settings, self.runcards)
+                report = await rebuild(self.settings, self.runcards, only_if_missing=True)
                 if report is None:
                     if not self._waiting:
                         log.info("another process is rebuilding Redis; waiting for its generation")
