@@ -18,8 +18,11 @@ quarter left to expire), and at 15 s injects the fault:
 
 After the last scenario and a drain (offers expire, answers land), it reads the topics and counts
 (`faults/accounting.py`), and writes `faults/report.json` and `faults/report.md`. `--smoke` runs the
-same scenarios short (12 s at 10/s, fault at 3 s) into `faults/smoke/` and exits 1 unless every count
-that must be zero is zero (timings are reported, not judged).
+same scenarios short (20 s at 10/s, fault at 3 s: long enough for a restarted gateway to answer
+again) into `faults/smoke/` and exits 1 unless every count that must be zero is zero (timings are
+reported, not judged). Every run also leaves its evidence there: `events.jsonl` (the records of
+`incidents`, `responses` and `dispatch-log`), `handoffs.jsonl` (what the WhatsApp server was handed)
+and `scenarios.json` (each scenario's times and the incidents it posted).
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ class Plan:
 
 
 FULL = Plan(rate=20, duration_s=60, fault_at_s=15, offer_ttl_s=20, roster=1500, drain_s=35)
-SMOKE = Plan(rate=10, duration_s=12, fault_at_s=3, offer_ttl_s=8, roster=600, drain_s=20, answer_release_s=2)
+SMOKE = Plan(rate=10, duration_s=20, fault_at_s=3, offer_ttl_s=8, roster=600, drain_s=20, answer_release_s=2)
 
 
 @dataclass
