@@ -18,7 +18,7 @@ from typing import cast
 
 from pydantic import ValidationError
 
-from schemas.envelope import Envelope, make_event
+from schemas.envelope import Envelope, decode_event, make_event
 from schemas.events import (
     DispatchRetry,
     IncidentReported,
@@ -113,6 +113,17 @@ class _Group:
     retries: list[RetryUnderstaffed] = field(default_factory=list)
     first_offers: list[Envelope[Payload]] = field(default_factory=list)
     """reports whose first offers are among the records"""
+    parked: list[Envelope[Payload]] = field(default_factory=list)
+    """answers to offers of an incident whose state is not there yet (`Dispatch._carry_out_group`)"""
+
+
+PARKED_FOR_S = 24 * 3600
+"""How long an answer waits for its incident's state (`Dispatch._park`)."""
+
+
+def _answers_an_offer(event: Envelope[Payload]) -> bool:
+    """An answer or report about one offer (accepted, declined, released, expired, delivered…)."""
+    return not isinstance(event.payload, IncidentReported) and bool(getattr(event.payload, "offer_id", None))
 
 
 PROFILES_KEPT = 2048
@@ -244,6 +255,9 @@ class Dispatch:
                 else:
                     state, group.version = await self.incidents.load(incident_id)
                 group.current = state
+            if state is None and _answers_an_offer(event):
+                group.parked.append(event)
+                continue
             if run is None:
                 current, run = await self._carry_out(event, state, now, None)
             if (
@@ -261,6 +275,42 @@ class Dispatch:
                 group.first_offers.append(event)
         return group
 
+    # --- answers that overtook their offer ----------------------------------------------------
+    #
+    # A worker killed after its outputs were acknowledged but before it saved the incident's state
+    # leaves the offer on `dispatch-log` and with the volunteer, but not in the state; the next owner
+    # gets the input again (its offset was not committed) and makes the same offer again. The
+    # volunteer's answer, though, is on `responses` and the input on `incidents`: the next owner may
+    # take the answer first, and found no incident to apply it to (it was dropped: an acceptance in
+    # time, turned into an expiry; seen in `make faults-smoke`, dispatcher_kill). Such an answer is
+    # parked in Redis under the incident and carried out once the incident's state exists.
+
+    def _parked_key(self, incident_id: str) -> str:
+        return f"{self.incidents.prefix}dsp:parked:{incident_id}"
+
+    async def _park(self, incident_id: str, events: Sequence[Envelope[Payload]]) -> None:
+        key = self._parked_key(incident_id)
+        async with self.incidents.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, *(e.to_json() for e in events))
+            pipe.expire(key, PARKED_FOR_S)
+            await pipe.execute()
+        for event in events:
+            log.warning(
+                "%s %s for incident %s, whose state is not there yet: parked until it is",
+                event.event_type,
+                event.event_id,
+                incident_id,
+            )
+
+    async def _parked(self, incident_id: str) -> list[Envelope[Payload]]:
+        """The answers parked for the incident, taken off the shelf."""
+        key = self._parked_key(incident_id)
+        async with self.incidents.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(key, 0, -1)
+            pipe.delete(key)
+            raw, _ = await pipe.execute()
+        return [decode_event(r) for r in raw]
+
     def _observe_offers(self, group: _Group) -> None:
         at = datetime.now(UTC)
         for event in group.first_offers:
@@ -268,9 +318,15 @@ class Dispatch:
 
     async def _save(self, group: _Group, now: datetime) -> None:
         """Save what the group's events left (if they changed anything), then ask for the retries
-        they requested."""
+        they requested. Answers parked by the group are parked now; a state saved for the first time
+        takes up the answers parked for it (and carries them out, in their order)."""
+        if group.parked:
+            await self._park(group.incident_id, group.parked)
         if group.changed and group.current is not None:
             await self.incidents.save(group.current, group.version)
+            if group.version == 0:
+                for parked in await self._parked(group.incident_id):
+                    await self.handle(parked, now)
         if group.retries:
             await self.wake_understaffed(
                 "; ".join(r.reason for r in group.retries),
