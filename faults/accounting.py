@@ -11,17 +11,23 @@ was handed to it:
   expiry claim, the release are events the dispatcher then applies), and `offer.made` after it
   reserved the volunteer, so on one machine's clock two holds of one volunteer that overlap at all
   overlapped in Redis too.
-- **overfilled**: incidents (each needs one volunteer) with two holds at once, or two acceptances.
-- **duplicate_handoffs**: the same message (recipient and text, which carries the offer's own link)
-  handed to the WhatsApp provider more than once.
+- **overfilled**: incidents (each needs one volunteer) with two holds at once, or two acceptances. An
+  acceptance is the dispatcher's (`offer.accepted` on `dispatch-log`): a volunteer's answer on
+  `responses` that reached the log after the offer expired is turned away, and is no acceptance.
+- **duplicate_handoffs**: the same notification (the Cloud API request's `biz_opaque_callback_data`
+  is the notification id) handed to the WhatsApp provider for the same recipient more than once. The
+  notifier never hands a notification to a channel twice, not even one it may have delivered (a
+  stale claim moves on to the next channel), so every repeat counts.
 - **unexpired_offers**: offers past their deadline (by the end of the run, with a margin for the
-  expiry timer) that were neither answered nor expired nor withdrawn.
+  expiry timer) for which the dispatcher recorded no outcome on `dispatch-log` (accepted, declined,
+  expired or withdrawn).
 - **resume_s**: after the fault, for each partition of `incidents` the first incident posted on it and
   the time of its first decision; the largest of those waits (None: some partition never resumed).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,8 +43,8 @@ class Hold:
     made_at: float
     expires_at: float
     end_at: float | None = None
-    answered: bool = False  # accepted, declined, expired or withdrawn
-    accepted: bool = False
+    answered: bool = False  # the dispatcher recorded it accepted, declined, expired or withdrawn
+    accepted: bool = False  # the dispatcher recorded it accepted
 
 
 @dataclass
@@ -69,6 +75,8 @@ class Log:
         )
         if ended and (hold.end_at is None or at < hold.end_at):
             hold.end_at = at
+        if not on_dispatch_log:  # an answer the dispatcher may yet turn away (too late, say)
+            return
         if event_type in ENDS or event_type == "offer.accepted":
             hold.answered = True
         if event_type == "offer.accepted":
@@ -143,8 +151,17 @@ def count(
     }
 
 
+def handoff_key(body: Mapping[str, object]) -> str:
+    """What makes two WhatsApp Cloud API requests the same hand-off, besides the recipient: the
+    notification id the notifier puts in `biz_opaque_callback_data`, or else the whole message."""
+    notification = body.get("biz_opaque_callback_data")
+    if isinstance(notification, str) and notification:
+        return notification
+    return json.dumps({k: v for k, v in body.items() if k != "to"}, sort_keys=True)
+
+
 def duplicate_handoffs(handoffs: Iterable[tuple[str, str, float]], start_at: float, end_at: float) -> int:
-    """Hand-offs in [start_at, end_at) of a message (recipient and text) handed off before."""
+    """Hand-offs in [start_at, end_at) of a message (recipient and `handoff_key`) handed off before."""
     seen: set[tuple[str, str]] = set()
     duplicates = 0
     for recipient, text, at in sorted(handoffs, key=lambda h: h[2]):

@@ -18,8 +18,11 @@ quarter left to expire), and at 15 s injects the fault:
 
 After the last scenario and a drain (offers expire, answers land), it reads the topics and counts
 (`faults/accounting.py`), and writes `faults/report.json` and `faults/report.md`. `--smoke` runs the
-same scenarios short (12 s at 10/s, fault at 3 s) into `faults/smoke/` and exits 1 unless every count
-that must be zero is zero (timings are reported, not judged).
+same scenarios short (20 s at 10/s, fault at 3 s: long enough for a restarted gateway to answer
+again) into `faults/smoke/` and exits 1 unless every count that must be zero is zero (timings are
+reported, not judged). Every run also leaves its evidence there: `events.jsonl` (the records of
+`incidents`, `responses` and `dispatch-log`), `handoffs.jsonl` (what the WhatsApp server was handed)
+and `scenarios.json` (each scenario's times and the incidents it posted).
 """
 
 from __future__ import annotations
@@ -42,17 +45,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from bench import roster
 from bench.load import Sends, post_incidents
 from bench.machine import REPO, git_commit, machine_facts
 from bench.stack import ADMIN_KEY, OPERATOR_KEY, Service
-from faults.accounting import Log, Window, count
+from faults.accounting import Log, Window, count, handoff_key
 from schemas.envelope import decode_event, make_event
 from schemas.events import AssignmentStatusChanged, OfferAccepted, OfferDeclined, Payload
 from schemas.vocabulary import AssignmentStatus
-from services.common.kafka import CachedPartitioner, new_producer
+from services.common.kafka import new_producer
 from services.common.readmodels import Keys
 from services.common.redis import new_redis
 from services.common.topics import DISPATCH_LOG, INCIDENTS, NOTIFICATIONS, RESPONSES, SPECS, create_topics
@@ -88,7 +93,7 @@ class Plan:
 
 
 FULL = Plan(rate=20, duration_s=60, fault_at_s=15, offer_ttl_s=20, roster=1500, drain_s=35)
-SMOKE = Plan(rate=10, duration_s=12, fault_at_s=3, offer_ttl_s=8, roster=600, drain_s=20, answer_release_s=2)
+SMOKE = Plan(rate=10, duration_s=20, fault_at_s=3, offer_ttl_s=8, roster=600, drain_s=20, answer_release_s=2)
 
 
 @dataclass
@@ -218,12 +223,17 @@ class Answerer:
             await consumer.stop()
 
 
-async def read_log(bootstrap: str, prefix: str, into: Log) -> None:
-    """Every event of `dispatch-log` and `responses`, from the beginning to the end offsets now."""
+async def read_log(bootstrap: str, prefix: str, into: Log, dump: Path | None = None) -> None:
+    """Every event of `dispatch-log` and `responses`, from the beginning to the end offsets now. With
+    `dump`, those and the reports on `incidents` also go to that file, one JSON object a line (topic,
+    partition, offset, event): the evidence to look into when a count is not zero."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
+    out = dump.open("w") if dump is not None else None
     try:
-        for name in (DISPATCH_LOG, RESPONSES):
+        for name in (DISPATCH_LOG, RESPONSES, INCIDENTS):
+            if name == INCIDENTS and out is None:
+                continue
             tps = [TopicPartition(prefix + name, p) for p in range(SPECS[name].partitions)]
             consumer.assign(tps)
             await consumer.seek_to_beginning()
@@ -236,6 +246,11 @@ async def read_log(bootstrap: str, prefix: str, into: Log) -> None:
                             event = decode_event(record.value)
                         except Exception:  # noqa: S112 - a foreign record is not the faults' business
                             continue
+                        if out is not None:
+                            row = {"topic": name, "partition": record.partition, "offset": record.offset}
+                            out.write(json.dumps(row | orjson.loads(record.value)) + "\n")
+                        if name == INCIDENTS:
+                            continue
                         payload = event.payload.model_dump(mode="python")
                         expires = payload.get("expires_at")
                         if isinstance(expires, datetime):
@@ -247,6 +262,8 @@ async def read_log(bootstrap: str, prefix: str, into: Log) -> None:
                             on_dispatch_log=name == DISPATCH_LOG,
                         )
     finally:
+        if out is not None:
+            out.close()
         await consumer.stop()
 
 
@@ -330,11 +347,13 @@ class Run:
                 self.answerer_answered = answerer.answered
             run_end = time.time()
             facts = Log()
-            await read_log(self.kafka.bootstrap, self.prefix, facts)
+            await read_log(self.kafka.bootstrap, self.prefix, facts, self.out / "events.jsonl")
             facts.handoffs = [
-                (r.address, json.dumps(r.body.get("text") or r.body.get("template"), sort_keys=True), r.wall)
-                for r in self.providers.requests("whatsapp")
+                (r.address, handoff_key(r.body), r.wall) for r in self.providers.requests("whatsapp")
             ]
+            with (self.out / "handoffs.jsonl").open("w") as handoffs:
+                for r in self.providers.requests("whatsapp"):
+                    handoffs.write(json.dumps({"to": r.address, "at": r.wall, "body": r.body}) + "\n")
         finally:
             if self.stack:
                 self.stack.stop()
@@ -344,6 +363,20 @@ class Run:
             await asyncio.to_thread(self.sentinel.stop)
             await asyncio.to_thread(self.kafka.stop)
         results = self.results(facts, run_end)
+        (self.out / "scenarios.json").write_text(
+            json.dumps(
+                [
+                    {
+                        "name": sc.name,
+                        "start_at": sc.start_at,
+                        "fault_at": sc.fault_at,
+                        "end_at": sc.end_at,
+                        "posted": {k: v.sent_at for k, v in sc.sends.incidents.items()},
+                    }
+                    for sc in self.scenarios
+                ]
+            )
+        )
         accepted = sum(h.accepted for h in facts.holds.values())
         self.notes.append(
             f"the run as a whole: {len(facts.decisions)} incidents decided, {len(facts.holds)} offers made, "
@@ -358,7 +391,7 @@ class Run:
         }
 
     def results(self, facts: Log, run_end: float) -> list[dict[str, Any]]:
-        partitioner = CachedPartitioner()
+        partitioner = DefaultPartitioner()
         parts = list(range(SPECS[INCIDENTS].partitions))
         results = []
         for i, sc in enumerate(self.scenarios):

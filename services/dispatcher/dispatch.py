@@ -11,14 +11,14 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
 from pydantic import ValidationError
 
-from schemas.envelope import Envelope, make_event
+from schemas.envelope import Envelope, decode_event, make_event
 from schemas.events import (
     DispatchRetry,
     IncidentReported,
@@ -116,6 +116,17 @@ class _Group:
     retries: list[RetryUnderstaffed] = field(default_factory=list)
     first_offers: list[Envelope[Payload]] = field(default_factory=list)
     """reports whose first offers are among the records"""
+    parked: list[Envelope[Payload]] = field(default_factory=list)
+    """answers to offers of an incident whose state is not there yet (`Dispatch._carry_out_group`)"""
+
+
+PARKED_FOR_S = 24 * 3600
+"""How long an answer waits for its incident's state (`Dispatch._park`)."""
+
+
+def _answers_an_offer(event: Envelope[Payload]) -> bool:
+    """An answer or report about one offer (accepted, declined, released, expired, delivered…)."""
+    return not isinstance(event.payload, IncidentReported) and bool(getattr(event.payload, "offer_id", None))
 
 
 PROFILES_KEPT = 2048
@@ -248,6 +259,9 @@ class Dispatch:
                 else:
                     state, group.version = await self.incidents.load(incident_id)
                 group.current = state
+            if state is None and _answers_an_offer(event):
+                group.parked.append(event)
+                continue
             if run is None:
                 current, run = await self._carry_out(event, state, now, None)
             if (
@@ -265,6 +279,42 @@ class Dispatch:
                 group.first_offers.append(event)
         return group
 
+    # --- answers that overtook their offer ----------------------------------------------------
+    #
+    # A worker killed after its outputs were acknowledged but before it saved the incident's state
+    # leaves the offer on `dispatch-log` and with the volunteer, but not in the state; the next owner
+    # gets the input again (its offset was not committed) and makes the same offer again. The
+    # volunteer's answer, though, is on `responses` and the input on `incidents`: the next owner may
+    # take the answer first, and found no incident to apply it to (it was dropped: an acceptance in
+    # time, turned into an expiry; seen in `make faults-smoke`, dispatcher_kill). Such an answer is
+    # parked in Redis under the incident and carried out once the incident's state exists.
+
+    def _parked_key(self, incident_id: str) -> str:
+        return f"{self.incidents.prefix}dsp:parked:{incident_id}"
+
+    async def _park(self, incident_id: str, events: Sequence[Envelope[Payload]]) -> None:
+        key = self._parked_key(incident_id)
+        async with self.incidents.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, *(e.to_json() for e in events))
+            pipe.expire(key, PARKED_FOR_S)
+            await pipe.execute()
+        for event in events:
+            log.warning(
+                "%s %s for incident %s, whose state is not there yet: parked until it is",
+                event.event_type,
+                event.event_id,
+                incident_id,
+            )
+
+    async def _parked(self, incident_id: str) -> list[Envelope[Payload]]:
+        """The answers parked for the incident, taken off the shelf."""
+        key = self._parked_key(incident_id)
+        async with self.incidents.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(key, 0, -1)
+            pipe.delete(key)
+            raw, _ = await pipe.execute()
+        return [decode_event(r) for r in raw]
+
     def _observe_offers(self, group: _Group) -> None:
         at = self.clock()
         for event in group.first_offers:
@@ -272,9 +322,15 @@ class Dispatch:
 
     async def _save(self, group: _Group, now: datetime) -> None:
         """Save what the group's events left (if they changed anything), then ask for the retries
-        they requested."""
+        they requested. Answers parked by the group are parked now; a state saved for the first time
+        takes up the answers parked for it (and carries them out, in their order)."""
+        if group.parked:
+            await self._park(group.incident_id, group.parked)
         if group.changed and group.current is not None:
             await self.incidents.save(group.current, group.version)
+            if group.version == 0:
+                for parked in await self._parked(group.incident_id):
+                    await self.handle(parked, now)
         if group.retries:
             await self.wake_understaffed(
                 "; ".join(r.reason for r in group.retries),
@@ -463,13 +519,22 @@ class Dispatch:
         log.info("retry requested for %d understaffed incidents (%s)", len(claimed), reason)
         return len(claimed)
 
-    async def expire_due(self, now: datetime) -> int:
-        """Claim offers past their deadline and produce `offer.expired` for each (rule 5)."""
+    async def expire_due(self, now: datetime, owns: Callable[[str], bool] = lambda incident_id: True) -> int:
+        """Claim offers past their deadline and produce `offer.expired` for each (rule 5) — only those
+        of incidents `owns` says this worker's partitions hold. The schedule is one for all workers;
+        an offer of another worker's incident that this one claimed is handed back at once (its
+        deadline passed: due again now, for its owner's next tick). So a worker whose partitions were
+        revoked, or that owns none yet, expires nothing; a dead worker's offers expire once its
+        partitions have moved (the expiry is only ever applied by the incident's owner anyway)."""
         due = await self.roster.claim_due_offers(now, timedelta(seconds=self.own.expiry_lease_s))
         if not due:
             return 0
+        mine = [d for d in due if owns(d[1])]
+        others = {offer_id: now.timestamp() for offer_id, incident_id, _ in due if not owns(incident_id)}
+        if others:  # XX: an offer ended meanwhile (its deadline forgotten) stays off the schedule
+            await self.roster.redis.zadd(self.roster.own.deadlines, others, xx=True)
         pending = []
-        for offer_id, incident_id, volunteer_id in due:
+        for offer_id, incident_id, volunteer_id in mine:
             event = make_event(
                 OfferExpired(offer_id=offer_id, incident_id=incident_id, volunteer_id=volunteer_id),
                 source="dispatcher",
@@ -481,8 +546,8 @@ class Dispatch:
             )
         for fut in pending:
             await fut
-        metrics.EXPIRIES.inc(len(due))
-        return len(due)
+        metrics.EXPIRIES.inc(len(mine))
+        return len(mine)
 
     async def wake_rested(self, now: datetime) -> int:
         woken = await self.roster.wake_rested(now)

@@ -104,9 +104,13 @@ async def rebuild(
     now: datetime | None = None,
     redis: Redis | None = None,
     lock_token: str | None = None,
+    only_if_missing: bool = False,
 ) -> RebuildReport | None:
     """Rebuild the dispatcher's Redis from the topics; None when another rebuild holds the lock.
-    `lock_token`: the caller took the lock (`dsp:rebuild`) itself, under this value."""
+    `lock_token`: the caller took the lock (`dsp:rebuild`) itself, under this value.
+    `only_if_missing`: rebuild only if, with the lock taken, there is still no generation marker
+    (None otherwise): a worker that found none must not wipe the Redis another worker has just
+    rebuilt (two workers starting against an empty Redis rebuilt it one after the other)."""
     own_client = redis is None
     client = redis if redis is not None else redis_for(settings, "dispatcher")
     keys = RosterKeys(settings.redis_prefix)
@@ -118,6 +122,8 @@ async def rebuild(
         elif not await client.set(keys.rebuild_lock, token, nx=True, ex=LOCK_TTL_S):
             return None
         try:
+            if only_if_missing and await client.exists(keys.generation):
+                return None
             return await _rebuild(settings, runcards, client, now)
         finally:
             if await client.get(keys.rebuild_lock) == token:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faults.accounting import Log, Window, count, duplicate_handoffs
+from faults.accounting import Log, Window, count, duplicate_handoffs, handoff_key
 
 
 def made(log: Log, offer: str, incident: str, volunteer: str, at: float, *, ttl: float = 20) -> None:
@@ -11,7 +11,10 @@ def made(log: Log, offer: str, incident: str, volunteer: str, at: float, *, ttl:
 
 
 def answer(log: Log, kind: str, offer: str, at: float, **extra: str) -> None:
+    """The answer on `responses` (stamped when given) and the dispatcher's record of it on
+    `dispatch-log` a little later."""
     log.add(kind, at, {"offer_id": offer, **extra}, on_dispatch_log=False)
+    log.add(kind, at + 0.05, {"offer_id": offer, **extra}, on_dispatch_log=True)
 
 
 def window(*incidents: str, fault_at: float = 5.0) -> Window:
@@ -65,3 +68,33 @@ def test_duplicate_handoffs_are_counted_where_they_happen() -> None:
     handoffs = [("+62811", "offer A", 1.0), ("+62811", "offer A", 5.0), ("+62812", "offer A", 6.0)]
     assert duplicate_handoffs(handoffs, 0.0, 10.0) == 1
     assert duplicate_handoffs(handoffs, 0.0, 4.0) == 0
+
+
+def test_an_answer_the_dispatcher_turned_away_is_no_acceptance() -> None:
+    """A broker away delayed an acceptance past the offer's expiry: the dispatcher recorded the expiry
+    (and offered the slot again), never the acceptance. One hold at a time, one acceptance: no
+    overfill."""
+    log = Log()
+    made(log, "O1", "I1", "V1", 1.0, ttl=10)
+    log.add("offer.accepted", 1.5, {"offer_id": "O1"}, on_dispatch_log=False)  # late on the log
+    answer(log, "offer.expired", "O1", 11.0)
+    made(log, "O2", "I1", "V2", 12.5)
+    answer(log, "offer.accepted", "O2", 13.0)
+    assert count(log, window("I1"), parts("I1"))["overfilled"] == 0
+
+
+def test_an_answer_never_recorded_by_the_dispatcher_leaves_the_offer_unexpired() -> None:
+    log = Log()
+    made(log, "O1", "I1", "V1", 1.0, ttl=10)
+    log.add("offer.declined", 2.0, {"offer_id": "O1"}, on_dispatch_log=False)  # never taken in
+    assert count(log, window("I1"), parts("I1"))["unexpired_offers"] == 1
+
+
+def test_a_handoff_is_the_notification_to_its_recipient() -> None:
+    """Two offers to one volunteer (same interactive text) are two hand-offs; one notification
+    handed twice is a duplicate."""
+    first = {"to": "62811", "biz_opaque_callback_data": "N1", "type": "interactive", "interactive": {}}
+    second = first | {"biz_opaque_callback_data": "N2"}
+    handoffs = [("62811", handoff_key(b), at) for b, at in ((first, 1.0), (second, 2.0), (first, 3.0))]
+    assert duplicate_handoffs(handoffs, 0.0, 10.0) == 1
+    assert handoff_key({"to": "1", "text": {"body": "a"}}) != handoff_key({"to": "1", "text": {"body": "b"}})
