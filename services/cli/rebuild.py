@@ -1,5 +1,5 @@
-"""`sigap rebuild`: all of the dispatcher's Redis from the topics, after a Redis loss (DESIGN.md §1);
-the workers pause while it runs."""
+"""`sigap rebuild`: all of Redis that can be rebuilt from the topics, after a Redis loss (DESIGN.md §1):
+the dispatcher's keys (the workers pause while that runs), then the notifier's outbox."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from services.common.redis import redis_for
 from services.dispatcher.rebuild import rebuild, wait_for_generation
 from services.dispatcher.runcards import RunCardError, load_runcards
 from services.dispatcher.settings import get_dispatcher_settings
+from services.notifier.rebuild import rebuild_outbox
 
 
 async def rebuild_all(args: argparse.Namespace) -> int:
@@ -33,18 +34,24 @@ async def rebuild_all(args: argparse.Namespace) -> int:
         finally:
             await redis.aclose()
         print(f"rebuilt by another process: generation {generation}")
-        return 0
-    print(f"rebuilt: {report.summary()}")
-    if report.double_booked:
-        err(f"warning: the log shows volunteers with two holds: {', '.join(report.double_booked)}")
+    else:
+        print(f"rebuilt: {report.summary()}")
+        if report.double_booked:
+            err(f"warning: the log shows volunteers with two holds: {', '.join(report.double_booked)}")
+    err(f"rebuilding the notifier's outbox from {settings.topic_prefix}deliveries and notifications")
+    outbox = await rebuild_outbox(settings)
+    print(
+        f"outbox rebuilt: {outbox.messages} messages"
+        f" ({outbox.missing_requests} without their request, {outbox.undecodable} undecodable records)"
+    )
     return 0
 
 
 def add_parsers(sub: Any) -> None:
     parser = sub.add_parser(
         "rebuild",
-        help="rebuild all of the dispatcher's Redis from the topics (after a Redis loss); workers "
-        "pause while it runs",
+        help="rebuild the dispatcher's Redis and the notifier's outbox from the topics (after a Redis "
+        "loss); workers pause while it runs",
     )
     parser.add_argument("--runcards", help="run-card file (default: the dispatcher's)")
     parser.set_defaults(coro=rebuild_all)
