@@ -101,7 +101,7 @@ def _stages() -> list[list[str]]:
 def test_dockerfile_pins_its_base_and_runs_without_root_or_pip() -> None:
     text = DOCKERFILE.read_text("utf-8")
     (base,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M)
-    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base)
+    assert re.fullmatch(r"python:3\.12-slim-bookworm@sha256:[0-9a-f]{64}", base)
     stages = _stages()
     assert len(stages) >= 2, "multi-stage"
     assert all(s[0] in ("FROM ${PYTHON_IMAGE} AS build", "FROM ${PYTHON_IMAGE}") for s in stages)
