@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import model_validator
 from redis.asyncio import Redis
 
-from services.common.base_settings import CommonSettings
+from services.common.base_settings import CommonSettings, with_credentials
 from services.common.readmodels import Keys
 from services.common.redis import Service
 
@@ -146,9 +146,7 @@ async def apply(
 
 def service_url(base_url: str, service: Service, password: str, name: str | None = None) -> str:
     """`base_url` with the service's user and password."""
-    scheme, sep, rest = base_url.partition("://")
-    rest = rest.rpartition("@")[2]
-    return f"{scheme}{sep}{name or user_name(service)}:{password}@{rest}"
+    return with_credentials(base_url, name or user_name(service), password)
 
 
 def main() -> None:

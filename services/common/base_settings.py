@@ -343,9 +343,7 @@ class CommonSettings(BaseSettings):
         password = getattr(self, f"redis_password_{service}")
         if not (user or password):
             return self.redis_url
-        scheme, sep, rest = self.redis_url.partition("://")
-        credentials = f"{quote(user or f'sigap-{service}', safe='')}:{quote(password, safe='')}"
-        return f"{scheme}{sep}{credentials}@{rest.rpartition('@')[2]}"
+        return with_credentials(self.redis_url, user or f"sigap-{service}", password)
 
     @model_validator(mode="after")
     def _common_checks(self) -> CommonSettings:
@@ -379,6 +377,12 @@ class CommonSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """`url` with `user:password@` in place of any credentials it carries (both quoted)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{quote(user, safe='')}:{quote(password, safe='')}@{rest.rpartition('@')[2]}"
 
 
 def grace_pair(name: str, previous: str, until: datetime | None) -> None:
