@@ -1,5 +1,5 @@
 """`sigap rebuild`: all of Redis that can be rebuilt from the topics, after a Redis loss (DESIGN.md §1):
-the dispatcher's keys (the workers pause while that runs), then the notifier's outbox."""
+the dispatcher's keys (the workers pause while that runs), then the notifier's outbox and sender index."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from services.common.redis import redis_for
 from services.dispatcher.rebuild import rebuild, wait_for_generation
 from services.dispatcher.runcards import RunCardError, load_runcards
 from services.dispatcher.settings import get_dispatcher_settings
-from services.notifier.rebuild import rebuild_outbox
+from services.notifier.rebuild import rebuild_notifier
 
 
 async def rebuild_all(args: argparse.Namespace) -> int:
@@ -38,20 +38,24 @@ async def rebuild_all(args: argparse.Namespace) -> int:
         print(f"rebuilt: {report.summary()}")
         if report.double_booked:
             err(f"warning: the log shows volunteers with two holds: {', '.join(report.double_booked)}")
-    err(f"rebuilding the notifier's outbox from {settings.topic_prefix}deliveries and notifications")
-    outbox = await rebuild_outbox(settings)
+    err(
+        f"rebuilding the notifier's outbox and sender index from {settings.topic_prefix}deliveries"
+        " and notifications"
+    )
+    outbox, senders = await rebuild_notifier(settings)
     print(
         f"outbox rebuilt: {outbox.messages} messages"
         f" ({outbox.missing_requests} without their request, {outbox.undecodable} undecodable records)"
     )
+    print(f"sender index rebuilt: {senders.senders} addresses ({senders.expired} expired, left out)")
     return 0
 
 
 def add_parsers(sub: Any) -> None:
     parser = sub.add_parser(
         "rebuild",
-        help="rebuild the dispatcher's Redis and the notifier's outbox from the topics (after a Redis "
-        "loss); workers pause while it runs",
+        help="rebuild the dispatcher's Redis and the notifier's outbox and sender index from the topics "
+        "(after a Redis loss); workers pause while it runs",
     )
     parser.add_argument("--runcards", help="run-card file (default: the dispatcher's)")
     parser.set_defaults(coro=rebuild_all)

@@ -8,6 +8,7 @@ recipient addresses, so the tests do not see each other's traffic.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -19,7 +20,11 @@ import pytest
 
 from schemas.api import OutboxMessage
 from schemas.events import NotificationDelivered, NotificationFailed
+from schemas.vocabulary import ChannelType, Language
+from services.common.config import Settings
 from services.common.readmodels import Keys
+from services.common.senders import SENDER_TTL_S, Sender, sender_key
+from services.notifier.rebuild import rebuild_senders
 from tests.integration.notifier.conftest import Stack
 from tests.support import providers as p
 from tests.unit.notifier.samples import LINK, request
@@ -342,3 +347,41 @@ def test_a_poison_record_is_dead_lettered_and_the_next_one_delivered(
     assert letter.topic == stack.prefix + "notifications"
     assert letter.key == "poison" and letter.offset is not None
     assert "event_id" in letter.reason
+
+
+def test_the_sender_index_comes_back_from_the_topics(
+    stack: Stack, providers: p.ProviderServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a Redis loss, `rebuild_senders` gives every address written to the same record (DESIGN.md
+    §1): a volunteer who writes back "SIAP" still answers their offer."""
+    wa_local, _ = phone()
+    sms_local, _ = phone()
+    tg = chat()
+    offer = request([("whatsapp", wa_local)], volunteer_id="vol-sa")
+    notice = request([("whatsapp", wa_local)], kind="withdrawal", volunteer_id="vol-sa")
+    other = request([("telegram", tg)], volunteer_id="vol-sb", language="en")
+    sms = request([("sms", sms_local)], volunteer_id="vol-sc")
+    mail = request([("email", f"r-{uuid.uuid4().hex[:6]}@example.id")], volunteer_id="vol-sd")
+    for req in (offer, notice, other, sms, mail):
+        stack.bus.request(req)
+        assert isinstance(stack.bus.outcome(req.notification_id), NotificationDelivered)
+    keys = [
+        sender_key(stack.redis_prefix, ChannelType.WHATSAPP, wa_local),
+        sender_key(stack.redis_prefix, ChannelType.TELEGRAM, tg),
+        sender_key(stack.redis_prefix, ChannelType.SMS, sms_local),
+    ]
+    before = [stack.redis.get(k) for k in keys]
+    assert [Sender.load(raw) if raw else None for raw in before] == [
+        Sender("vol-sa", offer.offer_id, Language.ID),
+        Sender("vol-sb", other.offer_id, Language.EN),
+        Sender("vol-sc", sms.offer_id, Language.ID),
+    ]
+    assert stack.redis.delete(*keys) == 3
+
+    for name, value in stack.env.items():  # the rebuild runs as the notifier's ACL user
+        monkeypatch.setenv(name, value)
+    report = asyncio.run(rebuild_senders(Settings()))
+    assert report.senders >= 3 and report.expired == 0
+    assert [stack.redis.get(k) for k in keys] == before
+    for key in keys:  # each keeps (about) the week it had left
+        assert SENDER_TTL_S - 60 < stack.redis.ttl(key) <= SENDER_TTL_S
