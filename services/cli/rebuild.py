@@ -28,7 +28,7 @@ async def rebuild_all(args: argparse.Namespace) -> int:
     report = await rebuild(settings, runcards)
     if report is None:
         err("another rebuild is under way (a worker found Redis empty); waiting for it")
-        redis = redis_for(settings)
+        redis = redis_for(settings, "dispatcher")  # its generation marker
         try:
             generation = await wait_for_generation(redis, settings.redis_prefix)
         finally:

@@ -36,7 +36,7 @@ def _now() -> datetime:
 async def known_ids(settings: Settings) -> AsyncIterator[KnownIds]:
     """`known(ids)`: for each id None when not in the roster, else the volunteer's link generation
     (carried over, so an import never brings revoked self-service links back)."""
-    redis = redis_for(settings)
+    redis = redis_for(settings, "gateway")  # reads the roster's read model, as the board does
     try:
         try:
             await redis.ping()
@@ -91,7 +91,7 @@ async def import_csv(args: argparse.Namespace) -> int:
 
 async def export_csv(args: argparse.Namespace) -> int:
     settings = get_settings()
-    redis = redis_for(settings)
+    redis = redis_for(settings, "gateway")  # reads the roster's read model, as the board does
     try:
         entries = await ReadModels(redis, Keys(settings.redis_prefix), _now).roster()
     except Exception as exc:

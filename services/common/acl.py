@@ -13,7 +13,8 @@ The read models: the dispatcher's roster (`vol:*`, `volunteers`), offers, incide
 and weather banners (not its private `dsp:*`); the notifier's outbox and `sender:*` (not its claims
 and rates). Every user may publish and subscribe on the `changes` channel and nothing else; no
 administrative or dangerous commands. Applied by `python -m services.common.acl apply`
-(`deploy/local/redis-acl.sh`), as a user allowed to run `ACL SETUSER`; each service then connects as
+(`deploy/local/redis-acl.sh`), as a user allowed to run `ACL SETUSER`, or written into an ACL file by
+`python -m services.common.acl aclfile` (deploy/k8s's Redis, deploy/README.md); each service then connects as
 its user (`SIGAP_REDIS_USER_<SERVICE>`, `SIGAP_REDIS_PASSWORD_<SERVICE>`: `Settings.redis_url_for`).
 """
 
@@ -88,6 +89,13 @@ class AclUser:
             "commands": list(self.commands),
         }
 
+    def rule(self, password: str) -> str:
+        """The same user as a line of an ACL file (`aclfile`, what deploy/k8s's Redis loads)."""
+        channels = " ".join(f"&{c}" for c in self.channels)
+        return " ".join(
+            ["user", self.name, "on", f">{password}", *self.keys, channels, *self.categories, *self.commands]
+        )
+
 
 def acl_user(service: Service, prefix: str, name: str | None = None) -> AclUser:
     escaped = _glob(prefix)
@@ -153,9 +161,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Redis ACL users of Sigap's services")
     parser.add_argument(
         "action",
-        choices=("apply", "urls", "env"),
+        choices=("apply", "urls", "env", "aclfile"),
         help="apply: create or replace the users; urls: each service's Redis URL; "
-        "env: the SIGAP_REDIS_USER_/PASSWORD_ variables of each service, one a line",
+        "env: the SIGAP_REDIS_USER_/PASSWORD_ variables of each service, one a line; "
+        "aclfile: the users as lines of a Redis ACL file",
     )
     args = parser.parse_args()
     try:
@@ -168,6 +177,11 @@ def main() -> None:
         for service in SERVICES:
             url = service_url(settings.redis_url, service, passwords[service], names[service])
             print(f"{service} {url}")  # noqa: T201
+        return
+    if args.action == "aclfile":
+        for service in SERVICES:
+            user = acl_user(service, settings.redis_prefix, names[service])
+            print(user.rule(passwords[service]))  # noqa: T201
         return
     if args.action == "env":
         for service in SERVICES:

@@ -80,7 +80,9 @@ class Redis:
     def __init__(self, folder: Path, port: int) -> None:
         self.folder, self.port = folder, port
 
-    def cli(self, *args: str, user: str = "sigap", password: str = "", port: int | None = None) -> str:
+    def cli(
+        self, *args: str, user: str = "sigap-gateway", password: str = "", port: int | None = None
+    ) -> str:
         command = ["redis-cli", "--tls", "--cacert", str(self.folder / "ca.crt"), "-h", "127.0.0.1"]
         command += ["-p", str(port or self.port), "--no-auth-warning"]
         if password:
@@ -90,7 +92,9 @@ class Redis:
 
 
 PASSWORDS = {
-    "REDIS_PW": "sigap-pw-0123456789",
+    "DSP_PW": "dispatcher-pw-0123456789",
+    "NTF_PW": "notifier-pw-0123456789",
+    "GW_PW": "gateway-pw-0123456789",
     "REPL_PW": "repl-pw-0123456789",
     "SENT_PW": "sent-pw-0123456789",
 }
@@ -117,7 +121,7 @@ def started(tmp_path: Path) -> Iterator[tuple[Redis, int]]:
     redis = Redis(tmp_path, port)
     try:
         _wait(
-            lambda: redis.cli("ping", password=PASSWORDS["REDIS_PW"]) == "PONG",
+            lambda: redis.cli("ping", password=PASSWORDS["GW_PW"]) == "PONG",
             procs[0],
             tmp_path / "redis.log",
         )
@@ -142,14 +146,17 @@ def _wait(check, proc: subprocess.Popen[bytes] | None, log: Path, timeout_s: flo
 
 def test_primary_runs_the_manifest_config_with_the_runbook_acl(started: tuple[Redis, int]) -> None:
     redis, _ = started
-    sigap = PASSWORDS["REDIS_PW"]
-    assert redis.cli("set", "sigap:probe", "1", password=sigap) == "OK"
-    assert "NOPERM" in redis.cli("set", "other:probe", "1", password=sigap)
-    assert "NOPERM" in redis.cli("flushall", password=sigap)
-    assert "NOAUTH" in redis.cli("get", "sigap:probe") or "AUTH" in redis.cli("get", "sigap:probe")
-    assert (
-        redis.cli("config", "get", "appendonly", password=PASSWORDS["REDIS_PW"]).count("yes") == 0
-    )  # no CONFIG
+    dispatcher = {"user": "sigap-dispatcher", "password": PASSWORDS["DSP_PW"]}
+    gateway = {"user": "sigap-gateway", "password": PASSWORDS["GW_PW"]}
+    assert redis.cli("set", "sigap:vol:V-1", "1", **dispatcher) == "OK"
+    assert redis.cli("get", "sigap:vol:V-1", **gateway) == "1"  # a read model: readable
+    assert "NOPERM" in redis.cli("set", "sigap:vol:V-1", "2", **gateway)  # but not the gateway's to write
+    assert redis.cli("set", "sigap:idem:k", "1", **gateway) == "OK"
+    assert "NOPERM" in redis.cli("get", "sigap:idem:k", **dispatcher)  # the gateway's private keys
+    assert "NOPERM" in redis.cli("set", "other:probe", "1", **dispatcher)
+    assert "NOPERM" in redis.cli("flushall", **dispatcher)
+    assert "NOAUTH" in redis.cli("get", "sigap:vol:V-1") or "AUTH" in redis.cli("get", "sigap:vol:V-1")
+    assert redis.cli("config", "get", "appendonly", **gateway).count("yes") == 0  # no CONFIG
     assert redis.cli("ping", user="replication", password=PASSWORDS["REPL_PW"]) == "PONG"
 
 
