@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.connection import parse_url
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedSSLConnection
 from redis.commands.core import AsyncScript
 
 from services.common.base_settings import parse_sentinels
@@ -71,14 +71,19 @@ class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionP
 def sentinel_client(
     url: str, sentinels: Sentinels, master: str, *, redis_class: type[Redis] = Redis, **pool: Any
 ) -> Redis:
-    """A client of `master`'s current primary, found through `sentinels`; `url` gives the database
-    and credentials (its host and port are not used). `pool` options (`max_connections`,
-    `timeout`) make it a blocking pool."""
+    """A client of `master`'s current primary, found through `sentinels`; `url` gives the database,
+    credentials and TLS (its host and port are not used). With a `rediss://` URL both the primary and
+    the sentinels are spoken to over TLS with the URL's `ssl_*` options (deploy/k8s: TLS on every
+    port, one CA). `pool` options (`max_connections`, `timeout`) make it a blocking pool."""
     target = parse_url(url)
     options = {k: v for k, v in target.items() if k in {"db", "username", "password"} and v is not None}
+    reach: dict[str, Any] = {"socket_timeout": 1, "socket_connect_timeout": 1}
+    if url.startswith("rediss://"):
+        tls = {k: v for k, v in target.items() if k.startswith("ssl_")}
+        options |= {"connection_class": SentinelManagedSSLConnection, **tls}
+        reach |= {"ssl": True, **tls}
     manager = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves its __init__ untyped
-        sentinel_hosts(sentinels),
-        sentinel_kwargs={"socket_timeout": 1, "socket_connect_timeout": 1},
+        sentinel_hosts(sentinels), sentinel_kwargs=reach
     )
     pool_class = SentinelBlockingConnectionPool if pool else SentinelConnectionPool
     client: Redis = manager.master_for(

@@ -5,6 +5,7 @@ ACL user. Paths and names are mapped to a temporary folder and loopback ports of
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from redis.exceptions import NoPermissionError
 
+from services.common.redis import new_redis
 from tests.deploy.support import free_port_in_range
 from tests.support.procs import REPO
 
@@ -179,3 +182,35 @@ def test_sentinel_monitors_the_primary_with_its_acl_user(started: tuple[Redis, i
         return bool(master.get("runid")) and master.get("flags") == "master"
 
     _wait(connected, None, redis.folder / "sentinel.log", timeout_s=20)
+
+
+def test_a_service_finds_the_tls_primary_through_the_tls_sentinels(started: tuple[Redis, int]) -> None:
+    """What deploy/k8s's services do (`SIGAP_REDIS_SENTINELS` with a `rediss://` URL): ask the
+    sentinels over TLS for the primary, then speak TLS to it as the service's ACL user."""
+    redis, sentinel_port = started
+    _wait(
+        lambda: (
+            redis.cli("sentinel", "get-master-addr-by-name", "sigap", port=sentinel_port).splitlines()[:1]
+            == ["127.0.0.1"]
+        ),
+        None,
+        redis.folder / "sentinel.log",
+    )
+    url = f"rediss://sigap-gateway:{PASSWORDS['GW_PW']}@unused:1/0?ssl_ca_certs={redis.folder / 'ca.crt'}"
+
+    async def use() -> tuple[object, object, str]:
+        client = new_redis(url, sentinels=f"127.0.0.1:{sentinel_port}", master="sigap")
+        try:
+            await client.set("sigap:idem:through-sentinel", "1")
+            try:
+                await client.set("sigap:vol:V-1", "x")
+                refused = ""
+            except NoPermissionError as exc:  # the gateway's user, as the manifest's env makes it
+                refused = str(exc)
+            return await client.get("sigap:idem:through-sentinel"), await client.ping(), refused
+        finally:
+            await client.aclose()
+
+    value, pong, refused = asyncio.run(use())
+    assert (value, pong) == ("1", True)
+    assert "no permissions" in refused
