@@ -16,6 +16,7 @@ from tests.integration.dispatcher.conftest import Workers
 from tests.support.procs import ServiceProcess
 
 PARTITIONS = set(range(8))
+POLL_S = 0.1
 
 
 def assignment(proc: ServiceProcess) -> dict[str, set[int]]:
@@ -36,14 +37,14 @@ def settled(procs: list[ServiceProcess], s: Settings, timeout_s: float = 60.0) -
         try:
             seen = [assignment(p) for p in procs]
         except httpx.HTTPError:
-            time.sleep(0.5)
+            time.sleep(POLL_S)
             continue
         shares = [a.get(inc, set()) for a in seen]
         if all(shares) and sorted(p for sh in shares for p in sh) == sorted(PARTITIONS):
             resp_shares = [a.get(resp, set()) for a in seen]
             if sorted(p for sh in resp_shares for p in sh) == sorted(PARTITIONS):
                 return seen
-        time.sleep(0.5)
+        time.sleep(POLL_S)
     raise AssertionError(f"assignment did not settle: {seen}")
 
 
