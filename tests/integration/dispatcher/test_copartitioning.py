@@ -6,6 +6,7 @@ partitions round-robin, and this shows it still hands out partition numbers, not
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -57,7 +58,8 @@ def test_partition_n_of_incidents_and_responses_stays_on_one_worker(
     workers: Workers, topics: Settings
 ) -> None:
     fast = {"SIGAP_KAFKA_SESSION_TIMEOUT_S": "6"}
-    w1, w2, w3 = (workers.start(name, **fast) for name in ("w1", "w2", "w3"))
+    with ThreadPoolExecutor() as pool:  # each waits for its worker's health page: all at once
+        w1, w2, w3 = pool.map(lambda name: workers.start(name, **fast), ("w1", "w2", "w3"))
     assert_copartitioned(settled([w1, w2, w3], topics), topics)
 
     w2.kill()  # a crash: its partitions move once its session times out
