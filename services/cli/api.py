@@ -50,16 +50,23 @@ def _retrying(exc: Exception, wait: float) -> None:
 
 
 class Api:
-    def __init__(self, url: str, key: str | None) -> None:
+    def __init__(
+        self, url: str, key: str | None, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         if not key:
             fail("an API key is needed: --key or SIGAP_API_KEY")
         self.url = url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {key}"}
+        self.transport = transport
+        """where requests go (None: the network; a test's `httpx.MockTransport`)"""
+        self.backoff = RETRY
 
     async def call(self, method: str, path: str, *, retries: int = 0, **kwargs: Any) -> Any:
         """One API call; `retries` repeats a safe or idempotent one after a 503 or a network error
         (`services.common.retry`)."""
-        async with httpx.AsyncClient(base_url=self.url, timeout=30.0, headers=self.headers) as client:
+        async with httpx.AsyncClient(
+            base_url=self.url, timeout=30.0, headers=self.headers, transport=self.transport
+        ) as client:
 
             async def attempt() -> httpx.Response:
                 response = await client.request(method, path, **kwargs)
@@ -69,7 +76,7 @@ class Api:
 
             try:
                 response = await retry(
-                    attempt, RETRY, when=_worth_another_try, on_retry=_retrying, tries=retries + 1
+                    attempt, self.backoff, when=_worth_another_try, on_retry=_retrying, tries=retries + 1
                 )
             except GatewayBusy as busy:
                 response = busy.response
