@@ -8,13 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import cast
-
-from pydantic import ValidationError
+from datetime import datetime
 
 from schemas.envelope import Envelope, decode_event
 from schemas.events import (
@@ -24,13 +20,10 @@ from schemas.events import (
     OfferMade,
     Payload,
     Recipient,
-    VolunteerProfile,
 )
-from schemas.vocabulary import NotificationKind
 from services.common.autopipe import coalescing
 from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
-from services.common.replies import ReplyCode
 from services.common.topics import DISPATCH_LOG, NOTIFICATIONS
 from services.dispatcher import metrics, notices
 from services.dispatcher.commands import (
@@ -58,6 +51,7 @@ from services.dispatcher.outputs import Batch, Record, Sender, send_all
 from services.dispatcher.roster import Roster
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import IncidentStore
+from services.dispatcher.telling import Telling
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +120,6 @@ def _answers_an_offer(event: Envelope[Payload]) -> bool:
     return not isinstance(event.payload, IncidentReported) and bool(getattr(event.payload, "offer_id", None))
 
 
-PROFILES_KEPT = 2048
-"""Parsed volunteer profiles kept, by their exact JSON (`Dispatch._profile`)."""
-
-
 @dataclass
 class Dispatch:
     roster: Roster
@@ -141,12 +131,14 @@ class Dispatch:
     coordinators: list[Recipient]
     clock: Clock = system_clock
     """the worker's clock (the timers and agents read it and pass `now` in; only metrics read it here)"""
-    _parsed: OrderedDict[str, VolunteerProfile] = field(default_factory=OrderedDict, init=False, repr=False)
     followups: FollowUps = field(init=False, repr=False)
     """the dispatcher's own producers of `responses` (offer expiry, retries, the end of rests)"""
+    telling: Telling = field(init=False, repr=False)
+    """what volunteers are told about their offers (`services.dispatcher.telling`)"""
 
     def __post_init__(self) -> None:
         self.followups = FollowUps(self.roster, self.incidents, self.sender, self.settings, self.own)
+        self.telling = Telling(self.roster, self.settings, self.own)
 
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
@@ -413,7 +405,10 @@ class Dispatch:
                 if isinstance(command.payload, OfferMade):
                     metrics.OFFERS.inc()
             case Notify():
-                await self._notify(command, state, run)
+                notice = await self.telling.notice(command, state, run.profiles)
+                if notice is not None:
+                    batch.add(self.topic(NOTIFICATIONS), notice, key=notice.incident_id)
+                    metrics.NOTIFICATIONS.labels(notice.kind.value).inc()
             case NotifyCoordinators():
                 if state is not None:
                     metrics.UNDERSTAFFED.inc()
@@ -435,53 +430,3 @@ class Dispatch:
             case RetryUnderstaffed():
                 run.retries.append(command)
         return None
-
-    async def _notify(self, command: Notify, state: IncidentState | None, run: _Run) -> None:
-        assignment = state.assignment(command.offer_id) if state is not None else None
-        profile = await self._profile(command.volunteer_id, run)
-        if state is None or assignment is None or profile is None:
-            log.warning(
-                "cannot notify %s about offer %s: volunteer or offer unknown",
-                command.volunteer_id,
-                command.offer_id,
-            )
-            return
-        if command.kind == NotificationKind.OFFER:
-            notice = notices.offer_notice(
-                state,
-                assignment,
-                profile,
-                public_url=self.settings.public_url,
-                secret=self.settings.link_secret,
-                link_ttl=timedelta(seconds=self.own.link_ttl_s),
-            )
-        elif command.kind == NotificationKind.REPLY:
-            outcome = cast(ReplyCode, command.reason)
-            notice = notices.reply_notice(
-                state, assignment, profile, outcome, channel=command.channel, channel_ref=command.channel_ref
-            )
-        else:
-            notice = notices.ended_notice(command.kind, state, assignment, profile, command.reason)
-        run.batch.add(self.topic(NOTIFICATIONS), notice, key=state.incident_id)
-        metrics.NOTIFICATIONS.labels(notice.kind.value).inc()
-
-    async def _profile(self, volunteer_id: str, run: _Run) -> VolunteerProfile | None:
-        """The volunteer's profile: as read with their reservation or release in this run, or else
-        from the roster."""
-        raw = run.profiles.get(volunteer_id)
-        if raw is None:
-            return await self.roster.profile(volunteer_id)
-        # the same JSON parses to the same profile: an offer's and its withdrawal's are parsed once
-        profile = self._parsed.get(raw)
-        if profile is not None:
-            self._parsed.move_to_end(raw)
-            return profile
-        try:
-            profile = VolunteerProfile.model_validate_json(raw)
-        except ValidationError:
-            log.exception("roster profile of %s is unreadable", volunteer_id)
-            return None
-        self._parsed[raw] = profile
-        if len(self._parsed) > PROFILES_KEPT:
-            self._parsed.popitem(last=False)
-        return profile
