@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from typing import Any
 
 import httpx
 
 from services.cli.console import err, fail
 from services.common.config import Settings, get_settings
+from services.common.retry import Backoff, retry
 
 
 def local_key(settings: Settings, role: str) -> str | None:
@@ -28,28 +28,60 @@ def default_url(settings: Settings) -> str:
     return os.environ.get("SIGAP_API_URL") or f"http://{settings.http_host}:{settings.http_port}"
 
 
+RETRY = Backoff(2.0, 8.0)
+"""Between the tries of a call the caller marked safe to repeat."""
+
+
+class GatewayBusy(Exception):
+    """The gateway answered 503 (broker or store busy): worth another try."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__("the gateway answered 503 (broker or store busy)")
+        self.response = response
+
+
+def _worth_another_try(exc: Exception) -> bool:
+    return isinstance(exc, httpx.HTTPError | GatewayBusy)
+
+
+def _retrying(exc: Exception, wait: float) -> None:
+    what = str(exc) if isinstance(exc, GatewayBusy) else f"gateway unreachable ({exc})"
+    err(f"  {what}; retrying in {wait:.0f}s…")
+
+
 class Api:
-    def __init__(self, url: str, key: str | None) -> None:
+    def __init__(
+        self, url: str, key: str | None, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         if not key:
             fail("an API key is needed: --key or SIGAP_API_KEY")
-        self.client = httpx.Client(
-            base_url=url.rstrip("/"), timeout=30.0, headers={"Authorization": f"Bearer {key}"}
-        )
+        self.url = url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.transport = transport
+        """where requests go (None: the network; a test's `httpx.MockTransport`)"""
+        self.backoff = RETRY
 
-    def call(self, method: str, path: str, *, retries: int = 0, **kwargs: Any) -> Any:
-        """One API call; `retries` repeats a safe or idempotent one after a 503 or a network error."""
-        for attempt in range(retries + 1):
+    async def call(self, method: str, path: str, *, retries: int = 0, **kwargs: Any) -> Any:
+        """One API call; `retries` repeats a safe or idempotent one after a 503 or a network error
+        (`services.common.retry`)."""
+        async with httpx.AsyncClient(
+            base_url=self.url, timeout=30.0, headers=self.headers, transport=self.transport
+        ) as client:
+
+            async def attempt() -> httpx.Response:
+                response = await client.request(method, path, **kwargs)
+                if response.status_code == 503:
+                    raise GatewayBusy(response)
+                return response
+
             try:
-                response = self.client.request(method, path, **kwargs)
+                response = await retry(
+                    attempt, self.backoff, when=_worth_another_try, on_retry=_retrying, tries=retries + 1
+                )
+            except GatewayBusy as busy:
+                response = busy.response
             except httpx.HTTPError as exc:
-                if attempt == retries:
-                    fail(f"cannot reach the gateway at {self.client.base_url}: {exc}")
-                err(f"  gateway unreachable ({exc}); retrying…")
-            else:
-                if response.status_code != 503 or attempt == retries:
-                    break
-                err("  the gateway answered 503 (broker or store busy); retrying…")
-            time.sleep(2.0 * (attempt + 1))
+                fail(f"cannot reach the gateway at {self.url}: {exc}")
         if response.status_code >= 400:
             try:
                 error = response.json()["error"]

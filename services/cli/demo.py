@@ -4,6 +4,7 @@ the messages of the outbox, and the offers answered through their links as a vol
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import time
@@ -22,14 +23,14 @@ DEMO_KELURAHAN = "Manisrenggo"
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 
-def answer_link(url: str, action: str) -> str:
+async def answer_link(url: str, action: str) -> str:
     """Answer through the volunteer's page, as a phone would: GET it, then POST the form."""
-    with httpx.Client(timeout=15.0, follow_redirects=False) as client:
-        page = client.get(url)
+    async with httpx.AsyncClient(timeout=15.0, follow_redirects=False) as client:
+        page = await client.get(url)
         match = _CSRF.search(page.text)
         if page.status_code != 200 or not match:
             return f"page answered {page.status_code}"
-        answer = client.post(url, data={"action": action, "csrf": match.group(1)})
+        answer = await client.post(url, data={"action": action, "csrf": match.group(1)})
         return "ok" if answer.status_code == 303 else f"POST answered {answer.status_code}"
 
 
@@ -49,9 +50,9 @@ class DemoWatcher:
         self.status = ""
         self.doc: dict[str, Any] | None = None
 
-    def poll_incident(self) -> None:
+    async def poll_incident(self) -> None:
         try:
-            self.doc = self.ops.call("GET", f"/api/v1/incidents/{self.incident_id}")
+            self.doc = await self.ops.call("GET", f"/api/v1/incidents/{self.incident_id}")
         except CliError:
             return  # not materialised by the dispatcher yet
         assert self.doc is not None  # noqa: S101 - the gateway answered a document
@@ -63,10 +64,10 @@ class DemoWatcher:
             self.status = self.doc["status"]
             print(f"  → status {self.status} after {time.monotonic() - self.started:.1f}s")
 
-    def poll_outbox(self) -> None:
+    async def poll_outbox(self) -> None:
         if self.admin is None:
             return
-        items = self.admin.call("GET", "/api/v1/outbox", params={"limit": 200})["items"]
+        items = (await self.admin.call("GET", "/api/v1/outbox", params={"limit": 200}))["items"]
         for message in reversed(items):
             if (
                 message.get("incident_id") != self.incident_id
@@ -88,7 +89,7 @@ class DemoWatcher:
                 action = "accept" if self.answered else "decline"
                 self.answered.add(message["offer_id"])
                 label = "Terima" if action == "accept" else "Tolak"
-                print(f"      the volunteer taps “{label}” on the page: {answer_link(link, action)}")
+                print(f"      the volunteer taps “{label}” on the page: {await answer_link(link, action)}")
 
     def finished(self) -> bool:
         status = self.doc["status"] if self.doc else ""
@@ -111,7 +112,7 @@ def flood_body(needs: list[str] | None) -> dict[str, Any]:
     return body
 
 
-def demo(args: argparse.Namespace) -> int:
+async def demo(args: argparse.Namespace) -> int:
     settings = get_settings()
     url = args.url or default_url(settings)
     ops = Api(url, args.key or os.environ.get("SIGAP_API_KEY") or local_key(settings, "operator"))
@@ -119,15 +120,15 @@ def demo(args: argparse.Namespace) -> int:
     kel = reference.kelurahan(kelurahan_code(DEMO_KELURAHAN))
     body = flood_body(args.needs)
     key = {"Idempotency-Key": uuid.uuid4().hex}
-    incident_id = ops.call("POST", "/api/v1/incidents", json=body, headers=key)["id"]
+    incident_id = (await ops.call("POST", "/api/v1/incidents", json=body, headers=key))["id"]
     print(f"posted {incident_id}: flood (severe) in Kel. {kel.name}, Kec. {kel.kecamatan_name}")
     print(f"board: {settings.public_url.rstrip('/')}/board")
     watcher = DemoWatcher(ops, Api(url, admin_key) if admin_key else None, incident_id, not args.no_accept)
     deadline = watcher.started + args.timeout
     while time.monotonic() < deadline and not watcher.finished():
-        watcher.poll_incident()
-        watcher.poll_outbox()
-        time.sleep(0.5)
+        await watcher.poll_incident()
+        await watcher.poll_outbox()
+        await asyncio.sleep(0.5)
     if watcher.doc is None:
         fail(f"{incident_id} never appeared: is the dispatcher running? (sigap tail shows the topics)")
     print()
@@ -144,4 +145,4 @@ def add_parsers(sub: Any) -> None:
     parser.add_argument("--needs", action="append", help="unit[:skill]:count instead of the run card")
     parser.add_argument("--timeout", type=float, default=90.0)
     add_api_options(parser)
-    parser.set_defaults(func=demo)
+    parser.set_defaults(coro=demo)

@@ -94,19 +94,19 @@ def incident_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
-def post(args: argparse.Namespace) -> int:
+async def post(args: argparse.Namespace) -> int:
     body = incident_body(args)
     key = args.idempotency_key or uuid.uuid4().hex
     # the Idempotency-Key makes the retries safe: one incident however many attempts reach the broker
-    answer = api_for(args).call(
+    answer = await api_for(args).call(
         "POST", "/api/v1/incidents", json=body, headers={"Idempotency-Key": key}, retries=3
     )
     print(answer["id"])
     return 0
 
 
-def show(args: argparse.Namespace) -> int:
-    doc = api_for(args).call("GET", f"/api/v1/incidents/{args.id}")
+async def show(args: argparse.Namespace) -> int:
+    doc = await api_for(args).call("GET", f"/api/v1/incidents/{args.id}")
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
@@ -114,9 +114,9 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
-def list_incidents(args: argparse.Namespace) -> int:
+async def list_incidents(args: argparse.Namespace) -> int:
     params = {"status": args.status} if args.status else {}
-    items = api_for(args).call("GET", "/api/v1/incidents", params=params)["items"]
+    items = (await api_for(args).call("GET", "/api/v1/incidents", params=params))["items"]
     if args.json:
         print(json.dumps(items, indent=2, ensure_ascii=False))
         return 0
@@ -132,14 +132,16 @@ def list_incidents(args: argparse.Namespace) -> int:
     return 0
 
 
-def cancel(args: argparse.Namespace) -> int:
-    api_for(args).call("POST", f"/api/v1/incidents/{args.id}/cancel", json={"reason": args.reason or ""})
+async def cancel(args: argparse.Namespace) -> int:
+    await api_for(args).call(
+        "POST", f"/api/v1/incidents/{args.id}/cancel", json={"reason": args.reason or ""}
+    )
     print(f"{args.id}: cancel sent")
     return 0
 
 
-def close(args: argparse.Namespace) -> int:
-    api_for(args).call("POST", f"/api/v1/incidents/{args.id}/close", json={"note": args.note or ""})
+async def close(args: argparse.Namespace) -> int:
+    await api_for(args).call("POST", f"/api/v1/incidents/{args.id}/close", json={"note": args.note or ""})
     print(f"{args.id}: close sent")
     return 0
 
@@ -158,24 +160,24 @@ def add_parsers(sub: Any) -> None:
     posting.add_argument("--affected", type=int, help="people affected")
     posting.add_argument("--need", action="append", help="unit[:skill]:count, repeatable (else the run card)")
     posting.add_argument("--idempotency-key", help="retrying with the same key answers the same id")
-    posting.set_defaults(func=post)
+    posting.set_defaults(coro=post)
     showing = actions.add_parser("show", help="an incident with needs, assignments and timeline")
     showing.add_argument("id")
     showing.add_argument("--json", action="store_true")
-    showing.set_defaults(func=show)
+    showing.set_defaults(coro=show)
     listing = actions.add_parser("list", help="incidents, newest first")
     listing.add_argument(
         "--status", help="open, reported, dispatching, staffed, understaffed, closed, cancelled"
     )
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=list_incidents)
+    listing.set_defaults(coro=list_incidents)
     cancelling = actions.add_parser("cancel", help="cancel an open incident")
     cancelling.add_argument("id")
     cancelling.add_argument("--reason")
-    cancelling.set_defaults(func=cancel)
+    cancelling.set_defaults(coro=cancel)
     closing = actions.add_parser("close", help="close an open incident")
     closing.add_argument("id")
     closing.add_argument("--note")
-    closing.set_defaults(func=close)
+    closing.set_defaults(coro=close)
     for p in (posting, showing, listing, cancelling, closing):
         add_api_options(p)

@@ -1,39 +1,46 @@
-"""faust's aiokafka transport with idempotent producers (`acks=all`, `enable_idempotence`).
+"""What the faust apps (dispatcher, notifier) share about Kafka: their broker URLs, and the rule that
+faust's own producer sends nothing of Sigap's.
 
-faust-streaming turns idempotence on only inside transactions (`processing_guarantee="exactly_once"`),
-so a retry after a lost acknowledgement could write a dispatcher's or notifier's event twice. This
-transport is faust's own, registered under its own URL scheme in faust's transport registry
-(`faust.transport.drivers.TRANSPORTS`, the table `broker="kafka://…"` is looked up in); its producer
-adds the two settings to the ones faust builds for aiokafka. Apps use it through `broker_url`.
+faust-streaming's producer is idempotent only inside transactions (`processing_guarantee=
+"exactly_once"`), so a retry after a lost acknowledgement could write a record twice. The workers
+therefore produce every record — outputs, reports, dead letters — on their own producer from
+`kafka.new_producer` (`acks=all`, `enable_idempotence`), and use faust for consuming only: no tables
+(no changelogs), no sinks, no topics declared, no leader topic. `NoFaustSends`, installed on both apps,
+refuses a record sent through faust's producer, so a send added there by mistake fails at once (in
+every test that covers it) instead of quietly writing without idempotence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
 from typing import Any
 
-from faust.transport.drivers import TRANSPORTS
-from faust.transport.drivers import aiokafka as faust_aiokafka
+import faust
 
-SCHEME = "sigapkafka"
-
-IDEMPOTENT: Mapping[str, Any] = {"acks": "all", "enable_idempotence": True}
-"""What every Sigap producer adds to faust's aiokafka settings (the edges' `new_producer` has both)."""
-
-
-class IdempotentProducer(faust_aiokafka.Producer):
-    def _settings_extra(self) -> Mapping[str, Any]:
-        # faust's hook for the driver-specific producer settings (it returns the transactional ones)
-        return {**super()._settings_extra(), **IDEMPOTENT}
-
-
-class Transport(faust_aiokafka.Transport):
-    Producer = IdempotentProducer
-
-
-TRANSPORTS.aliases.setdefault(SCHEME, f"{__name__}:Transport")
+log = logging.getLogger(__name__)
 
 
 def broker_url(bootstrap: str) -> str:
-    """faust's `broker` for `SIGAP_KAFKA_BOOTSTRAP` (`host:port,host:port`), on this transport."""
-    return ";".join(f"{SCHEME}://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+    """faust's `broker` for `SIGAP_KAFKA_BOOTSTRAP` (`host:port,host:port`)."""
+    return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
+class FaustSendRefused(RuntimeError):
+    """A record was sent through faust's producer, which is not idempotent."""
+
+
+class NoFaustSends(faust.Sensor):
+    """faust's sensor hook for every record its producer is about to send (`Topic.publish_message`:
+    `topic.send`, agents' sinks and replies, tables' changelogs): refuse it."""
+
+    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> Any:
+        log.error("a record for %s was sent through faust's producer; refused", topic)
+        raise FaustSendRefused(
+            f"{topic}: faust's producer is not idempotent; send Sigap's records with a producer of "
+            "services.common.kafka.new_producer"
+        )
+
+
+def refuse_faust_sends(app: faust.App) -> None:
+    """Install `NoFaustSends` on `app` (faust's public `app.sensors.add`)."""
+    app.sensors.add(NoFaustSends())

@@ -1,8 +1,9 @@
 """The one way Sigap retries: `retry(attempt, backoff, when=…)` awaits `attempt` until it returns,
 waiting with exponential backoff after each failure `when` accepts; any other failure is raised, and
 cancelling the task stops it (that is how a service's "retry until it works or we are stopped" loop
-ends). `retriable` is the dispatcher's `when`: an error that says so (`SigapError.retriable`,
-aiokafka's `KafkaError.retriable`), or Redis or the network away for a moment.
+ends); `tries` bounds a loop that must give up (the CLI's calls of the API). `retriable` is the
+dispatcher's `when`: an error that says so (`SigapError.retriable`, aiokafka's `KafkaError.retriable`),
+or Redis or the network away for a moment.
 
 The wait is injectable (`sleep`, and `rand` for jitter), so tests drive the backoff without sleeping.
 The notifier's delivery plan (`services.notifier.plan`) keeps its own rules (deadlines, `Retry-After`,
@@ -93,16 +94,22 @@ async def retry(
     when: Callable[[Exception], bool] = _always,
     on_retry: Callable[[Exception, float], object] | None = None,
     sleep: Sleep = asyncio.sleep,
+    tries: int | None = None,
 ) -> T:
     """Await `attempt()` until it returns and return what it returned. After an exception that
     `when` accepts, call `on_retry(exc, wait)` (log it, count it), wait and try again; an exception
-    `when` refuses is raised as it is. Cancellation is never caught: it stops the loop."""
+    `when` refuses is raised as it is, and so is the failure of the last of `tries` attempts (none:
+    no limit). Cancellation is never caught: it stops the loop."""
+    if tries is not None and tries < 1:
+        raise ValueError(f"tries must be at least 1: {tries}")
     delays: Delays | None = None  # taken or made at the first failure: most calls never fail
+    failed = 0
     while True:
         try:
             return await attempt()
         except Exception as exc:
-            if not when(exc):
+            failed += 1
+            if not when(exc) or failed == tries:
                 raise
             if delays is None:
                 delays = backoff if isinstance(backoff, Delays) else Delays(backoff)

@@ -339,7 +339,7 @@ async def apply_roster_batch(messages: list[Any]) -> None:
         await dead_letter(messages[index], reason, envelope.event_type if envelope else None)
     metrics.EVENTS.labels(settings.topic("volunteers"), "volunteer.*").inc(len(messages) - len(invalid))
     if available:
-        await runtime().dispatch.wake_understaffed(
+        await runtime().dispatch.followups.wake_understaffed(
             f"{len(available)} volunteers came on duty", available, now()
         )
 
@@ -369,17 +369,19 @@ async def _tick(name: str, job: Callable[[Runtime, datetime], Awaitable[int]]) -
 
 @app.timer(interval=own.expiry_interval_s)  # type: ignore[untyped-decorator]  # faust is untyped
 async def expire_offers() -> None:
-    await _tick("expire_offers", lambda rt, at: rt.dispatch.expire_due(at, ownership.owns))
+    await _tick("expire_offers", lambda rt, at: rt.dispatch.followups.expire_due(at, ownership.owns))
 
 
 @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust is untyped
 async def wake_rested() -> None:
-    await _tick("wake_rested", lambda rt, at: rt.dispatch.wake_rested(at))
+    await _tick("wake_rested", lambda rt, at: rt.dispatch.followups.wake_rested(at))
 
 
 @app.timer(interval=own.retry_interval_s)  # type: ignore[untyped-decorator]  # faust is untyped
 async def retry_understaffed() -> None:
-    await _tick("retry_understaffed", lambda rt, at: rt.dispatch.request_retries("periodic retry", at))
+    await _tick(
+        "retry_understaffed", lambda rt, at: rt.dispatch.followups.request_retries("periodic retry", at)
+    )
 
 
 @app.timer(interval=15.0)  # type: ignore[untyped-decorator]  # faust is untyped

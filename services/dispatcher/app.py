@@ -10,7 +10,7 @@ from typing import Any
 
 import faust
 
-from services.common.faust_kafka import broker_url
+from services.common.faust_kafka import broker_url, refuse_faust_sends
 from services.common.kafka import faust_credentials
 from services.common.topics import INCIDENTS, RESPONSES, VOLUNTEERS, WEATHER_ALERTS
 from services.dispatcher.settings import get_dispatcher_settings
@@ -43,6 +43,7 @@ app = faust.App(
     stream_buffer_maxsize=1024,
     logging_config=None,
 )
+refuse_faust_sends(app)  # the workers produce on their own idempotent producers only
 
 
 def _raw(*names: str) -> Any:

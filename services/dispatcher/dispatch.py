@@ -1,8 +1,6 @@
 """Carrying out the incident state machine: load state, `decide`, execute commands with the adapters,
-produce the outputs, save. One `Dispatch` per worker; the agents and timers call it.
-
-Also the three producers of `responses` the dispatcher owns: offer expiry (claimed from the deadline
-schedule), retries of understaffed incidents, and the end of volunteers' rests.
+produce the outputs, save. One `Dispatch` per worker; the agents call it. The timers call its
+`followups` (`services.dispatcher.followups`: offer expiry, retries, the end of rests).
 """
 
 from __future__ import annotations
@@ -10,32 +8,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import cast
+from datetime import datetime
 
-from pydantic import ValidationError
-
-from schemas.envelope import Envelope, decode_event, make_event
+from schemas.envelope import Envelope, decode_event
 from schemas.events import (
-    DispatchRetry,
     IncidentReported,
     NotificationDelivered,
     NotificationFailed,
-    OfferExpired,
     OfferMade,
     Payload,
     Recipient,
-    VolunteerProfile,
 )
-from schemas.vocabulary import NotificationKind
 from services.common.autopipe import coalescing
 from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
-from services.common.replies import ReplyCode
-from services.common.topics import DISPATCH_LOG, NOTIFICATIONS, RESPONSES
+from services.common.topics import DISPATCH_LOG, NOTIFICATIONS
 from services.dispatcher import metrics, notices
 from services.dispatcher.commands import (
     CandidatesFound,
@@ -55,12 +44,14 @@ from services.dispatcher.commands import (
     RetryUnderstaffed,
     SetOfferStatus,
 )
+from services.dispatcher.followups import FollowUps
 from services.dispatcher.incident import IncidentState, Input, Policy, decide
 from services.dispatcher.matching import Unsearched, find_and_reserve
-from services.dispatcher.outputs import Batch, Record, Sender, derived_id, send_all
+from services.dispatcher.outputs import Batch, Record, Sender, send_all
 from services.dispatcher.roster import Roster
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import IncidentStore
+from services.dispatcher.telling import Telling
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +120,6 @@ def _answers_an_offer(event: Envelope[Payload]) -> bool:
     return not isinstance(event.payload, IncidentReported) and bool(getattr(event.payload, "offer_id", None))
 
 
-PROFILES_KEPT = 2048
-"""Parsed volunteer profiles kept, by their exact JSON (`Dispatch._profile`)."""
-
-
 @dataclass
 class Dispatch:
     roster: Roster
@@ -144,7 +131,14 @@ class Dispatch:
     coordinators: list[Recipient]
     clock: Clock = system_clock
     """the worker's clock (the timers and agents read it and pass `now` in; only metrics read it here)"""
-    _parsed: OrderedDict[str, VolunteerProfile] = field(default_factory=OrderedDict, init=False, repr=False)
+    followups: FollowUps = field(init=False, repr=False)
+    """the dispatcher's own producers of `responses` (offer expiry, retries, the end of rests)"""
+    telling: Telling = field(init=False, repr=False)
+    """what volunteers are told about their offers (`services.dispatcher.telling`)"""
+
+    def __post_init__(self) -> None:
+        self.followups = FollowUps(self.roster, self.incidents, self.sender, self.settings, self.own)
+        self.telling = Telling(self.roster, self.settings, self.own)
 
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
@@ -332,7 +326,7 @@ class Dispatch:
                 for parked in await self._parked(group.incident_id):
                     await self.handle(parked, now)
         if group.retries:
-            await self.wake_understaffed(
+            await self.followups.wake_understaffed(
                 "; ".join(r.reason for r in group.retries),
                 [v for r in group.retries for v in r.volunteer_ids],
                 now,
@@ -411,7 +405,10 @@ class Dispatch:
                 if isinstance(command.payload, OfferMade):
                     metrics.OFFERS.inc()
             case Notify():
-                await self._notify(command, state, run)
+                notice = await self.telling.notice(command, state, run.profiles)
+                if notice is not None:
+                    batch.add(self.topic(NOTIFICATIONS), notice, key=notice.incident_id)
+                    metrics.NOTIFICATIONS.labels(notice.kind.value).inc()
             case NotifyCoordinators():
                 if state is not None:
                     metrics.UNDERSTAFFED.inc()
@@ -433,124 +430,3 @@ class Dispatch:
             case RetryUnderstaffed():
                 run.retries.append(command)
         return None
-
-    async def _notify(self, command: Notify, state: IncidentState | None, run: _Run) -> None:
-        assignment = state.assignment(command.offer_id) if state is not None else None
-        profile = await self._profile(command.volunteer_id, run)
-        if state is None or assignment is None or profile is None:
-            log.warning(
-                "cannot notify %s about offer %s: volunteer or offer unknown",
-                command.volunteer_id,
-                command.offer_id,
-            )
-            return
-        if command.kind == NotificationKind.OFFER:
-            notice = notices.offer_notice(
-                state,
-                assignment,
-                profile,
-                public_url=self.settings.public_url,
-                secret=self.settings.link_secret,
-                link_ttl=timedelta(seconds=self.own.link_ttl_s),
-            )
-        elif command.kind == NotificationKind.REPLY:
-            outcome = cast(ReplyCode, command.reason)
-            notice = notices.reply_notice(
-                state, assignment, profile, outcome, channel=command.channel, channel_ref=command.channel_ref
-            )
-        else:
-            notice = notices.ended_notice(command.kind, state, assignment, profile, command.reason)
-        run.batch.add(self.topic(NOTIFICATIONS), notice, key=state.incident_id)
-        metrics.NOTIFICATIONS.labels(notice.kind.value).inc()
-
-    async def _profile(self, volunteer_id: str, run: _Run) -> VolunteerProfile | None:
-        """The volunteer's profile: as read with their reservation or release in this run, or else
-        from the roster."""
-        raw = run.profiles.get(volunteer_id)
-        if raw is None:
-            return await self.roster.profile(volunteer_id)
-        # the same JSON parses to the same profile: an offer's and its withdrawal's are parsed once
-        profile = self._parsed.get(raw)
-        if profile is not None:
-            self._parsed.move_to_end(raw)
-            return profile
-        try:
-            profile = VolunteerProfile.model_validate_json(raw)
-        except ValidationError:
-            log.exception("roster profile of %s is unreadable", volunteer_id)
-            return None
-        self._parsed[raw] = profile
-        if len(self._parsed) > PROFILES_KEPT:
-            self._parsed.popitem(last=False)
-        return profile
-
-    # --- producers of `responses` -------------------------------------------------------------
-
-    async def request_retries(self, reason: str, now: datetime) -> int:
-        """Ask every understaffed incident (the oldest 500) to look again: the periodic backstop of
-        rule 7, for whatever the retries of freed volunteers did not reach."""
-        return await self._retry(
-            await self.incidents.claim_retries(await self.incidents.understaffed()), reason, now
-        )
-
-    async def wake_understaffed(
-        self, reason: str, volunteer_ids: Sequence[str], now: datetime, exclude: Sequence[str] = ()
-    ) -> int:
-        """Volunteers became free (rule 7): ask the understaffed incidents they could help — the
-        oldest few per volunteer of each kind of need they can fill (`SIGAP_DISPATCHER_RETRY_FANOUT`)
-        — to look again. The work is bounded by the volunteers freed, never by how many incidents
-        wait: during a shortage every free used to retry every understaffed incident."""
-        claimed = await self.incidents.wake_for(volunteer_ids, self.own.dispatcher_retry_fanout, exclude)
-        return await self._retry(claimed, reason, now)
-
-    async def _retry(self, claimed: list[str], reason: str, now: datetime) -> int:
-        """One `dispatch.retry` on `responses` for each incident (its retry flag already set)."""
-        if not claimed:
-            return 0
-        batch = Batch(derived_id("retry", reason, now.isoformat()))
-        for incident_id in claimed:
-            batch.add(
-                self.topic(RESPONSES),
-                DispatchRetry(incident_id=incident_id, reason=reason[:200]),
-                key=incident_id,
-            )
-        await batch.flush(self.sender)
-        metrics.RETRIES.inc(len(claimed))
-        log.info("retry requested for %d understaffed incidents (%s)", len(claimed), reason)
-        return len(claimed)
-
-    async def expire_due(self, now: datetime, owns: Callable[[str], bool] = lambda incident_id: True) -> int:
-        """Claim offers past their deadline and produce `offer.expired` for each (rule 5) — only those
-        of incidents `owns` says this worker's partitions hold. The schedule is one for all workers;
-        an offer of another worker's incident that this one claimed is handed back at once (its
-        deadline passed: due again now, for its owner's next tick). So a worker whose partitions were
-        revoked, or that owns none yet, expires nothing; a dead worker's offers expire once its
-        partitions have moved (the expiry is only ever applied by the incident's owner anyway)."""
-        due = await self.roster.claim_due_offers(now, timedelta(seconds=self.own.expiry_lease_s))
-        if not due:
-            return 0
-        mine = [d for d in due if owns(d[1])]
-        others = {offer_id: now.timestamp() for offer_id, incident_id, _ in due if not owns(incident_id)}
-        if others:  # XX: an offer ended meanwhile (its deadline forgotten) stays off the schedule
-            await self.roster.redis.zadd(self.roster.own.deadlines, others, xx=True)
-        pending = []
-        for offer_id, incident_id, volunteer_id in mine:
-            event = make_event(
-                OfferExpired(offer_id=offer_id, incident_id=incident_id, volunteer_id=volunteer_id),
-                source="dispatcher",
-                correlation_id=incident_id,
-                event_id=derived_id("expired", offer_id),
-            )
-            pending.append(
-                await self.sender.send(self.topic(RESPONSES), incident_id.encode(), event.to_json())
-            )
-        for fut in pending:
-            await fut
-        metrics.EXPIRIES.inc(len(mine))
-        return len(mine)
-
-    async def wake_rested(self, now: datetime) -> int:
-        woken = await self.roster.wake_rested(now)
-        if woken:
-            await self.wake_understaffed(f"{len(woken)} volunteers rested", woken, now)
-        return len(woken)

@@ -27,7 +27,7 @@ from services.dispatcher.incident import Assignment, IncidentState
 RECIPIENTS_KEPT = 4096
 _recipients: OrderedDict[int, tuple[VolunteerProfile, Recipient]] = OrderedDict()
 """Recipients made, by the profile object they were made from (kept alive here, so its id is not
-reused): the dispatcher parses a volunteer's profile once (`Dispatch._profile`) and tells them of an
+reused): the dispatcher parses a volunteer's profile once (`telling.parsed_profile`) and tells them of an
 offer and of its end from the same object, so the recipient — validated, with its channels — is made
 once too. Profiles are never changed in place, nor are recipients (pydantic keeps a model passed as a
 field value as it is, so notices share it)."""

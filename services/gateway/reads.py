@@ -234,26 +234,28 @@ class ReadModels:
         """Active weather alerts, soonest-expiring first."""
         with store_errors():
             ids = cast(list[str], await self.redis.zrange(self.keys.active_alerts, 0, limit - 1))
-            raws = cast(
-                list[str | None], await self.redis.mget([self.keys.alert(i) for i in ids]) if ids else []
-            )
-        alerts = []
-        for ident, raw in zip(ids, raws, strict=True):
-            if raw is None:
-                continue
-            try:
-                view = WeatherAlertView.model_validate_json(raw)
-            except ValidationError as exc:
-                log.warning("skipping unreadable alert %s: %s", ident, exc.error_count())
-                continue
-            if view.status == "active":
-                alerts.append(view)
-        return alerts
+            views = await alert_views(self.redis, self.keys, ids)
+        return [view for view in views if view.status == "active"]
 
     async def alert(self, alert_id: str) -> WeatherAlertView | None:
         with store_errors():
             raw = await self.redis.get(self.keys.alert(alert_id))
         return WeatherAlertView.model_validate_json(raw) if raw else None
+
+
+async def alert_views(redis: Redis, keys: Keys, ids: list[str]) -> list[WeatherAlertView]:
+    """The alerts' read models (`alert:{id}`, written by the dispatcher) in the order of `ids`; missing
+    and unreadable ones left out."""
+    raws = cast(list[str | None], await redis.mget([keys.alert(i) for i in ids]) if ids else [])
+    views = []
+    for ident, raw in zip(ids, raws, strict=True):
+        if raw is None:
+            continue
+        try:
+            views.append(WeatherAlertView.model_validate_json(raw))
+        except ValidationError as exc:
+            log.warning("skipping unreadable alert read model %s: %d errors", ident, exc.error_count())
+    return views
 
 
 def _incident_or_none(ident: str, raw: str | None) -> IncidentView | None:

@@ -10,7 +10,7 @@ import sys
 
 import faust
 
-from services.common.faust_kafka import broker_url
+from services.common.faust_kafka import broker_url, refuse_faust_sends
 from services.common.kafka import faust_credentials
 from services.common.topics import NOTIFICATIONS
 from services.notifier import agents, views
@@ -52,6 +52,7 @@ app = faust.App(
     producer_acks=-1,
     logging_config=None if sys.stderr.isatty() else PLAIN_LOGS,
 )
+refuse_faust_sends(app)  # the workers produce on their own idempotent producers only
 
 notifications = app.topic(
     settings.topic(NOTIFICATIONS),

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 Job = Callable[["Runtime", datetime], Awaitable[int]]
 
 TIMERS: dict[str, Job] = {
-    "expire_offers": lambda rt, at: rt.dispatch.expire_due(at),
-    "wake_rested": lambda rt, at: rt.dispatch.wake_rested(at),
-    "retry_understaffed": lambda rt, at: rt.dispatch.request_retries("periodic retry", at),
+    "expire_offers": lambda rt, at: rt.dispatch.followups.expire_due(at),
+    "wake_rested": lambda rt, at: rt.dispatch.followups.wake_rested(at),
+    "retry_understaffed": lambda rt, at: rt.dispatch.followups.request_retries("periodic retry", at),
     "expire_alerts": lambda rt, at: rt.alerts.expire_due(at),
 }
 """the worker's timers (`services.dispatcher.agents`) that act on the clock, by name"""

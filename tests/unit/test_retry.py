@@ -75,6 +75,17 @@ async def test_on_retry_hears_each_failure_and_its_wait_before_the_wait() -> Non
     assert heard == [("a", 1.0), ("b", 2.0)]
 
 
+async def test_tries_bounds_the_loop_and_raises_the_last_failure() -> None:
+    attempt, waits = Flaky(OSError("a"), OSError("b"), OSError("c")), Waits()
+    with pytest.raises(OSError, match="b"):
+        await retry(attempt, Backoff(1.0, 5.0), sleep=waits, tries=2)
+    assert attempt.calls == 2
+    assert waits.seen == [1.0]
+    assert await retry(Flaky(OSError("a")), Backoff(1.0, 5.0), sleep=waits, tries=2) == "done"
+    with pytest.raises(ValueError, match="tries"):
+        await retry(Flaky(), Backoff(1.0, 5.0), sleep=waits, tries=0)
+
+
 async def test_cancelling_stops_the_loop() -> None:
     started = asyncio.Event()
 

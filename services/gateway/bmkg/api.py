@@ -25,7 +25,6 @@ from typing import Annotated, Any, Literal, Protocol
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -38,6 +37,7 @@ from services.gateway.bmkg.ingest import Result
 from services.gateway.bmkg.poller import TopicPublisher, new_ingestor
 from services.gateway.bmkg.store import AlertStore
 from services.gateway.errors import ApiError, StoreUnavailable
+from services.gateway.reads import alert_views
 from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -199,20 +199,12 @@ async def read_alerts(
         store = AlertStore(redis, settings.redis_prefix, settings.bmkg_seen_ttl_s)
         ids += await store.recent(LIST_LIMIT)
     ids = list(dict.fromkeys(ids))
-    raws = await redis.mget([keys.alert(i) for i in ids]) if ids else []
     views: list[WeatherAlertView] = []
-    for ident, raw in zip(ids, raws, strict=True):
-        if raw is None:
-            continue
-        try:
-            view = WeatherAlertView.model_validate_json(raw)
-        except ValidationError as exc:
-            log.warning("skipping unreadable alert read model %s: %d errors", ident, exc.error_count())
-            continue
-        if view.status == "active" and view.expires is not None and view.expires <= now:
-            view = view.model_copy(update={"status": "expired"})
-        if include_all or view.status == "active":
-            views.append(view)
+    for view in await alert_views(redis, keys, ids):
+        past = view.status == "active" and view.expires is not None and view.expires <= now
+        shown = view.model_copy(update={"status": "expired"}) if past else view
+        if include_all or shown.status == "active":
+            views.append(shown)
     views.sort(key=lambda v: v.sent, reverse=True)
     return views[:LIST_LIMIT]
 

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import faust
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.common.config import Settings
-from services.common.faust_kafka import IdempotentProducer, broker_url
+from services.common.faust_kafka import FaustSendRefused, broker_url, refuse_faust_sends
 from services.common.topics import (
+    DEAD_LETTERS,
     DISPATCH_LOG,
     INCIDENTS,
+    SPECS,
     TOPICS,
     VOLUNTEERS,
     TopicMismatch,
@@ -128,7 +131,23 @@ async def test_created_topics_carry_min_insync_and_the_audit_retention(settings:
         await delete_topics(s.kafka_bootstrap, s.topic_prefix)
 
 
-def test_faust_apps_produce_idempotently() -> None:
-    app = faust.App("sigap-topic-check-test", broker=broker_url("127.0.0.1:1,127.0.0.2:1"))
-    assert isinstance(app.producer, IdempotentProducer)
-    assert [str(u) for u in app.conf.broker] == ["sigapkafka://127.0.0.1:1", "sigapkafka://127.0.0.2:1"]
+async def test_faust_refuses_to_send_a_record_of_the_apps(topics: Settings) -> None:
+    """faust's producer is not idempotent: the apps' sensor refuses every record sent through it (the
+    workers produce on their own producers, `kafka.new_producer`), and nothing reaches the topic."""
+    app = faust.App(f"{topics.topic_prefix}refuse-test", broker=broker_url(topics.kafka_bootstrap))
+    refuse_faust_sends(app)
+    assert [str(u) for u in app.conf.broker] == [f"kafka://{topics.kafka_bootstrap}"]
+    name = topics.topic(DEAD_LETTERS)
+    topic = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    try:
+        with pytest.raises(FaustSendRefused, match="not idempotent"):
+            await topic.send(key=b"k", value=b"through faust")
+    finally:
+        await app.producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=topics.kafka_bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(name, p) for p in range(SPECS[DEAD_LETTERS].partitions)]
+        assert set((await consumer.end_offsets(partitions)).values()) == {0}
+    finally:
+        await consumer.stop()

@@ -7,6 +7,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -284,8 +285,8 @@ def redis(redis: Redis, as_service: Callable[[Service], Redis]) -> Redis:
 def workers(dispatcher_env: dict[str, str], tmp_path: Path, topics: Settings) -> Iterator[Workers]:
     w = Workers(dispatcher_env, tmp_path)
     yield w
-    for proc in w.started:
-        proc.stop(timeout_s=10)
+    with ThreadPoolExecutor() as pool:  # each waits for its worker's shutdown: all at once
+        list(pool.map(lambda proc: proc.stop(timeout_s=10), w.started))
 
 
 class Roster:

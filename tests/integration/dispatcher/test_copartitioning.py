@@ -6,6 +6,7 @@ partitions round-robin, and this shows it still hands out partition numbers, not
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from tests.integration.dispatcher.conftest import Workers
 from tests.support.procs import ServiceProcess
 
 PARTITIONS = set(range(8))
+POLL_S = 0.1
 
 
 def assignment(proc: ServiceProcess) -> dict[str, set[int]]:
@@ -36,14 +38,14 @@ def settled(procs: list[ServiceProcess], s: Settings, timeout_s: float = 60.0) -
         try:
             seen = [assignment(p) for p in procs]
         except httpx.HTTPError:
-            time.sleep(0.5)
+            time.sleep(POLL_S)
             continue
         shares = [a.get(inc, set()) for a in seen]
         if all(shares) and sorted(p for sh in shares for p in sh) == sorted(PARTITIONS):
             resp_shares = [a.get(resp, set()) for a in seen]
             if sorted(p for sh in resp_shares for p in sh) == sorted(PARTITIONS):
                 return seen
-        time.sleep(0.5)
+        time.sleep(POLL_S)
     raise AssertionError(f"assignment did not settle: {seen}")
 
 
@@ -56,7 +58,8 @@ def test_partition_n_of_incidents_and_responses_stays_on_one_worker(
     workers: Workers, topics: Settings
 ) -> None:
     fast = {"SIGAP_KAFKA_SESSION_TIMEOUT_S": "6"}
-    w1, w2, w3 = (workers.start(name, **fast) for name in ("w1", "w2", "w3"))
+    with ThreadPoolExecutor() as pool:  # each waits for its worker's health page: all at once
+        w1, w2, w3 = pool.map(lambda name: workers.start(name, **fast), ("w1", "w2", "w3"))
     assert_copartitioned(settled([w1, w2, w3], topics), topics)
 
     w2.kill()  # a crash: its partitions move once its session times out

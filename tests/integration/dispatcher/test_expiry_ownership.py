@@ -1,5 +1,5 @@
 """Offer expiry acts only on the incidents of the partitions a worker owns (against the real Redis and
-broker, `Dispatch.expire_due` as the worker's timer calls it)."""
+broker, `FollowUps.expire_due` as the worker's timer calls it)."""
 
 from __future__ import annotations
 
@@ -49,12 +49,12 @@ async def test_a_worker_expires_only_its_own_incidents_offers_and_hands_the_rest
         await worker.roster.apply(volunteer(f"v{n}", 1.0 + n), event_at=NOW, now=NOW)
         await worker.roster.reserve(f"v{n}", f"O-{n}", incident_id, NOW - timedelta(seconds=1), NOW)
 
-    assert await worker.expire_due(NOW, mine.owns) == sum(mine.owns(i) for i in incidents)
+    assert await worker.followups.expire_due(NOW, mine.owns) == sum(mine.owns(i) for i in incidents)
     expired = [decode_event(v).payload for t, v in sender.sent if t == topic]
     assert sorted(p.incident_id for p in expired) == sorted(i for i in incidents if mine.owns(i))  # type: ignore[attr-defined]
     # the others are due again at once: their owner expires them on its next tick
     sender.sent.clear()
-    assert await worker.expire_due(NOW, theirs.owns) == sum(theirs.owns(i) for i in incidents)
+    assert await worker.followups.expire_due(NOW, theirs.owns) == sum(theirs.owns(i) for i in incidents)
     expired = [decode_event(v).payload for t, v in sender.sent if t == topic]
     assert sorted(p.incident_id for p in expired) == sorted(i for i in incidents if theirs.owns(i))  # type: ignore[attr-defined]
 
@@ -68,8 +68,8 @@ async def test_a_worker_that_owns_nothing_expires_nothing(
     worker = dispatch_for(redis, settings, sender)
     await worker.roster.apply(volunteer("a", 1.0), event_at=NOW, now=NOW)
     await worker.roster.reserve("a", "O-1", "INC-X", NOW - timedelta(seconds=1), NOW)
-    assert await worker.expire_due(NOW, nobody.owns) == 0
+    assert await worker.followups.expire_due(NOW, nobody.owns) == 0
     assert not sender.sent
     everyone = Ownership(settings.topic(RESPONSES), SPECS[RESPONSES].partitions)
     everyone.assigned(TP(settings.topic(RESPONSES), p) for p in range(SPECS[RESPONSES].partitions))
-    assert await worker.expire_due(NOW, everyone.owns) == 1
+    assert await worker.followups.expire_due(NOW, everyone.owns) == 1

@@ -41,16 +41,22 @@ PORTS = iter(range(21100, 21200))
 
 TTL_S = 4
 FAST = {"SIGAP_KAFKA_SESSION_TIMEOUT_S": "6", "SIGAP_OFFER_TTL_S": str(TTL_S)}
+OUTCOMES = {"offer.accepted", "offer.declined", "offer.expired", "offer.withdrawn"}
+"""what the dispatcher records on `dispatch-log` when an offer ends (or becomes an assignment)"""
 
 
 @dataclass
 class Answerer:
-    """Volunteers answering every offer notification: by a hash of the offer id, half accept (and are
-    released a moment later), a quarter decline, a quarter let it expire."""
+    """Volunteers answering every offer notification as it reaches them: by a hash of the offer id,
+    half accept (and are released once the dispatcher has recorded the acceptance), a quarter
+    decline, a quarter let it expire."""
 
     bus: Bus
     seen: set[str] = field(default_factory=set)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """each offer's first outcome on `dispatch-log`, from the bus's records up to `read`"""
+    read: int = 0
 
     def poll(self) -> None:
         for n in self.bus.notifications(NotificationKind.OFFER):
@@ -66,13 +72,26 @@ class Answerer:
     async def _answer(self, offer_id: str, incident_id: str, volunteer_id: str) -> None:
         ids = {"offer_id": offer_id, "incident_id": incident_id, "volunteer_id": volunteer_id}
         choice = zlib.crc32(offer_id.encode()) % 4
-        await asyncio.sleep(0.3)
         if choice in (0, 1):
             await self.bus.send("responses", OfferAccepted(**ids))
-            await asyncio.sleep(1.0)
-            await self.bus.send("responses", AssignmentStatusChanged(**ids, status="released"))
+            if await self._accepted(offer_id):  # not when it expired first: nothing to release
+                await self.bus.send("responses", AssignmentStatusChanged(**ids, status="released"))
         elif choice == 2:
             await self.bus.send("responses", OfferDeclined(**ids))
+
+    async def _accepted(self, offer_id: str) -> bool:
+        """Wait until the dispatcher has recorded the offer's outcome on `dispatch-log` (partitions
+        may be moving meanwhile); whether it was accepted."""
+        found = await eventually(lambda: self._outcome(offer_id), 60, f"the outcome of {offer_id}")
+        return bool(found == OfferAccepted.EVENT_TYPE)
+
+    def _outcome(self, offer_id: str) -> str | None:
+        records, log_topic = self.bus.records, self.bus.settings.topic("dispatch-log")
+        for r in records[self.read :]:
+            if r.topic == log_topic and r.event is not None and r.event.event_type in OUTCOMES:
+                self.outcomes.setdefault(getattr(r.event.payload, "offer_id", ""), r.event.event_type)
+        self.read = len(records)
+        return self.outcomes.get(offer_id)
 
 
 def facts(bus: Bus) -> Log:

@@ -168,8 +168,9 @@ async def test_two_workers_never_double_book_a_volunteer(bus: Bus, workers: Work
     rng = random.Random(20260101)
     people = [volunteer(f"v{i}", 0.5 + i * 0.3) for i in range(6)]
     await bus.register(*people)
-    workers.start("w1", SIGAP_OFFER_TTL_S="2")
-    workers.start("w2", SIGAP_OFFER_TTL_S="2")
+    await asyncio.gather(
+        *(asyncio.to_thread(workers.start, name, SIGAP_OFFER_TTL_S="2") for name in ("w1", "w2"))
+    )
     await roster.ready(6)
     incidents = [f"INC-{n:02d}" for n in range(12)]
     for incident_id in incidents:

@@ -47,7 +47,7 @@ def test_incident_post_takes_repeated_needs_and_a_typed_location() -> None:
         "--need", "tagana:2", "--need", "tagana:water_rescue:1", "--idempotency-key", "k-1",
         "--url", "http://gw:8080", "--key", "op",
     )  # fmt: skip
-    assert args["func"] is incidents.post
+    assert args["coro"] is incidents.post
     assert (args["lat"], args["lon"], args["affected"]) == (-7.81, 112.01, 40)
     assert args["need"] == ["tagana:2", "tagana:water_rescue:1"]
     assert (args["idempotency_key"], args["url"], args["key"]) == ("k-1", "http://gw:8080", "op")
@@ -65,13 +65,13 @@ def test_incident_post_refuses_an_unknown_severity_and_missing_fields(
 
 def test_incident_show_list_cancel_close() -> None:
     shown = parse("incident", "show", "INC-1", "--json")
-    assert (shown["func"], shown["id"], shown["json"]) == (incidents.show, "INC-1", True)
+    assert (shown["coro"], shown["id"], shown["json"]) == (incidents.show, "INC-1", True)
     listed = parse("incident", "list", "--status", "open")
-    assert (listed["func"], listed["status"], listed["json"]) == (incidents.list_incidents, "open", False)
+    assert (listed["coro"], listed["status"], listed["json"]) == (incidents.list_incidents, "open", False)
     cancelled = parse("incident", "cancel", "INC-1", "--reason", "salah lapor")
-    assert (cancelled["func"], cancelled["reason"]) == (incidents.cancel, "salah lapor")
+    assert (cancelled["coro"], cancelled["reason"]) == (incidents.cancel, "salah lapor")
     closed = parse("incident", "close", "INC-1", "--note", "selesai")
-    assert (closed["func"], closed["note"]) == (incidents.close, "selesai")
+    assert (closed["coro"], closed["note"]) == (incidents.close, "selesai")
     for action in ("show", "list", "cancel", "close"):
         argv = ["incident", action] + ([] if action == "list" else ["INC-1"])
         assert {"url": None, "key": None}.items() <= parse(*argv).items()
@@ -130,7 +130,7 @@ def test_replay_dead_letters_and_topic_ranges() -> None:
 
 def test_demo_rebuild_topics_info() -> None:
     args = parse("demo", "--no-accept", "--needs", "tagana:3", "--timeout", "30")
-    assert (args["func"], args["no_accept"], args["needs"], args["timeout"]) == (
+    assert (args["coro"], args["no_accept"], args["needs"], args["timeout"]) == (
         demo.demo,
         True,
         ["tagana:3"],
