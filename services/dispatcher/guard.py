@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 
 from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
-from services.dispatcher.rebuild import LOCK_TTL_S, RebuildReport, current_generation, rebuild
+from services.dispatcher.marker import current_generation
+from services.dispatcher.rebuild import LOCK_TTL_S, RebuildReport, rebuild
 from services.dispatcher.roster import RosterKeys
 from services.dispatcher.runcards import RunCards
 

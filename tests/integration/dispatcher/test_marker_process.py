@@ -17,7 +17,8 @@ from schemas.events import Need
 from schemas.vocabulary import IncidentStatus, Skill, Unit
 from services.common.config import Settings
 from services.dispatcher.incident_state import IncidentState, NeedState
-from services.dispatcher.rebuild import RebuildInterrupted, current_generation, rebuild, redis_run_id
+from services.dispatcher.marker import RebuildInterrupted, current_generation, redis_run_id, write_marker
+from services.dispatcher.rebuild import rebuild
 from services.dispatcher.roster import Roster as RedisRoster
 from services.dispatcher.roster import RosterKeys, StoreNotReady
 from services.dispatcher.runcards import load_runcards
@@ -75,11 +76,9 @@ async def test_a_marker_of_another_redis_process_counts_as_none(redis: Redis, to
 async def test_a_rebuild_writes_no_marker_when_the_process_changed_under_it(
     redis: Redis, topics: Settings
 ) -> None:
-    from services.dispatcher.rebuild import _write_marker
-
     prefix = topics.redis_prefix
     with pytest.raises(RebuildInterrupted):
-        await _write_marker(redis, prefix, "20260101T000000Z-abcdef01", OTHER_PROCESS)
+        await write_marker(redis, prefix, "20260101T000000Z-abcdef01", OTHER_PROCESS)
     assert not await redis.exists(RosterKeys(prefix).generation)
 
 
