@@ -1,14 +1,18 @@
 """A Redis that comes back with the generation marker but without its last writes — a replica Sentinel
 promoted (replication is asynchronous), a primary restarted from an AOF fsynced once a second — is
 rebuilt from the topics before anyone acts on it: the marker names the Redis process the rebuild ran
-on (its run id), and a marker of another process counts as none. Against the real Redis and broker;
-another process is played by a marker naming another run id, its lost writes by putting back the
-keys as they were before them (`tests/integration/common/test_sentinel.py` shows the real failover
-changes the run id)."""
+on (its run id), and a marker of another process counts as none. Against the real Redis and broker:
+Redis under Sentinel shows that a restart and a failover each make the marker another process's; in
+the worker's test another process is played by a marker naming another run id, its lost writes by
+putting back the keys as they were before them."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -16,6 +20,7 @@ from redis.asyncio import Redis
 from schemas.events import Need
 from schemas.vocabulary import IncidentStatus, Skill, Unit
 from services.common.config import Settings
+from services.common.redis import redis_for
 from services.dispatcher.incident_state import IncidentState, NeedState
 from services.dispatcher.marker import RebuildInterrupted, current_generation, redis_run_id, write_marker
 from services.dispatcher.rebuild import rebuild
@@ -35,6 +40,7 @@ from tests.integration.dispatcher.conftest import (
     volunteer,
 )
 from tests.integration.dispatcher.test_rebuild import made
+from tests.support.brokers import OwnSentinel
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +77,57 @@ async def test_a_marker_of_another_redis_process_counts_as_none(redis: Redis, to
     assert await current_generation(redis, prefix) == again.generation
     assert await store.save(state, 0) == 1
     assert await roster.nearest(Unit.TAGANA, None, HERE, 5.0, count=3) is not None
+
+
+@pytest.fixture
+def sentinel(tmp_path: Path) -> Iterator[OwnSentinel]:
+    own = OwnSentinel(tmp_path / "sentinel-data", 17120, 17130)  # the faults' ports: not during `make faults`
+    own.start()
+    try:
+        yield own
+    finally:
+        own.stop()
+
+
+async def test_a_restart_and_a_failover_each_leave_a_marker_of_another_process(
+    sentinel: OwnSentinel, settings: Settings
+) -> None:
+    s = Settings(
+        **{
+            **settings.model_dump(),
+            "redis_sentinels": sentinel.sentinels,
+            "redis_sentinel_master": "sigap",
+            "redis_password_dispatcher": "",
+        }
+    )
+    redis = redis_for(s)
+    prefix = s.redis_prefix
+    try:
+        await write_marker(redis, prefix, "g-1", await redis_run_id(redis, prefix))
+        assert await current_generation(redis, prefix) == "g-1"
+        await redis.wait(2, 2000)  # both replicas have it
+
+        node = int(sentinel.primary().rsplit(":", 1)[1]) - 17120 + 1
+        await asyncio.to_thread(sentinel.restart_node, node)  # SHUTDOWN (AOF written), started again
+        found = await _eventually_answers(lambda: redis.get(RosterKeys(prefix).generation))
+        assert str(found).startswith("g-1 ")  # the data came back from the AOF, the marker with it
+        assert await current_generation(redis, prefix) is None  # but this process never was rebuilt
+
+        await write_marker(redis, prefix, "g-2", await redis_run_id(redis, prefix))
+        await redis.wait(2, 2000)
+        old = sentinel.primary()
+        await asyncio.to_thread(sentinel.kill_primary)
+        found = await _eventually_answers(lambda: _promoted(redis, sentinel, old, prefix))
+        assert str(found).startswith("g-2 ")  # replicated before the kill
+        assert await current_generation(redis, prefix) is None  # a replica promoted: not rebuilt
+    finally:
+        await redis.aclose()
+
+
+async def _promoted(redis: Redis, sentinel: OwnSentinel, old: str, prefix: str) -> object:
+    if sentinel.primary() == old:
+        raise ConnectionError("not failed over yet")
+    return await redis.get(RosterKeys(prefix).generation)
 
 
 async def test_a_rebuild_writes_no_marker_when_the_process_changed_under_it(
@@ -177,3 +234,15 @@ async def _restore(redis: Redis, prefix: str, snapshot: Snapshot) -> None:
             await redis.set(key, value)  # type: ignore[arg-type]
         elif kind == "list":
             await redis.rpush(key, *value)  # type: ignore[misc]
+
+
+async def _eventually_answers(read: Callable[[], Awaitable[object]], timeout_s: float = 60.0) -> object:
+    """What `read` returns once Redis answers again (a restart or a failover under way)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await read()
+        except Exception:  # connection refused, loading, read-only, not failed over yet
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
