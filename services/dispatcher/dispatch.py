@@ -281,7 +281,10 @@ class Dispatch:
     # volunteer's answer, though, is on `responses` and the input on `incidents`: the next owner may
     # take the answer first, and found no incident to apply it to (it was dropped: an acceptance in
     # time, turned into an expiry; seen in `make faults-smoke`, dispatcher_kill). Such an answer is
-    # parked in Redis under the incident and carried out once the incident's state exists.
+    # parked in Redis under the incident and carried out once the incident's state exists. Its offset
+    # is committed then, so Redis holds its only copy: a rebuild (a lost, restarted or failed-over
+    # Redis) derives it again from the topics — acknowledged, applied by no recorded decision — and
+    # puts it back on `responses` (`services.dispatcher.unapplied`).
 
     def _parked_key(self, incident_id: str) -> str:
         return f"{self.incidents.prefix}dsp:parked:{incident_id}"

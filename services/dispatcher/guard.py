@@ -1,10 +1,13 @@
 """The worker's guard against a lost Redis (DESIGN.md §1 "Where state lives").
 
-`sigap rebuild` writes a generation marker last. A worker acts only while it sees one: its searches
-and saves refuse without it (`StoreNotReady`, inside the same scripts), and `Generation.check` (a
-timer) notices a missing marker, rebuilds Redis from the topics itself (one worker takes the rebuild
-lock; the others wait for the marker) and lets the worker go on. A marker of another generation (an
-operator ran `sigap rebuild`) makes the worker forget the incident states it keeps in memory.
+`sigap rebuild` writes a generation marker last, naming the Redis process it rebuilt (its run id). A
+worker acts only while it sees one of the process it talks to: its searches and saves refuse without
+it (`StoreNotReady`, inside the same scripts), and `Generation.check` (a timer) notices a missing
+marker — or one another process wrote: Redis restarted, or Sentinel promoted a replica, either of
+which may lack the last writes acknowledged before — rebuilds Redis from the topics itself (one
+worker takes the rebuild lock; the others wait for the marker) and lets the worker go on. A marker of
+another generation (an operator ran `sigap rebuild`) makes the worker forget the incident states it
+keeps in memory.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from redis.asyncio import Redis
 
 from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
-from services.dispatcher.rebuild import LOCK_TTL_S, RebuildReport, current_generation, rebuild
+from services.dispatcher.marker import current_generation
+from services.dispatcher.rebuild import LOCK_TTL_S, RebuildReport, rebuild
 from services.dispatcher.roster import RosterKeys
 from services.dispatcher.runcards import RunCards
 
@@ -55,7 +59,10 @@ class Generation:
             found = await current_generation(self.redis, self.settings.redis_prefix)
             if found is None:
                 if self.ready.is_set() or self.seen is None:
-                    log.warning("no generation marker in Redis: rebuilding from the topics before acting")
+                    log.warning(
+                        "no generation marker of this Redis process (Redis lost, restarted or failed "
+                        "over): rebuilding from the topics before acting"
+                    )
                 self.ready.clear()
                 self.on_change()
                 report = await self._rebuild_unless_rebuilt()

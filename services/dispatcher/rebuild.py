@@ -9,12 +9,19 @@
 3. The roster from the compacted `volunteers` topic (profiles, link generations, duty, location).
 4. Every incident replayed from `incidents` (its report) and `dispatch-log` (the decisions; delivery
    times from the notifier's reports on `responses`), `services.dispatcher.replay`: never re-decided.
+   Answers parked in Redis (`dsp:parked:*`, an answer that overtook its offer) are derived again:
+   acknowledged answers on `responses` that no recorded decision has applied go back on `responses`
+   for the incident's owner to decide (`services.dispatcher.unapplied`).
 5. From those states: each volunteer's hold (offered / assigned, the offer and incident), deployments
    in the last 30 days and last deployment, rests given on release; every offer's read model; the
    deadlines of outstanding offers (those that passed during the outage expire at the next expiry
    tick and their slots are offered again); the incident states and read models; the understaffed
    registries.
-6. Write the new generation marker and release the lock.
+6. Write the new generation marker and release the lock. The marker names the Redis process rebuilt
+   (its `run_id`, `lua/generation.lua`): a process that restarted, or a replica Sentinel promoted, may
+   lack the last writes acknowledged before, so the guard scripts and the workers treat a marker of
+   another process as missing, and Redis is rebuilt from the topics before anyone acts on it. A rebuild
+   during which the process changed writes no marker (`RebuildInterrupted`): the next one starts over.
 
 Weather alerts (`alert:*`, `alerts:active`) are replayed from `weather-alerts` (banners only: no
 standby notice is sent again). Not rebuilt (kept as they are): the standby notices' dedupe sets, the
@@ -46,12 +53,14 @@ from services.common.redis import redis_for
 from services.common.topics import DISPATCH_LOG, INCIDENTS, RESPONSES, WEATHER_ALERTS
 from services.dispatcher.alerts import apply_alert
 from services.dispatcher.incident import HOLDING, IncidentState
+from services.dispatcher.marker import current_generation, redis_run_id, write_marker
 from services.dispatcher.projection import incident_view
 from services.dispatcher.ranking import FAIRNESS_WINDOW
 from services.dispatcher.replay import Replayed, replay
 from services.dispatcher.roster import RosterKeys, iso
 from services.dispatcher.runcards import RunCards
 from services.dispatcher.store import AlertStore, IncidentStore
+from services.dispatcher.unapplied import Answer, committed_offsets, is_answer, put_back, unapplied
 from services.dispatcher.volunteers import read_to_end, rebuild_roster
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,9 @@ class RebuildReport:
     overdue_offers: int = 0
     resting: int = 0
     understaffed: int = 0
+    answers_put_back: int = 0
+    """acknowledged answers no recorded decision applied (parked when Redis was lost): on `responses`
+    again (`unapplied`)"""
     double_booked: list[str] = field(default_factory=list)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
@@ -83,18 +95,10 @@ class RebuildReport:
             f"generation {self.generation}: {self.volunteers} roster records, {self.incidents} incidents "
             f"({self.open_incidents} open, {self.understaffed} understaffed), {self.holds} volunteers "
             f"holding an offer or assignment, {self.outstanding_offers} offers outstanding "
-            f"({self.overdue_offers} past their deadline: they expire now), {self.resting} resting; "
+            f"({self.overdue_offers} past their deadline: they expire now), {self.resting} resting, "
+            f"{self.answers_put_back} answers put back on responses; "
             f"{self.seconds:.1f} s"
         )
-
-
-def generation_key(prefix: str) -> str:
-    return RosterKeys(prefix).generation
-
-
-async def current_generation(redis: Redis, prefix: str) -> str | None:
-    value = await redis.get(generation_key(prefix))
-    return str(value) if value is not None else None
 
 
 async def rebuild(
@@ -122,7 +126,7 @@ async def rebuild(
         elif not await client.set(keys.rebuild_lock, token, nx=True, ex=LOCK_TTL_S):
             return None
         try:
-            if only_if_missing and await client.exists(keys.generation):
+            if only_if_missing and await current_generation(client, settings.redis_prefix) is not None:
                 return None
             return await _rebuild(settings, runcards, client, now)
         finally:
@@ -150,6 +154,7 @@ async def _rebuild(
     started = time.perf_counter()
     prefix = settings.redis_prefix
     own = RosterKeys(prefix)
+    run_id = await redis_run_id(redis, prefix)  # the marker names it: another process is not rebuilt
     await redis.delete(own.generation)
     report = RebuildReport(generation="")
     mark = time.perf_counter()
@@ -161,7 +166,7 @@ async def _rebuild(
 
     await _delete_owned(redis, prefix)
     lap("delete")
-    volunteers_done, (reports, logs, delivered) = await asyncio.gather(
+    volunteers_done, (reports, logs, delivered, answers) = await asyncio.gather(
         rebuild_roster(settings), _read_incident_topics(settings)
     )
     report.volunteers = volunteers_done
@@ -187,6 +192,9 @@ async def _rebuild(
             replay(payload, reported_at, records, names=names, delivered=delivered, fallback_needs=fallback)
         )
     lap("replay")
+    # read after the topics: an answer acknowledged meanwhile is at worst put back and found applied
+    committed = await committed_offsets(settings, {a.partition for a in answers}) if answers else {}
+    answers_back = unapplied(answers, {r.state.incident_id: r.state for r in replayed}, committed)
     await _write_incidents(redis, prefix, [r.state for r in replayed], report)
     lap("incidents")
     await _write_volunteers(redis, prefix, replayed, roster=roster, at=at, report=report)
@@ -197,8 +205,10 @@ async def _rebuild(
         if event is not None:
             await apply_alert(alerts, event, at)
     lap("alerts")
+    await put_back(settings, answers_back)  # before the marker: its owner decides them once it acts
+    report.answers_put_back = len(answers_back)
     report.generation = f"{at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-    await redis.set(own.generation, report.generation)
+    await write_marker(redis, prefix, report.generation, run_id)
     report.seconds = time.perf_counter() - started
     log.info("dispatcher state rebuilt from the topics: %s", report.summary())
     return report
@@ -227,8 +237,10 @@ async def _read_incident_topics(
     dict[str, tuple[IncidentReported, datetime]],
     dict[str, list[Envelope[Payload]]],
     dict[str, datetime],
+    list[Answer],
 ]:
-    """The reports (first per incident), each incident's decisions in order, delivery times by offer."""
+    """The reports (first per incident), each incident's decisions in order, delivery times by offer,
+    the answers on `responses` (`unapplied`)."""
     incidents, decisions, responses = await asyncio.gather(
         _read_to_end(settings, INCIDENTS),
         _read_to_end(settings, DISPATCH_LOG),
@@ -246,11 +258,14 @@ async def _read_incident_topics(
         if event is not None and isinstance(incident_id, str):
             logs[incident_id].append(event)
     delivered: dict[str, datetime] = {}
+    answers: list[Answer] = []
     for record in responses:
         event = _decode(record)
         if event is not None and isinstance(event.payload, NotificationDelivered) and event.payload.offer_id:
             delivered.setdefault(event.payload.offer_id, event.occurred_at)
-    return reports, logs, delivered
+        elif event is not None and record.value is not None and is_answer(event):
+            answers.append(Answer(record.partition, record.offset, record.key, record.value, event))
+    return reports, logs, delivered, answers
 
 
 def _volunteers_in(records: Iterable[Envelope[Payload]]) -> Iterable[str]:

@@ -2,12 +2,17 @@
 -- meanwhile (the partition's owner is the only writer; this catches a zombie after a rebalance).
 -- An ended incident's state is kept: a replayed report of it must still be recognised.
 -- KEYS[1] state hash   KEYS[2] incident:{id}   KEYS[3] incidents:open   KEYS[4] incidents:all
---       KEYS[5] (optional) the generation marker: without it nothing is saved (Redis is being rebuilt)
+--       KEYS[5] (optional) the generation marker: without it (Redis is being rebuilt), or with one
+--       another Redis process wrote (restarted, or a replica promoted: `generation.lua`), nothing is saved
 -- ARGV: 1 expected version, 2 state JSON, 3 view JSON, 4 incident id, 5 reported at (unix s),
 --       6 '1' when open, 7 changes channel, 8 change notice
 -- Returns -1 when the version did not match, -2 without the generation marker, else the new version.
-if #KEYS >= 5 and redis.call('EXISTS', KEYS[5]) == 0 then
-  return -2
+if #KEYS >= 5 then
+  local marker = redis.call('GET', KEYS[5])
+  if not marker or string.match(marker, ' (%x+)$') ~=
+      string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') then
+    return -2
+  end
 end
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then

@@ -15,7 +15,9 @@
 --          the caller searched without loading the state (a report it had not seen); if the state
 --          exists, nothing is searched and the reply is just '?' (the caller loads it and starts over)
 --          — and, when ARGV[6] ends in 'g', the very last key is the generation marker: without it
---          (Redis lost, a rebuild under way) nothing is searched and the reply is just '~'
+--          (Redis lost, a rebuild under way), or with one another Redis process wrote (this one
+--          restarted, or a replica promoted: it may lack the last writes; `generation.lua`), nothing
+--          is searched and the reply is just '~'
 -- ARGV: 1 longitude, 2 latitude, 3 radius (km), 4 at most this many,
 --       5 first radius to try (km; the ring's radius to search it at once),
 --       6 '1' when the last key (before the marker) is the state hash, else '0'; then 'g' when the
@@ -23,7 +25,9 @@
 -- Returns a flat list: '#' .. how many the last geo search found, then their ids, nearest first.
 local last = #KEYS
 if string.sub(ARGV[6], 2, 2) == 'g' then
-  if redis.call('EXISTS', KEYS[last]) == 0 then
+  local marker = redis.call('GET', KEYS[last])
+  if not marker or string.match(marker, ' (%x+)$') ~=
+      string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') then
     return {'~'}
   end
   last = last - 1

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]
 SCRIPTS = sorted(REPO.glob("services/**/lua/*.lua"))
 
-KEYLESS = {"TIME", "PUBLISH", "SPUBLISH"}  # PUBLISH's first argument is a channel
+KEYLESS = {"TIME", "PUBLISH", "SPUBLISH", "INFO"}  # PUBLISH's first argument is a channel, INFO's a section
 
 NOT_YET_DECLARED: set[tuple[str, str, str]] = {
     # the geo and kelurahan indexes a volunteer's hash lists (`geo`, `kel`), changed with its status
