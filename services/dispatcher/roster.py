@@ -26,7 +26,6 @@ from pydantic import ValidationError
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
-from schemas import reference
 from schemas.errors import SigapError
 from schemas.events import VolunteerProfile
 from schemas.fields import GeoPoint
@@ -171,27 +170,30 @@ class Roster:
             # redis-py 8.1's async cluster client now and then failed a command on a connection it
             # was still opening ('NoneType' object has no attribute 'writelines')
             return [
-                int(await self._checked("apply_profile", c.profile.volunteer_id, partial(self._apply_args, c, now), b))
+                int(await self._checked("apply_profile", c.profile.volunteer_id, self._applying(c, now), b))
                 for c, b in zip(changes, before, strict=True)
             ]
         async with self.redis.pipeline(transaction=False) as pipe:
             for change, indexes in zip(changes, before, strict=True):
-                keys, args = self._apply_args(change, now, indexes)
+                keys, args = apply_call(self.keys, self.own, change, now, indexes)
                 await script(keys=keys, args=args, client=pipe)
             results = await pipe.execute()
         out = []
-        for change, reply in zip(changes, results, strict=True):
-            stale = stale_indexes(reply)
-            if stale is not None:
-                call = partial(self._apply_args, change, now)
-                reply = await self._checked("apply_profile", change.profile.volunteer_id, call, stale)
+        for change, result in zip(changes, results, strict=True):
+            stale = stale_indexes(result)
+            vid = change.profile.volunteer_id
+            reply = (
+                result
+                if stale is None
+                else await self._checked("apply_profile", vid, self._applying(change, now), stale)
+            )
             out.append(int(reply))
         return out
 
-    def _apply_args(
-        self, change: ProfileChange, now: datetime, before: Indexes
-    ) -> tuple[list[str], list[Any]]:
-        return apply_call(self.keys, self.own, change, now, before)
+    def _applying(
+        self, change: ProfileChange, now: datetime
+    ) -> Callable[[Indexes], tuple[list[str], list[Any]]]:
+        return partial(apply_call, self.keys, self.own, change, now)
 
     async def remove(self, volunteer_id: str) -> None:
         def call(indexes: Indexes) -> tuple[list[str], list[Any]]:

@@ -45,7 +45,8 @@ def apply_call(
     profile = change.profile
     duty = profile.on_duty if change.on_duty is None else change.on_duty
     if change.on_duty is not None or change.location is not None:
-        profile = profile.model_copy(update={"on_duty": duty, "location": change.location or profile.location})
+        location = change.location or profile.location
+        profile = profile.model_copy(update={"on_duty": duty, "location": location})
     where = profile.location
     if where is None:
         home = reference.kelurahan(profile.home_kelurahan_code)
