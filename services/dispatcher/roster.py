@@ -37,7 +37,6 @@ from services.dispatcher.candidates import ROW_FIELDS, Ring, candidate_of
 from services.dispatcher.ranking import FAIRNESS_WINDOW, Candidate
 from services.dispatcher.roster_checks import (
     CHECK_ATTEMPTS,
-    GeoMemory,
     Indexes,
     IndexesChanging,
     read_indexes,
@@ -83,7 +82,6 @@ class Roster:
         self.keys = Keys(prefix)
         self.own = RosterKeys(prefix)
         self.guarded = guarded
-        self.seen = GeoMemory()
         self._scripts: dict[str, AsyncScript] = {
             name: load_script(redis, SCRIPTS, name)
             for name in (
@@ -118,22 +116,16 @@ class Roster:
         volunteer_id: str,
         call: Callable[[Indexes], tuple[list[str], list[Any]]],
         known: Indexes | None = None,
-        *,
-        guess: bool = False,
     ) -> Any:
         """Run the script `name` with the keys and arguments `call` makes of the volunteer's indexes,
-        read first (or `known`, or with `guess` the geo keys last seen, `self.seen`); again with the
-        ones it answers while it finds them changed (`roster_checks`)."""
-        if known is None and guess:
-            known = self.seen.guess(volunteer_id)
+        read first (or `known`); again with the ones it answers while it finds them changed
+        (`roster_checks`)."""
         indexes = known if known is not None else (await self._indexes([volunteer_id]))[0]
         for _ in range(CHECK_ATTEMPTS):
             keys, args = call(indexes)
             reply = await self._run(name, keys, args)
             stale = stale_indexes(reply)
             if stale is None:
-                if guess:
-                    self.seen.saw(volunteer_id, indexes.geo)
                 return reply
             indexes = stale
         raise IndexesChanging(f"the indexes of volunteer {volunteer_id} kept changing ({name})")
@@ -222,7 +214,7 @@ class Roster:
             keys = [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), self.own.deadlines]
             return [*keys, *indexes.geo_keys], args
 
-        return bool(await self._checked("reserve", volunteer_id, call, guess=True))
+        return bool(await self._checked("reserve", volunteer_id, call))
 
     async def confirm(self, volunteer_id: str, offer_id: str, now: datetime) -> bool:
         result = await self._run(
@@ -247,7 +239,7 @@ class Roster:
             keys = [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), *indexes.geo_keys]
             return keys, args
 
-        return bool(await self._checked("reclaim", volunteer_id, call, guess=True))
+        return bool(await self._checked("reclaim", volunteer_id, call))
 
     async def free(
         self,
@@ -275,7 +267,7 @@ class Roster:
             keys = [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id)]
             return [*keys, self.own.deadlines, self.own.resting, *indexes.geo_keys], args
 
-        code, profile = await self._checked("free", volunteer_id, call, guess=True)
+        code, profile = await self._checked("free", volunteer_id, call)
         if profiles is not None and profile:
             profiles[volunteer_id] = str(profile)
         return int(code) == 1
@@ -393,7 +385,6 @@ class Roster:
                 out.append(candidate)
                 profiles[vid] = str(row[0])
                 geo[vid] = tuple(k for k in (row[9] or "").split(",") if k)
-                self.seen.saw(vid, row[9] or "")
         return Ring(out, int(str(flat[0]).lstrip("#")), profiles, geo=geo)
 
     async def reserve_ranked(

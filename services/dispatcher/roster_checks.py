@@ -6,13 +6,10 @@ keys it declares, so its caller reads the two fields first (`read_indexes`), dec
 the script checks, atomically, that the hash still lists exactly them before it changes anything. A
 profile changed in between makes the script refuse with the fields as they are now
 (`{'stale', geo, kel}`, `stale_indexes`); the caller tries again with those, a bounded number of times.
-The geo keys a volunteer was last seen with (read with the ring that found them, or checked by the
-script that reserved them) are a good guess for freeing them: `GeoMemory` saves that read.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,23 +60,3 @@ async def read_indexes(redis: Redis, read_rows: AsyncScript, vol_keys: Sequence[
         return []
     flat = await run_script(redis, read_rows, vol_keys, ["geo", "kel"])
     return [Indexes(str(flat[i] or ""), str(flat[i + 1] or "")) for i in range(0, len(flat), 2)]
-
-
-class GeoMemory:
-    """The `geo` field of the volunteers this roster read last (an LRU of `size`): the guess the
-    scripts that reserve and free a volunteer are tried with first, instead of a read. The script
-    checks it; a wrong guess costs the round trip the read would have (it answers the current one)."""
-
-    def __init__(self, size: int = 16_384) -> None:
-        self.size = size
-        self._geo: OrderedDict[str, str] = OrderedDict()
-
-    def guess(self, volunteer_id: str) -> Indexes | None:
-        geo = self._geo.get(volunteer_id)
-        return None if geo is None else Indexes(geo)
-
-    def saw(self, volunteer_id: str, geo: str) -> None:
-        self._geo[volunteer_id] = geo
-        self._geo.move_to_end(volunteer_id)
-        if len(self._geo) > self.size:
-            self._geo.popitem(last=False)
