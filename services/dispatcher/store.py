@@ -191,6 +191,8 @@ class IncidentStore:
         (it checks what was read still holds; read again when not)."""
         vols = list(dict.fromkeys(volunteer_ids))
         skip = [i for i in exclude if i]
+        if vols and not await self.redis.zcard(self.understaffed_key):
+            return []  # every incident of a kind registry is in this one: nobody waits
         for _ in range(MARK_ATTEMPTS):
             if not vols:
                 return []
