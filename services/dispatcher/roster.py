@@ -16,16 +16,16 @@ Keys, under `SIGAP_REDIS_PREFIX` — the gateway's contract (`services.common.re
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
-from schemas import reference
 from schemas.errors import SigapError
 from schemas.events import VolunteerProfile
 from schemas.fields import GeoPoint
@@ -35,28 +35,27 @@ from services.common.readmodels import Keys, change_notice
 from services.common.redis import load_script, run_script
 from services.dispatcher.candidates import ROW_FIELDS, Ring, candidate_of
 from services.dispatcher.ranking import FAIRNESS_WINDOW, Candidate
+from services.dispatcher.roster_checks import (
+    CHECK_ATTEMPTS,
+    Indexes,
+    IndexesChanging,
+    read_indexes,
+    stale_indexes,
+)
 from services.dispatcher.roster_keys import SCRIPTS, RosterKeys, iso
-from services.dispatcher.weather import kelurahan_of
+from services.dispatcher.roster_profiles import ProfileChange, apply_call, geo_keys
 
 log = logging.getLogger(__name__)
 
-__all__ = [  # what moved to `candidates` and `roster_keys`, importable from here as before
+__all__ = [  # what moved to `candidates`, `roster_keys`, `roster_profiles`, importable from here
     "SCRIPTS",
+    "IndexesChanging",
+    "ProfileChange",
     "Ring",
     "RosterKeys",
     "iso",
     "parse_time",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileChange:
-    """One roster event: the whole profile, when it happened, and a duty change's own fields."""
-
-    profile: VolunteerProfile
-    event_at: datetime
-    on_duty: bool | None = None
-    location: GeoPoint | None = None
 
 
 class StoreNotReady(SigapError, RuntimeError):
@@ -106,17 +105,36 @@ class Roster:
     def _notice(self, volunteer_id: str) -> tuple[str, str]:
         return self.keys.changes, change_notice("volunteer", volunteer_id)
 
+    async def _indexes(self, volunteer_ids: Sequence[str]) -> list[Indexes]:
+        """The indexes each volunteer's hash lists (`geo`, `kel`), in one round trip."""
+        keys = [self.keys.volunteer(v) for v in volunteer_ids]
+        return await read_indexes(self.redis, self._scripts["read_rows"], keys)
+
+    async def _checked(
+        self,
+        name: str,
+        volunteer_id: str,
+        call: Callable[[Indexes], tuple[list[str], list[Any]]],
+        known: Indexes | None = None,
+    ) -> Any:
+        """Run the script `name` with the keys and arguments `call` makes of the volunteer's indexes,
+        read first (or `known`); again with the ones it answers while it finds them changed
+        (`roster_checks`)."""
+        indexes = known if known is not None else (await self._indexes([volunteer_id]))[0]
+        for _ in range(CHECK_ATTEMPTS):
+            keys, args = call(indexes)
+            reply = await self._run(name, keys, args)
+            stale = stale_indexes(reply)
+            if stale is None:
+                return reply
+            indexes = stale
+        raise IndexesChanging(f"the indexes of volunteer {volunteer_id} kept changing ({name})")
+
     # --- materialising the topic ------------------------------------------------------------
 
     def geo_keys(self, profile: VolunteerProfile) -> list[str]:
-        """Every index the volunteer is in while available: each of their units, alone and with each
-        skill (a member of two units is a candidate for either; the scripts that reserve and free
-        walk this whole list, so a reservation takes them out of all of them at once)."""
-        return [
-            key
-            for unit in profile.units or [profile.unit]
-            for key in (self.own.geo(unit), *(self.own.geo(unit, s) for s in profile.skills))
-        ]
+        """Every index the volunteer is in while available (`roster_profiles.geo_keys`)."""
+        return geo_keys(self.own, profile)
 
     async def apply(
         self,
@@ -132,88 +150,71 @@ class Roster:
         return (await self.apply_many([ProfileChange(profile, event_at, on_duty, location)], now))[0]
 
     async def apply_many(self, changes: Sequence[ProfileChange], now: datetime) -> list[int]:
-        """Apply several profiles in one round trip (each still one atomic script)."""
+        """Apply several profiles in two round trips: the indexes each hash lists now, then the
+        scripts (each still atomic, each checking those indexes; one that changed meanwhile — an
+        earlier change of the same volunteer in `changes` — is applied again on its own)."""
         if not changes:
             return []
         script = self._scripts["apply_profile"]
-        calls = [self._apply_args(change, now) for change in changes]
+        before = await self._indexes([change.profile.volunteer_id for change in changes])
         if isinstance(self.redis, RedisCluster):
             # redis-py refuses scripts in a cluster pipeline; one after another: sent concurrently,
             # redis-py 8.1's async cluster client now and then failed a command on a connection it
             # was still opening ('NoneType' object has no attribute 'writelines')
-            results = [await run_script(self.redis, script, k, a) for k, a in calls]
-        else:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for keys, args in calls:
-                    await script(keys=keys, args=args, client=pipe)
-                results = await pipe.execute()
-        return [int(r) for r in results]
-
-    def _apply_args(self, change: ProfileChange, now: datetime) -> tuple[list[str], list[Any]]:
-        profile = change.profile
-        duty = profile.on_duty if change.on_duty is None else change.on_duty
-        if change.on_duty is not None or change.location is not None:
-            profile = profile.model_copy(
-                update={"on_duty": duty, "location": change.location or profile.location}
+            return [
+                int(await self._checked("apply_profile", c.profile.volunteer_id, self._applying(c, now), b))
+                for c, b in zip(changes, before, strict=True)
+            ]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for change, indexes in zip(changes, before, strict=True):
+                keys, args = apply_call(self.keys, self.own, change, now, indexes)
+                await script(keys=keys, args=args, client=pipe)
+            results = await pipe.execute()
+        out = []
+        for change, result in zip(changes, results, strict=True):
+            stale = stale_indexes(result)
+            vid = change.profile.volunteer_id
+            reply = (
+                result
+                if stale is None
+                else await self._checked("apply_profile", vid, self._applying(change, now), stale)
             )
-        where = profile.location
-        if where is None:
-            home = reference.kelurahan(profile.home_kelurahan_code)
-            where = GeoPoint(lat=home.lat, lon=home.lon)
-        kel_keys = [
-            self.own.kelurahan(unit, code)
-            for unit in profile.units or [profile.unit]
-            for code in sorted(kelurahan_of(profile))
-        ]
-        geo_keys = self.geo_keys(profile)
-        keys = [
-            self.keys.volunteer(profile.volunteer_id),
-            self.keys.volunteers,
-            self.own.resting,
-            *geo_keys,
-            *kel_keys,
-        ]
-        args = [
-            profile.volunteer_id,
-            profile.model_dump_json(),
-            "1" if duty and profile.active else "0",
-            repr(where.lat),
-            repr(where.lon),
-            profile.unit.value,
-            len(geo_keys),
-            "",
-            change.event_at.timestamp(),
-            now.timestamp(),
-            *self._notice(profile.volunteer_id),
-        ]
-        return keys, args
+            out.append(int(reply))
+        return out
+
+    def _applying(
+        self, change: ProfileChange, now: datetime
+    ) -> Callable[[Indexes], tuple[list[str], list[Any]]]:
+        return partial(apply_call, self.keys, self.own, change, now)
 
     async def remove(self, volunteer_id: str) -> None:
-        await self._run(
-            "remove_volunteer",
-            [self.keys.volunteer(volunteer_id), self.keys.volunteers, self.own.resting],
-            [volunteer_id, *self._notice(volunteer_id)],
-        )
+        def call(indexes: Indexes) -> tuple[list[str], list[Any]]:
+            keys = [self.keys.volunteer(volunteer_id), self.keys.volunteers, self.own.resting]
+            keys += [*indexes.geo_keys, *indexes.kel_keys]
+            return keys, [volunteer_id, *self._notice(volunteer_id), len(indexes.geo_keys)]
+
+        await self._checked("remove_volunteer", volunteer_id, call)
 
     # --- holds (rule 4) ---------------------------------------------------------------------
 
     async def reserve(
         self, volunteer_id: str, offer_id: str, incident_id: str, expires_at: datetime, now: datetime
     ) -> bool:
-        result = await self._run(
-            "reserve",
-            [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), self.own.deadlines],
-            [
-                volunteer_id,
-                offer_id,
-                incident_id,
-                expires_at.timestamp(),
-                iso(expires_at),
-                now.timestamp(),
-                *self._notice(volunteer_id),
-            ],
-        )
-        return bool(result)
+        args = [
+            volunteer_id,
+            offer_id,
+            incident_id,
+            expires_at.timestamp(),
+            iso(expires_at),
+            now.timestamp(),
+            *self._notice(volunteer_id),
+        ]
+
+        def call(indexes: Indexes) -> tuple[list[str], list[Any]]:
+            keys = [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), self.own.deadlines]
+            return [*keys, *indexes.geo_keys], args
+
+        return bool(await self._checked("reserve", volunteer_id, call))
 
     async def confirm(self, volunteer_id: str, offer_id: str, now: datetime) -> bool:
         result = await self._run(
@@ -224,20 +225,21 @@ class Roster:
         return bool(result)
 
     async def reclaim(self, volunteer_id: str, offer_id: str, incident_id: str, now: datetime) -> bool:
-        result = await self._run(
-            "reclaim",
-            [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id)],
-            [
-                volunteer_id,
-                offer_id,
-                incident_id,
-                iso(now),
-                iso(now - FAIRNESS_WINDOW),
-                now.timestamp(),
-                *self._notice(volunteer_id),
-            ],
-        )
-        return bool(result)
+        args = [
+            volunteer_id,
+            offer_id,
+            incident_id,
+            iso(now),
+            iso(now - FAIRNESS_WINDOW),
+            now.timestamp(),
+            *self._notice(volunteer_id),
+        ]
+
+        def call(indexes: Indexes) -> tuple[list[str], list[Any]]:
+            keys = [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id), *indexes.geo_keys]
+            return keys, args
+
+        return bool(await self._checked("reclaim", volunteer_id, call))
 
     async def free(
         self,
@@ -250,26 +252,22 @@ class Roster:
         profiles: dict[str, str] | None = None,
     ) -> bool:
         """End the hold on `offer_id`; True when the volunteer is available again. The volunteer's
-        profile JSON, read in the same round trip, goes into `profiles` when given."""
-        result = await self._run(
-            "free",
-            [
-                self.keys.volunteer(volunteer_id),
-                self.keys.offer(offer_id),
-                self.own.deadlines,
-                self.own.resting,
-            ],
-            [
-                volunteer_id,
-                offer_id,
-                offer_status.value,
-                resting_until.timestamp() if resting_until else "",
-                iso(resting_until) if resting_until else "",
-                now.timestamp(),
-                *self._notice(volunteer_id),
-            ],
-        )
-        code, profile = result
+        profile JSON, read by the script, goes into `profiles` when given."""
+        args = [
+            volunteer_id,
+            offer_id,
+            offer_status.value,
+            resting_until.timestamp() if resting_until else "",
+            iso(resting_until) if resting_until else "",
+            now.timestamp(),
+            *self._notice(volunteer_id),
+        ]
+
+        def call(indexes: Indexes) -> tuple[list[str], list[Any]]:
+            keys = [self.keys.volunteer(volunteer_id), self.keys.offer(offer_id)]
+            return [*keys, self.own.deadlines, self.own.resting, *indexes.geo_keys], args
+
+        code, profile = await self._checked("free", volunteer_id, call)
         if profiles is not None and profile:
             profiles[volunteer_id] = str(profile)
         return int(code) == 1
@@ -283,22 +281,37 @@ class Roster:
     async def claim_due_offers(
         self, now: datetime, lease: timedelta, limit: int = 200
     ) -> list[tuple[str, str, str]]:
-        """(offer id, incident id, volunteer id) of offers past their deadline, leased to the caller."""
+        """(offer id, incident id, volunteer id) of offers past their deadline, leased to the caller:
+        the due ones read, then claimed by a script that passes over those claimed meanwhile."""
+        due = [str(o) for o in await self._due(self.own.deadlines, now, limit)]
+        if not due:
+            return []
         flat = await self._run(
             "claim_due",
-            [self.own.deadlines],
-            [now.timestamp(), (now + lease).timestamp(), limit, self.keys.offer("")],
+            [self.own.deadlines, *(self.keys.offer(o) for o in due)],
+            [now.timestamp(), (now + lease).timestamp(), *due],
         )
         return [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
 
     async def wake_rested(self, now: datetime, limit: int = 500) -> list[str]:
-        return list(
-            await self._run(
-                "wake_rested",
-                [self.own.resting],
-                [now.timestamp(), limit, self.keys.volunteer(""), self.keys.changes],
-            )
-        )
+        """The volunteers whose rest is over, available again: the due ones and their geo keys read,
+        then woken by a script that checks both (one whose geo keys changed meanwhile is read again)."""
+        due = [str(v) for v in await self._due(self.own.resting, now, limit)]
+        woken: list[str] = []
+        for _ in range(CHECK_ATTEMPTS):
+            if not due:
+                return woken
+            keys, args = [self.own.resting], [now.timestamp(), self.keys.changes]
+            for vid, indexes in zip(due, await self._indexes(due), strict=True):
+                keys += [self.keys.volunteer(vid), *indexes.geo_keys]
+                args += [vid, len(indexes.geo_keys)]
+            now_woken, due = await self._run("wake_rested", keys, args)
+            woken += [str(v) for v in now_woken]
+        log.warning("%d rested volunteers left for the next tick: their geo keys kept changing", len(due))
+        return woken
+
+    async def _due(self, schedule: str, now: datetime, limit: int) -> list[Any]:
+        return list(await self.redis.zrangebyscore(schedule, "-inf", now.timestamp(), start=0, num=limit))
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ class IncidentStore:
         self._save = load_script(redis, SCRIPTS, "save_incident")
         self._mark = load_script(redis, SCRIPTS, "understaffed")
         self._wake = load_script(redis, SCRIPTS, "wake_understaffed")
+        self._rows = load_script(redis, SCRIPTS, "read_rows")
         self._cache: OrderedDict[str, IncidentState] = OrderedDict()
         self._cache_size = cache_size
 
@@ -185,19 +186,53 @@ class IncidentStore:
     ) -> list[str]:
         """The understaffed incidents the volunteers (if available) could help — the oldest `fanout`
         per volunteer of each kind of need they are indexed under — that had no retry on its way;
-        each now has one flagged."""
-        if not volunteer_ids:
-            return []
-        args: list[str | int] = [
-            RosterKeys(self.prefix).geo(""),
-            self.understaffed_kind_key(""),
-            self.retry_key(""),
-            RETRY_FLAG_TTL_S,
-            fanout,
-            ",".join(exclude),
-        ]
-        keys = [self.keys.volunteer(v) for v in dict.fromkeys(volunteer_ids)]
-        return [str(i) for i in await run_script(self.redis, self._wake, keys, args)]
+        each now has one flagged. Read, then act: the volunteers' status and geo keys, then the kind
+        registries those map to, then `wake_understaffed.lua` with every key it touches declared
+        (it checks what was read still holds; read again when not)."""
+        vols = list(dict.fromkeys(volunteer_ids))
+        skip = [i for i in exclude if i]
+        if vols and not await self.redis.zcard(self.understaffed_key):
+            return []  # every incident of a kind registry is in this one: nobody waits
+        for _ in range(MARK_ATTEMPTS):
+            if not vols:
+                return []
+            keys, args = await self._wake_call(vols, fanout, skip)
+            if not args:
+                return []
+            reply = await run_script(self.redis, self._wake, keys, args)
+            if reply != -1:
+                return [str(i) for i in reply]
+        log.warning("retries of %d freed volunteers not asked: what they could help kept changing", len(vols))
+        return []
+
+    async def _wake_call(
+        self, vols: list[str], fanout: int, skip: list[str]
+    ) -> tuple[list[str], list[str | int]]:
+        """`wake_understaffed.lua`'s keys and arguments, read; no arguments when it would wake nobody."""
+        vol_keys = [self.keys.volunteer(v) for v in vols]
+        flat = await run_script(self.redis, self._rows, vol_keys, ["status", "geo"])
+        geo_prefix = RosterKeys(self.prefix).geo("")
+        per_kind: dict[str, int] = {}  # geo key → how many available volunteers are indexed under it
+        read: list[str] = []
+        for status, geo in zip(flat[0::2], flat[1::2], strict=True):
+            read.append(str(geo or "") if status == "available" else "")
+            for key in filter(None, read[-1].split(",")):
+                if key.startswith(geo_prefix):
+                    per_kind[key] = per_kind.get(key, 0) + 1
+        if not per_kind:
+            return [], []
+        registries = [self.understaffed_kind_key(k[len(geo_prefix) :]) for k in per_kind]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for registry, count in zip(registries, per_kind.values(), strict=True):
+                pipe.zrange(registry, 0, fanout * count + len(skip) - 1)
+            ranges = await pipe.execute()
+        left_out = set(skip)
+        ids = [i for i in dict.fromkeys(str(i) for r in ranges for i in r) if i not in left_out]
+        if not ids:
+            return [], []
+        keys = [*vol_keys, *registries, *(self.retry_key(i) for i in ids)]
+        args: list[str | int] = [len(vols), len(registries), RETRY_FLAG_TTL_S, fanout, ",".join(skip)]
+        return keys, [*args, *read, *per_kind, *ids]
 
     async def understaffed(self, limit: int = UNDERSTAFFED_LIMIT) -> list[str]:
         return [str(i) for i in await self.redis.zrange(self.understaffed_key, 0, limit - 1)]

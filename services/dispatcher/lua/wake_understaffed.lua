@@ -3,50 +3,64 @@
 -- oldest `fanout` incidents short of that kind per such volunteer. Each of those with no retry on its
 -- way gets one flagged; their ids are returned. A volunteer no longer available (reserved meanwhile,
 -- resting, off duty) wakes nothing. Bounded by the volunteers freed, not by how many incidents wait.
--- KEYS: the freed volunteers' vol:{id} hashes
--- ARGV: 1 geo key prefix ('…dsp:geo:'), 2 kind registry prefix ('…dsp:understaffed:k:'),
---       3 retry flag prefix, 4 flag TTL (s), 5 fanout, 6 incident ids not to wake (comma-separated)
--- The kind registries and retry flags it touches follow from the volunteers' data (their kinds, the
--- incidents waiting); they share the deployment's hash tag, so the script stays in one slot.
-local geo_prefix, kind_prefix = ARGV[1], ARGV[2]
-local fanout = tonumber(ARGV[5])
-local per_kind, order = {}, {}
-for i = 1, #KEYS do
-  local vol = KEYS[i]
-  if redis.call('HGET', vol, 'status') == 'available' then
-    local geo = redis.call('HGET', vol, 'geo') or ''
-    for key in string.gmatch(geo, '[^,]+') do
-      if string.sub(key, 1, #geo_prefix) == geo_prefix then
-        local kind = kind_prefix .. string.sub(key, #geo_prefix + 1)
-        if not per_kind[kind] then
-          per_kind[kind] = 0
-          table.insert(order, kind)
-        end
-        per_kind[kind] = per_kind[kind] + 1
-      end
+-- The caller reads first what this looks up (the volunteers' `status` and `geo`, the kind registries
+-- those map to, the incidents in them) and declares it all:
+-- KEYS: the n freed volunteers' vol:{id} hashes, the m kind registries their geo keys map to (in the
+--       order the caller met them), then the retry flags of the incidents the caller read from those
+-- ARGV: 1 n, 2 m, 3 flag TTL (s), 4 fanout, 5 incident ids not to wake (comma-separated), then
+--       ARGV[5 + i] describes KEYS[i]: a volunteer's `geo` as read ('' when it was not available),
+--       a kind registry's geo key, a retry flag's incident id
+-- Returns the incident ids flagged, or -1 when what the caller read no longer holds (a volunteer
+-- available under other geo keys, a registry naming an incident whose flag is not declared): nothing
+-- changed, the caller reads again.
+local n, m = tonumber(ARGV[1]), tonumber(ARGV[2])
+local fanout = tonumber(ARGV[4])
+local kind_at, flag_at = {}, {}
+for j = n + 1, n + m do kind_at[ARGV[5 + j]] = j end
+for i = n + m + 1, #KEYS do flag_at[ARGV[5 + i]] = i end
+local per_kind = {}
+for i = 1, n do
+  local f = redis.call('HMGET', KEYS[i], 'status', 'geo')
+  if f[1] == 'available' then
+    local geo = f[2] or ''
+    if geo ~= ARGV[5 + i] then
+      return -1
+    end
+    for geo_key in string.gmatch(geo, '[^,]+') do
+      local j = kind_at[geo_key]
+      if j then per_kind[j] = (per_kind[j] or 0) + 1 end
     end
   end
 end
 local skip, skipped = {}, 0
-for id in string.gmatch(ARGV[6], '[^,]+') do
+for id in string.gmatch(ARGV[5], '[^,]+') do
   skip[id] = true
   skipped = skipped + 1
 end
-local seen, woken = {}, {}
-for _, kind in ipairs(order) do
-  local want = fanout * per_kind[kind]
+local seen, flags = {}, {}
+for j = n + 1, n + m do
+  local want = fanout * (per_kind[j] or 0)
   local taken = 0
-  for _, id in ipairs(redis.call('ZRANGE', kind, 0, want + skipped - 1)) do
-    if taken >= want then break end
-    if not skip[id] then
-      taken = taken + 1
-      if not seen[id] then
-        seen[id] = true
-        if redis.call('SET', ARGV[3] .. id, '1', 'NX', 'EX', ARGV[4]) then
-          table.insert(woken, id)
+  if want > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[j], 0, want + skipped - 1)) do
+      if taken >= want then break end
+      if not skip[id] then
+        taken = taken + 1
+        if not seen[id] then
+          seen[id] = true
+          if not flag_at[id] then
+            return -1
+          end
+          table.insert(flags, flag_at[id])
         end
       end
     end
+  end
+end
+local woken = {}
+for _, i in ipairs(flags) do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[3]) then
+    table.insert(woken, ARGV[5 + i])
   end
 end
 return woken

@@ -4,10 +4,9 @@ what an ACL user's key patterns are checked against before the script runs): a s
 
 A key counts as declared when the command's key argument is `KEYS[…]`, or a local bound to `KEYS[…]`,
 or an element of a table filled only from `KEYS` (`table.insert(t, KEYS[i])`, iterated with `ipairs`).
-Keys built inside a script (from `ARGV` prefixes, or names read from a hash or a sorted set) are not.
-`NOT_YET_DECLARED` lists the ones still built inside the dispatcher's scripts (DESIGN.md §1 "One slot
-per deployment"): they share the deployment's hash tag, so the scripts run on Redis Cluster, but they
-break the contract; the audit fails on any new one and on any listed one that is gone (then strike it).
+Keys built inside a script (from `ARGV` prefixes, or names read from a hash or a sorted set) are not,
+and fail the audit: a script that needs such a key has its caller read it first and declare it
+(DESIGN.md §1 "One slot per deployment").
 """
 
 from __future__ import annotations
@@ -19,25 +18,6 @@ REPO = Path(__file__).resolve().parents[3]
 SCRIPTS = sorted(REPO.glob("services/**/lua/*.lua"))
 
 KEYLESS = {"TIME", "PUBLISH", "SPUBLISH", "INFO"}  # PUBLISH's first argument is a channel, INFO's a section
-
-NOT_YET_DECLARED: set[tuple[str, str, str]] = {
-    # the geo and kelurahan indexes a volunteer's hash lists (`geo`, `kel`), changed with its status
-    ("apply_profile.lua", "ZREM", "key"),
-    ("apply_profile.lua", "SREM", "key"),
-    ("free.lua", "GEOADD", "key"),
-    ("reclaim.lua", "ZREM", "key"),
-    ("remove_volunteer.lua", "ZREM", "key"),
-    ("remove_volunteer.lua", "SREM", "key"),
-    ("reserve.lua", "ZREM", "key"),
-    ("wake_rested.lua", "GEOADD", "key"),
-    # offers due in the deadline schedule, volunteers due in the resting schedule
-    ("claim_due.lua", "HMGET", "ARGV[4] .. offer_id"),
-    ("wake_rested.lua", "HGET", "vol"),
-    ("wake_rested.lua", "HSET", "vol"),
-    # the understaffed registries of the kinds the freed volunteers are indexed under, the retry flags
-    ("wake_understaffed.lua", "ZRANGE", "kind"),
-    ("wake_understaffed.lua", "SET", "ARGV[3] .. id"),
-}
 
 CALL = re.compile(r"redis\.p?call\(\s*'([A-Za-z]+)'\s*(?:,\s*((?:[^,()]|\([^()]*\))+))?")
 LOCALS = re.compile(r"local\s+([\w\s,]+?)\s*=\s*([^\n]+)")
@@ -110,5 +90,4 @@ def test_the_audit_sees_an_undeclared_key() -> None:
 def test_every_key_a_script_touches_is_declared_in_KEYS() -> None:
     assert SCRIPTS, "no Lua scripts found"
     found = {(path.name, command, key) for path in SCRIPTS for command, key in undeclared(path.read_text())}
-    assert found - NOT_YET_DECLARED == set(), "keys built inside a script: pass them in KEYS"
-    assert NOT_YET_DECLARED - found == set(), "declared now: strike them from NOT_YET_DECLARED"
+    assert found == set(), "keys built inside a script: pass them in KEYS"
