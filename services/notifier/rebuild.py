@@ -176,6 +176,11 @@ def senders_from(recorded: Recorded, now: datetime) -> tuple[dict[str, tuple[Sen
     return live, len(book) - len(live)
 
 
+async def _delete(client: Redis, doomed: list[str]) -> None:
+    for start in range(0, len(doomed), BATCH):
+        await client.delete(*doomed[start : start + BATCH])
+
+
 async def rebuild_senders(
     settings: Settings,
     redis: Redis | None = None,
@@ -191,9 +196,7 @@ async def rebuild_senders(
     client = redis if redis is not None else redis_for(settings, "notifier")
     prefix = Keys(settings.redis_prefix).prefix
     try:
-        doomed = [k async for k in client.scan_iter(match=f"{prefix}sender:*", count=1000)]
-        for start in range(0, len(doomed), BATCH):
-            await client.delete(*doomed[start : start + BATCH])
+        await _delete(client, [k async for k in client.scan_iter(match=f"{prefix}sender:*", count=1000)])
         items = list(book.items())
         for start in range(0, len(items), BATCH):
             pipe = client.pipeline(transaction=False)
@@ -236,8 +239,7 @@ async def rebuild_outbox(
     try:
         doomed = [keys.outbox]
         doomed += [k async for k in client.scan_iter(match=f"{keys.prefix}outbox:*", count=1000)]
-        for start in range(0, len(doomed), BATCH):
-            await client.delete(*doomed[start : start + BATCH])
+        await _delete(client, doomed)
         for start in range(0, len(messages), BATCH):
             pipe = client.pipeline(transaction=False)
             for message in messages[start : start + BATCH]:

@@ -163,8 +163,7 @@ def test_primary_runs_the_manifest_config_with_the_runbook_acl(started: tuple[Re
     assert redis.cli("ping", user="replication", password=PASSWORDS["REPL_PW"]) == "PONG"
 
 
-def test_sentinel_monitors_the_primary_with_its_acl_user(started: tuple[Redis, int]) -> None:
-    redis, sentinel_port = started
+def _sentinel_names_the_primary(redis: Redis, sentinel_port: int) -> None:
     _wait(
         lambda: (
             redis.cli("sentinel", "get-master-addr-by-name", "sigap", port=sentinel_port).splitlines()[:1]
@@ -173,6 +172,11 @@ def test_sentinel_monitors_the_primary_with_its_acl_user(started: tuple[Redis, i
         None,
         redis.folder / "sentinel.log",
     )
+
+
+def test_sentinel_monitors_the_primary_with_its_acl_user(started: tuple[Redis, int]) -> None:
+    redis, sentinel_port = started
+    _sentinel_names_the_primary(redis, sentinel_port)
 
     def connected() -> bool:
         fields = redis.cli("sentinel", "master", "sigap", port=sentinel_port).splitlines()
@@ -188,14 +192,7 @@ def test_a_service_finds_the_tls_primary_through_the_tls_sentinels(started: tupl
     """What deploy/k8s's services do (`SIGAP_REDIS_SENTINELS` with a `rediss://` URL): ask the
     sentinels over TLS for the primary, then speak TLS to it as the service's ACL user."""
     redis, sentinel_port = started
-    _wait(
-        lambda: (
-            redis.cli("sentinel", "get-master-addr-by-name", "sigap", port=sentinel_port).splitlines()[:1]
-            == ["127.0.0.1"]
-        ),
-        None,
-        redis.folder / "sentinel.log",
-    )
+    _sentinel_names_the_primary(redis, sentinel_port)
     url = f"rediss://sigap-gateway:{PASSWORDS['GW_PW']}@unused:1/0?ssl_ca_certs={redis.folder / 'ca.crt'}"
 
     async def use() -> tuple[object, object, str]:

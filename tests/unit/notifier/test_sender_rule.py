@@ -32,54 +32,18 @@ T0 = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
 
 
 def test_an_offer_names_itself_and_a_notice_keeps_the_last_offer_of_the_same_volunteer() -> None:
-    offer = next_sender(
-        None, WA, kind=NotificationKind.OFFER, volunteer_id="V-1", offer_id="of-1", language=Language.ID
-    )
+    offer = rule(None, WA, "OFFER", "V-1", "of-1", "ID")
     assert offer == Sender("V-1", "of-1", Language.ID)
-    assert next_sender(
-        offer, WA, kind=NotificationKind.WITHDRAWAL, volunteer_id="V-1", offer_id=None, language=Language.ID
-    ) == Sender("V-1", "of-1")
+    assert rule(offer, WA, "WITHDRAWAL", "V-1", None, "ID") == Sender("V-1", "of-1")
     # the number changed hands: a notice to someone else does not inherit the other's offer
-    assert next_sender(
-        offer, WA, kind=NotificationKind.WITHDRAWAL, volunteer_id="V-2", offer_id=None, language=Language.EN
-    ) == Sender("V-2", None, Language.EN)
+    assert rule(offer, WA, "WITHDRAWAL", "V-2", None, "EN") == Sender("V-2", None, Language.EN)
 
 
 def test_replies_channels_nobody_answers_on_and_anonymous_messages_are_not_recorded() -> None:
-    assert (
-        next_sender(
-            None, WA, kind=NotificationKind.REPLY, volunteer_id="V-1", offer_id=None, language=Language.ID
-        )
-        is None
-    )
-    assert (
-        next_sender(
-            None,
-            ChannelType.EMAIL,
-            kind=NotificationKind.OFFER,
-            volunteer_id="V-1",
-            offer_id="of-1",
-            language=Language.ID,
-        )
-        is None
-    )
-    assert (
-        next_sender(
-            None,
-            ChannelType.OUTBOX,
-            kind=NotificationKind.OFFER,
-            volunteer_id="V-1",
-            offer_id="of-1",
-            language=Language.ID,
-        )
-        is None
-    )
-    assert (
-        next_sender(
-            None, WA, kind=NotificationKind.OFFER, volunteer_id=None, offer_id="of-1", language=Language.ID
-        )
-        is None
-    )
+    assert rule(None, WA, "REPLY", "V-1", None, "ID") is None
+    assert rule(None, ChannelType.EMAIL, "OFFER", "V-1", "of-1", "ID") is None
+    assert rule(None, ChannelType.OUTBOX, "OFFER", "V-1", "of-1", "ID") is None
+    assert rule(None, WA, "OFFER", None, "of-1", "ID") is None
 
 
 def _delivered(req_channel: ChannelType, nid: str) -> NotificationDelivered:
