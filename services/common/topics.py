@@ -157,9 +157,29 @@ async def create_topics(
                 await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 log.info("topics created concurrently by someone else")
+            await _until_led(admin, [t.name for t in wanted], timeout_s)
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+async def _until_led(admin: AIOKafkaAdminClient, names: Sequence[str], timeout_s: float) -> None:
+    """Wait until every partition of the topics just created has a leader: the broker answers
+    CreateTopics before its metadata says so, and a client that asks at once is told the topic does
+    not exist (or its partition has no leader)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        described = await admin.describe_topics(list(names))
+        led = {
+            t["topic"]
+            for t in described
+            if not t.get("error_code") and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+        }
+        if led >= set(names):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics without a leader after {timeout_s:.0f} s: {sorted(set(names) - led)}")
+        await asyncio.sleep(0.1)
 
 
 async def describe(
