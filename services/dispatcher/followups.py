@@ -79,9 +79,9 @@ class FollowUps:
         if not due:
             return 0
         mine = [d for d in due if owns(d[1])]
-        others = {offer_id: now.timestamp() for offer_id, incident_id, _ in due if not owns(incident_id)}
-        if others:  # XX: an offer ended meanwhile (its deadline forgotten) stays off the schedule
-            await self.roster.redis.zadd(self.roster.own.deadlines, others, xx=True)
+        others = [offer_id for offer_id, incident_id, _ in due if not owns(incident_id)]
+        if others:
+            await self.roster.hand_back_offers(others, now)
         pending = []
         for offer_id, incident_id, volunteer_id in mine:
             event = make_event(

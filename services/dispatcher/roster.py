@@ -293,6 +293,11 @@ class Roster:
         )
         return [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
 
+    async def hand_back_offers(self, offer_ids: list[str], now: datetime) -> None:
+        """Offers claimed by a worker that does not own their incident: due again at once (XX: one
+        that ended meanwhile, its deadline forgotten, stays off the schedule)."""
+        await self.redis.zadd(self.own.deadlines, dict.fromkeys(offer_ids, now.timestamp()), xx=True)
+
     async def wake_rested(self, now: datetime, limit: int = 500) -> list[str]:
         """The volunteers whose rest is over, available again: the due ones and their geo keys read,
         then woken by a script that checks both (one whose geo keys changed meanwhile is read again)."""
