@@ -7,9 +7,15 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
-from redis.asyncio.connection import parse_url
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedSSLConnection
+import hiredis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis, RedisCluster
+from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection, parse_url
+from redis.asyncio.sentinel import (
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+    SentinelManagedSSLConnection,
+)
 from redis.commands.core import AsyncScript
 
 from services.common.base_settings import parse_sentinels
@@ -28,6 +34,57 @@ CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
+class HiredisPacking(AbstractConnection):
+    """Commands packed by hiredis in C (`hiredis.pack_command`, the same bytes as redis-py's own
+    `pack_command`, which its asyncio connections do in Python). The dispatcher sends a batch's state
+    and view JSON with every save: packing in Python was most of what separated one worker's backlog
+    drain from the reference commit's (bench/PROFILE.md §13). What hiredis does not take — None or a
+    bool, which redis-py refuses with its `DataError`, and a command name holding spaces ("CONFIG
+    GET", which redis-py splits) — is packed by redis-py."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        first = args[0]
+        if isinstance(first, str) and " " not in first:
+            try:
+                return [hiredis.pack_command(args)]
+            except TypeError:
+                pass
+        packed: list[bytes] = super().pack_command(*args)
+        return packed
+
+
+class PackedConnection(HiredisPacking, Connection):
+    """`redis://`"""
+
+
+class PackedSSLConnection(HiredisPacking, SSLConnection):
+    """`rediss://`"""
+
+
+class PackedSentinelConnection(HiredisPacking, SentinelManagedConnection):
+    """the primary that sentinels name"""
+
+
+class PackedSentinelSSLConnection(HiredisPacking, SentinelManagedSSLConnection):
+    """the primary that sentinels name, over TLS"""
+
+
+_PACKED: dict[type[AbstractConnection], type[AbstractConnection]] = {
+    Connection: PackedConnection,
+    SSLConnection: PackedSSLConnection,
+}
+
+
+def pool_options(url: str) -> dict[str, Any]:
+    """redis-py's `parse_url(url)` (host, credentials, database, TLS options), with its connection
+    class for the URL's scheme swapped for the one packing with hiredis (a `unix://` socket keeps
+    redis-py's): the keyword arguments of a `ConnectionPool`."""
+    options: dict[str, Any] = dict(parse_url(url))
+    kind = options.get("connection_class", Connection)
+    options["connection_class"] = _PACKED.get(kind, kind)
+    return options
+
+
 Sentinels = str | Sequence[tuple[str, int]]
 """`host:port,…` or the (host, port) pairs `SIGAP_REDIS_SENTINELS` was parsed into"""
 
@@ -42,7 +99,7 @@ def new_redis(url: str, *, cluster: bool = False, sentinels: Sentinels = "", mas
         )
     if sentinels:
         return sentinel_client(url, sentinels, master)
-    return Redis.from_url(url, **CLIENT_OPTIONS)
+    return Redis.from_pool(ConnectionPool(**pool_options(url), **CLIENT_OPTIONS))
 
 
 def redis_for(settings: CommonSettings, service: Service | None = None) -> Redis:
@@ -77,10 +134,11 @@ def sentinel_client(
     port, one CA). `pool` options (`max_connections`, `timeout`) make it a blocking pool."""
     target = parse_url(url)
     options = {k: v for k, v in target.items() if k in {"db", "username", "password"} and v is not None}
+    options["connection_class"] = PackedSentinelConnection
     reach: dict[str, Any] = {"socket_timeout": 1, "socket_connect_timeout": 1}
     if url.startswith("rediss://"):
         tls = {k: v for k, v in target.items() if k.startswith("ssl_")}
-        options |= {"connection_class": SentinelManagedSSLConnection, **tls}
+        options |= {"connection_class": PackedSentinelSSLConnection, **tls}
         reach |= {"ssl": True, **tls}
     manager = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves its __init__ untyped
         sentinel_hosts(sentinels), sentinel_kwargs=reach

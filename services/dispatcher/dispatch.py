@@ -286,11 +286,8 @@ class Dispatch:
     # Redis) derives it again from the topics — acknowledged, applied by no recorded decision — and
     # puts it back on `responses` (`services.dispatcher.unapplied`).
 
-    def _parked_key(self, incident_id: str) -> str:
-        return f"{self.incidents.prefix}dsp:parked:{incident_id}"
-
     async def _park(self, incident_id: str, events: Sequence[Envelope[Payload]]) -> None:
-        key = self._parked_key(incident_id)
+        key = self.incidents.parked_key(incident_id)
         async with self.incidents.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(key, *(e.to_json() for e in events))
             pipe.expire(key, PARKED_FOR_S)
@@ -303,15 +300,6 @@ class Dispatch:
                 incident_id,
             )
 
-    async def _parked(self, incident_id: str) -> list[Envelope[Payload]]:
-        """The answers parked for the incident, taken off the shelf."""
-        key = self._parked_key(incident_id)
-        async with self.incidents.redis.pipeline(transaction=True) as pipe:
-            pipe.lrange(key, 0, -1)
-            pipe.delete(key)
-            raw, _ = await pipe.execute()
-        return [decode_event(r) for r in raw]
-
     def _observe_offers(self, group: _Group) -> None:
         at = self.clock()
         for event in group.first_offers:
@@ -320,14 +308,14 @@ class Dispatch:
     async def _save(self, group: _Group, now: datetime) -> None:
         """Save what the group's events left (if they changed anything), then ask for the retries
         they requested. Answers parked by the group are parked now; a state saved for the first time
-        takes up the answers parked for it (and carries them out, in their order)."""
+        takes up the answers parked for it, handed back by the save (and carries them out, in their
+        order)."""
         if group.parked:
             await self._park(group.incident_id, group.parked)
         if group.changed and group.current is not None:
-            await self.incidents.save(group.current, group.version)
-            if group.version == 0:
-                for parked in await self._parked(group.incident_id):
-                    await self.handle(parked, now)
+            saved = await self.incidents.save(group.current, group.version)
+            for parked in saved.parked:
+                await self.handle(decode_event(parked), now)
         if group.retries:
             await self.followups.wake_understaffed(
                 "; ".join(r.reason for r in group.retries),

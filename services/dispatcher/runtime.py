@@ -14,7 +14,7 @@ from services.common.autopipe import AutoPipelineRedis
 from services.common.base_settings import CommonSettings
 from services.common.clock import Clock, system_clock
 from services.common.kafka import new_producer
-from services.common.redis import Sentinels, as_redis, sentinel_client
+from services.common.redis import Sentinels, as_redis, pool_options, sentinel_client
 from services.dispatcher.alerts import AlertReaction
 from services.dispatcher.assessment import load_assessment_rules
 from services.dispatcher.dispatch import Dispatch
@@ -116,8 +116,8 @@ def dispatcher_redis(
             max_connections=in_flight + REDIS_SPARE_CONNECTIONS,
             timeout=5,
         )
-    pool = BlockingConnectionPool.from_url(
-        url,
+    pool = BlockingConnectionPool(
+        **pool_options(url),
         max_connections=in_flight + REDIS_SPARE_CONNECTIONS,
         timeout=5,
         decode_responses=True,

@@ -18,6 +18,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from redis.asyncio import Redis
 
@@ -45,6 +46,14 @@ class StaleState(SigapError, RuntimeError):
 
 MARK_ATTEMPTS = 5
 """reads of an incident's understaffed registries before giving up (each is one changed meanwhile)"""
+
+
+class Saved(NamedTuple):
+    """A state saved: its new version, and the answers that were parked for the incident (raw event
+    JSON, in their order) when it was saved for the first time, taken off the shelf by the save."""
+
+    version: int
+    parked: list[str]
 
 
 class IncidentStore:
@@ -89,6 +98,10 @@ class IncidentStore:
     def retry_key(self, incident_id: str) -> str:
         return f"{self.prefix}dsp:retry:{incident_id}"
 
+    def parked_key(self, incident_id: str) -> str:
+        """Answers that overtook the incident's state, waiting for its first save (`Dispatch._park`)."""
+        return f"{self.prefix}dsp:parked:{incident_id}"
+
     async def load(self, incident_id: str) -> tuple[IncidentState | None, int]:
         cached = self._cache.get(incident_id)
         if cached is not None:
@@ -120,15 +133,17 @@ class IncidentStore:
         """Partitions moved: another worker may write these incidents now."""
         self._cache.clear()
 
-    async def save(self, state: IncidentState, expected_version: int) -> int:
-        """Save the state and its read models if nobody saved since `expected_version`; the new
-        version."""
+    async def save(self, state: IncidentState, expected_version: int) -> Saved:
+        """Save the state and its read models if nobody saved since `expected_version`: the new
+        version and, for a first save, the answers parked for the incident (now deleted), in the
+        same round trip."""
         view = incident_view(state)
         keys = [
             self.state_key(state.incident_id),
             self.keys.incident(state.incident_id),
             self.keys.open_incidents,
             self.keys.all_incidents,
+            self.parked_key(state.incident_id),
         ]
         if self.guarded:
             keys.append(RosterKeys(self.prefix).generation)
@@ -143,10 +158,11 @@ class IncidentStore:
             change_notice("incident", state.incident_id),
         ]
         try:
-            version = int(await run_script(self.redis, self._save, keys, args))
+            reply = await run_script(self.redis, self._save, keys, args)
         except BaseException:
             self.forget(state.incident_id)  # the save may or may not have happened
             raise
+        version = int(reply[0])
         if version == -2:
             self.forget_all()
             raise StoreNotReady(
@@ -157,7 +173,7 @@ class IncidentStore:
             raise StaleState(f"incident {state.incident_id} changed since version {expected_version}")
         state.version = version
         self._remember(state)
-        return version
+        return Saved(version, [str(answer) for answer in reply[1:]])
 
     # --- rule 7 ------------------------------------------------------------------------------
 

@@ -75,7 +75,7 @@ async def test_a_marker_of_another_redis_process_counts_as_none(redis: Redis, to
     again = await rebuild(topics, runcards, redis=redis, only_if_missing=True)
     assert again is not None and again.generation != first.generation
     assert await current_generation(redis, prefix) == again.generation
-    assert await store.save(state, 0) == 1
+    assert (await store.save(state, 0)).version == 1
     assert await roster.nearest(Unit.TAGANA, None, HERE, 5.0, count=3) is not None
 
 
