@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from services.common.kafka import security_options
 from services.gateway.reports.daily import daily_report
 from services.gateway.reports.duty import duty_report
 from services.gateway.reports.ledger import NeedsFor
@@ -76,7 +77,9 @@ class Reports:
         self.policy = policy_from(settings)
         self.clock = clock
         self.store = ReportStore(store_path(settings), run_card_needs())
-        self.projection = ReportProjection(self.store, settings.kafka_bootstrap, settings.topic_prefix)
+        self.projection = ReportProjection(
+            self.store, settings.kafka_bootstrap, settings.topic_prefix, security_options(settings)
+        )
         self.lazy = settings.env == "test"
         self.enabled = settings.reports_projection  # off: the store is served as it is
         self._started = False
