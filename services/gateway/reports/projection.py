@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 
 MAX_RECORDS = 2000
 RETRY_S = 5.0
-CAUGHT_UP_PAUSE_S = 0.5
-"""Once caught up, the projection gathers what arrives for this long before folding it: one batch, one
-SQLite transaction and one question for the log's ends per pause instead of per few records (at 50
-incidents/s the projection took ~22 % of a core folding as records came, bench/PROFILE.md §13).
-Reports are read in minutes, not milliseconds."""
+GATHER_MS = 500
+GATHER_BYTES = 256 * 1024
+"""Once caught up, each fetch waits at the broker until this much has arrived on the 32 partitions or
+`GATHER_MS` have passed: one fetch, one batch, one SQLite transaction and one question for the log's
+ends per half second instead of per few records (aiokafka's default answers a fetch as soon as one
+byte is there: at 50 incidents/s the gateway spent ~22 % of a core on it, bench/PROFILE.md §13).
+Reports are read in minutes, not milliseconds; a rebuild's backlog fills every fetch at once."""
 
 
 @dataclass
@@ -62,14 +64,12 @@ class ReportProjection:
         bootstrap: str,
         prefix: str,
         kafka_options: dict[str, Any] | None = None,
-        caught_up_pause_s: float = CAUGHT_UP_PAUSE_S,
     ) -> None:
         """`kafka_options`: aiokafka's security options (`kafka.security_options`)."""
         self.store = store
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.kafka_options = kafka_options or {}
-        self.caught_up_pause_s = caught_up_pause_s
         self.progress = Progress()
         self._task: asyncio.Task[None] | None = None
 
@@ -119,6 +119,8 @@ class ReportProjection:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_min_bytes=GATHER_BYTES,
+            fetch_max_wait_ms=GATHER_MS,
             **self.kafka_options,
         )
         await consumer.start()
@@ -142,8 +144,6 @@ class ReportProjection:
                 # not after every batch of a rebuild: one round trip to the broker fewer per batch
                 if not batch or self.progress.lag() == 0:
                     await self._refresh_ends(consumer, tps)
-                    if batch and self.progress.caught_up:
-                        await asyncio.sleep(self.caught_up_pause_s)
                 else:
                     self.progress.caught_up = False
         finally:
