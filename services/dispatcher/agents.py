@@ -12,8 +12,9 @@ ids make a redelivery harmless)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -260,7 +261,9 @@ async def _uncommitted_from_the_start(assigned: set[Any]) -> None:
         ]
         if not missing:
             return
-        earliest = await app.consumer.earliest_offsets(*missing)
+        earliest = await _earliest_unless_stopping(missing)
+        if earliest is None:
+            return
         for tp in missing:
             await app.consumer.seek(tp, earliest.get(tp) or 0)
             log.warning(
@@ -273,6 +276,24 @@ async def _uncommitted_from_the_start(assigned: set[Any]) -> None:
         log.exception("could not check the committed offsets of %s", tps)
     finally:
         await admin.close()
+
+
+async def _earliest_unless_stopping(tps: list[Any]) -> Mapping[Any, int] | None:
+    """The partitions' first offsets, asked through faust's consumer thread; None when the worker stops
+    meanwhile. Stopping, that thread cancels the calls queued to it: the cancellation came back here,
+    through faust's `on_partitions_assigned`, into aiokafka's coordination task, which the consumer's
+    stop then awaited — the consumer thread died of it and the worker hung until it was killed
+    (a SIGTERM during a rebalance: every worker of a group stopped at once). A cancellation of this
+    task itself, or one while the app is not stopping, is raised as before."""
+    try:
+        earliest: Mapping[Any, int] = await app.consumer.earliest_offsets(*tps)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if not app.should_stop or (task is not None and task.cancelling()):
+            raise
+        log.warning("stopping: the start offsets of %s were not read (the next owner reads them)", tps)
+        return None
+    return earliest
 
 
 @app.agent(topics.incident_events)
