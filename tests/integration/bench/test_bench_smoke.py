@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import REPO
+from tests.support.suite_redis import SUITE_REDIS
 
 pytestmark = pytest.mark.integration
 
 
 def test_smoke_run_writes_a_complete_report(tmp_path: Path) -> None:
+    SUITE_REDIS.start()  # the benchmark's Redis is the suite's (SIGAP_REDIS_URL), started on first use
     done = subprocess.run(
         [
             sys.executable,
