@@ -87,9 +87,12 @@ def measure(
         }
         log = Path(tmp) / "worker.log"
         command = [sys.executable, "-m", "bench.faust_floor_app", "--datadir", tmp]
+        # without faust's web server: it would bind 0.0.0.0:6066 (faust's worker command turns it on
+        # whatever the app says), which another worker on the machine may hold; this one then hung
+        worker_args = ["worker", "--without-web", "-l", "info"]
         with log.open("wb") as errors:  # the child has its own copy of the descriptor
             worker = subprocess.Popen(
-                [*command, "worker", "-l", "info"], env=env, stdout=subprocess.DEVNULL, stderr=errors
+                [*command, *worker_args], env=env, stdout=subprocess.DEVNULL, stderr=errors
             )
         try:
             deadline = time.monotonic() + timeout_s
