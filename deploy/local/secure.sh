@@ -200,7 +200,7 @@ start_kafka() {
   (
     cd "$KAFKA_HOME"
     exec setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$KAFKA_PIDFILE" \
-      "$JAVA" "${JAVA_OPTS[@]}" kafka.Kafka "$KAFKA_HOME/server.properties" </dev/null >>"$KAFKA_LOG" 2>&1
+      "$JAVA" "${JAVA_OPTS[@]}" kafka.Kafka "$KAFKA_HOME/server.properties" </dev/null >>"$KAFKA_LOG" 2>&1 9>&-
   ) &
   for ((i = 0; i < 50; i++)); do
     pid="$(read_pid "$KAFKA_PIDFILE")"
@@ -267,7 +267,7 @@ EOF
   redis-server --port 0 --tls-port "$REDIS_PORT" --bind "$HOST" \
     --tls-cert-file "$CERTS/server.pem" --tls-key-file "$CERTS/server-key.pem" --tls-ca-cert-file "$CERTS/ca.pem" \
     --tls-auth-clients no --aclfile "$REDIS_HOME/users.acl" --appendonly yes --dir "$REDIS_HOME" \
-    --daemonize yes --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" </dev/null
+    --daemonize yes --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" </dev/null 9>&-
   for ((i = 0; i < 100; i++)); do
     if [[ "$(redis_cli ping 2>/dev/null)" == PONG ]]; then
       info "Redis (TLS, ACL) answers on $HOST:$REDIS_PORT (pid $(read_pid "$REDIS_PIDFILE"))"
@@ -306,6 +306,7 @@ EOF
 case "${1:-}" in
   start)
     mkdir -p "$HOME_DIR"
+    # one start at a time; fd 9 is closed for the broker and redis-server, which would hold the lock
     exec 9>"$HOME_DIR/.start.lock"
     if command -v flock >/dev/null 2>&1; then flock 9; fi
     make_certs
