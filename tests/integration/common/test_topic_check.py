@@ -23,6 +23,7 @@ from services.common.topics import (
     TOPICS,
     VOLUNTEERS,
     TopicMismatch,
+    _until_led,
     check_topics,
     create_topics,
     delete_topics,
@@ -41,6 +42,7 @@ async def _make(settings: Settings, skip: set[str], wrong: dict[str, NewTopic]) 
             if t.name not in skip
         ]
         await admin.create_topics(topics)
+        await _until_led(admin, [t.name for t in topics], 30)  # the broker's metadata lags its answer
     finally:
         await admin.close()
 
