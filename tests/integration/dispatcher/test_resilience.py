@@ -245,7 +245,9 @@ async def test_a_killed_worker_loses_nothing_and_offers_nothing_twice(
     """SIGKILL mid-dispatch, restart: pending offers still expire and are re-offered, every incident
     is dispatched, and no offer is made twice."""
     await bus.register(*(volunteer(v, km) for v, km in (("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5))))
-    worker = workers.start("w1", SIGAP_OFFER_TTL_S="3")
+    # the broker's shortest session: the killed worker's partitions move to the restarted one once it
+    # has timed out (the default 10 s was 4 s of waiting)
+    worker = workers.start("w1", SIGAP_OFFER_TTL_S="3", SIGAP_KAFKA_SESSION_TIMEOUT_S="6")
     await roster.ready(5)
     await bus.send("incidents", incident("INC-K1", [Need(unit=TAGANA, count=2)]))
     await eventually(lambda: sorted(v for i, v, _ in offers(bus) if i == "INC-K1") == ["a", "b"], what="a, b")
