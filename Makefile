@@ -47,8 +47,11 @@ down:
 demo: venv
 	$(PY) -m services.cli demo
 
+# The suite on TEST_WORKERS pytest-xdist processes (0: in this one); a module's tests stay on one worker,
+# the slowest modules are handed out first (tests/support/parallel.py).
+TEST_WORKERS ?= $(or $(SIGAP_TEST_WORKERS),2)
 test: infra browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

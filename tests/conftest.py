@@ -24,6 +24,15 @@ REDIS_URL = SUITE_REDIS.url
 os.environ["SIGAP_REDIS_URL"] = REDIS_URL  # what a test's Settings() and bench/faults helpers read
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, there when it is
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs on pytest-xdist workers: a module's tests on one worker, in their order
+    (`tests/support/xdist_scheduling.py`), whatever `--dist` says."""
+    from tests.support.xdist_scheduling import ModuleScheduling
+
+    return ModuleScheduling(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def suite_redis() -> Iterator[Any]:
     """The suite's Redis: started on first use (unit tests need none), stopped at the end."""

@@ -50,7 +50,14 @@ OTHER_VARIABLES = (
         "a free port",
         "`make test`",
         "the port of the Redis the test suite starts for itself (`deploy/local/redis.sh`, with the "
-        "services' ACL users per test)",
+        "services' ACL users per test); each pytest-xdist worker's is this plus the worker's number",
+    ),
+    Variable(
+        "SIGAP_TEST_WORKERS",
+        "integer",
+        "`2`",
+        "`make test`",
+        "the pytest-xdist processes the suite runs on (`0`: serially, in one process)",
     ),
     Variable(
         "SIGAP_PYTHON_BIN",

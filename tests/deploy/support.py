@@ -7,14 +7,17 @@ import socket
 import subprocess
 from pathlib import Path
 
+from tests.support.parallel import worker_slice
 from tests.support.procs import ServiceProcess
 
-PORTS = range(int(os.environ.get("SIGAP_DEPLOY_TEST_PORTS", "17200")), 17300)
+PORTS = worker_slice(range(int(os.environ.get("SIGAP_DEPLOY_TEST_PORTS", "17200")), 17300))
+"""this worker's share of the range (pytest-xdist workers: disjoint shares)"""
 _next = 0
 
 
 def free_port_in_range() -> int:
-    """A free loopback port from the deployment tests' range (17200–17299 unless overridden)."""
+    """A free loopback port from the deployment tests' range (17200–17299 unless overridden), from this
+    worker's share of it."""
     global _next  # noqa: PLW0603 - walk the range once per test run so two ports asked in a row differ
     for _ in range(len(PORTS)):
         port = PORTS[_next % len(PORTS)]

@@ -2,8 +2,10 @@
 
 The suite never changes the ACL of a Redis it did not start: it starts one of its own through the
 project's script (`deploy/local/redis.sh`, on `SIGAP_TEST_REDIS_PORT` or a free port, data in a
-temporary folder) and stops it at the end. Under `make test-cluster` (`SIGAP_REDIS_CLUSTER=true`) it
-uses the cluster `SIGAP_REDIS_URL` names, which that target started for the tests.
+temporary folder) and stops it at the end; each pytest-xdist worker starts its own (on
+`SIGAP_TEST_REDIS_PORT` plus the worker's number when that is set). Under `make test-cluster`
+(`SIGAP_REDIS_CLUSTER=true`) it uses the cluster `SIGAP_REDIS_URL` names, which that target started
+for the tests (shared by the workers: every test has its own prefix and users).
 
 Each test's Redis prefix gets its own three service users (`sigap-<service>-<tag>`, random passwords),
 limited to that prefix, created before the test and deleted after it; the services under test connect
@@ -28,6 +30,7 @@ from redis import Redis, RedisCluster
 
 from services.common.acl import SERVICES, acl_user
 from services.common.redis import Service
+from tests.support.parallel import worker_index
 from tests.support.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +74,8 @@ class SuiteRedis:
         if self.cluster:
             self.url = os.environ.get("SIGAP_REDIS_URL", "redis://127.0.0.1:7101/0")
         else:
-            port = os.environ.get("SIGAP_TEST_REDIS_PORT") or str(free_port())
+            fixed = os.environ.get("SIGAP_TEST_REDIS_PORT")  # under xdist: one port per worker from there
+            port = str(int(fixed) + worker_index()) if fixed else str(free_port())
             self.url = f"redis://127.0.0.1:{port}/0"
 
     def _script_env(self) -> dict[str, str]:
