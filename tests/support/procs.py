@@ -12,13 +12,32 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.parallel import worker_slice
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+FREE_PORTS = worker_slice(range(20000, 26000))
+"""where `free_port` looks: below the kernel's ephemeral range (32768-60999 here), so that an outgoing
+connection of another process cannot take a port between the test's choice and the service's bind (a
+port the kernel hands out for `bind(0)` can); this worker's share, so two xdist workers never pick the
+same one"""
+_next_free = os.getpid()  # where this process starts walking the range
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing is bound to; two calls in a row give two different ports."""
+    global _next_free  # noqa: PLW0603 - walk the range so ports asked in a row differ
+    for _ in range(len(FREE_PORTS)):
+        port = FREE_PORTS[_next_free % len(FREE_PORTS)]
+        _next_free += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port left in 20000-25999")
 
 
 class ServiceProcess:
