@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
 from tests.support.parallel import worker_slice
-from tests.support.procs import ServiceProcess
+from tests.support.procs import Ports, ServiceProcess
 
-PORTS = worker_slice(range(int(os.environ.get("SIGAP_DEPLOY_TEST_PORTS", "17200")), 17300))
-"""this worker's share of the range (pytest-xdist workers: disjoint shares)"""
-_next = 0
+PORTS = Ports(worker_slice(range(int(os.environ.get("SIGAP_DEPLOY_TEST_PORTS", "17200")), 17300)))
+"""the deployment tests' range, this worker's share of it (pytest-xdist workers: disjoint shares)"""
 
 
 def free_port_in_range() -> int:
-    """A free loopback port from the deployment tests' range (17200–17299 unless overridden), from this
-    worker's share of it."""
-    global _next  # noqa: PLW0603 - walk the range once per test run so two ports asked in a row differ
-    for _ in range(len(PORTS)):
-        port = PORTS[_next % len(PORTS)]
-        _next += 1
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS}")
+    """A free loopback port from the deployment tests' range (17200–17299 unless overridden)."""
+    return PORTS.take()
 
 
 class InstalledProcess(ServiceProcess):

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -17,27 +18,36 @@ from tests.support.parallel import worker_slice
 REPO = Path(__file__).resolve().parents[2]
 
 
-FREE_PORTS = worker_slice(range(20000, 26000))
+class Ports:
+    """Free loopback ports from `ports`, walked from `start` so that two asked in a row differ."""
+
+    def __init__(self, ports: Sequence[int], start: int = 0) -> None:
+        self.ports = ports
+        self.next = start
+
+    def take(self) -> int:
+        for _ in range(len(self.ports)):
+            port = self.ports[self.next % len(self.ports)]
+            self.next += 1
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"no free port left in {self.ports}")
+
+
+FREE_PORTS = Ports(worker_slice(range(22000, 26000)), start=os.getpid())
 """where `free_port` looks: below the kernel's ephemeral range (32768-60999 here), so that an outgoing
 connection of another process cannot take a port between the test's choice and the service's bind (a
 port the kernel hands out for `bind(0)` can); this worker's share, so two xdist workers never pick the
-same one"""
-_next_free = os.getpid()  # where this process starts walking the range
+same one (and apart from the fixed ports of a few tests: 17xxx, 21100-21199, 26379)"""
 
 
 def free_port() -> int:
     """A loopback port nothing is bound to; two calls in a row give two different ports."""
-    global _next_free  # noqa: PLW0603 - walk the range so ports asked in a row differ
-    for _ in range(len(FREE_PORTS)):
-        port = FREE_PORTS[_next_free % len(FREE_PORTS)]
-        _next_free += 1
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port left in 20000-25999")
+    return FREE_PORTS.take()
 
 
 class ServiceProcess:
