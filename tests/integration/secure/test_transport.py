@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from redis.exceptions import NoPermissionError
 
 from schemas.envelope import make_event
 from schemas.events import VolunteerRegistered
+from schemas.times import WIB
 from services.common.config import Settings
 from services.common.kafka import key_of, new_producer, security_options
 from services.common.readmodels import Keys
@@ -137,8 +139,9 @@ async def _eventually(check, timeout_s: float = 60.0) -> None:  # type: ignore[n
 async def test_the_services_run_over_sasl_ssl_and_redis_tls(
     secure_topics: Settings, secure_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The gateway publishes a report, the dispatcher (faust) takes a volunteer into the roster in
-    Redis, the notifier (faust) is assigned its partitions: all over the secured broker and Redis."""
+    """The gateway publishes a report and its report projection folds it, the dispatcher (faust) takes
+    a volunteer into the roster in Redis, the notifier (faust) is assigned its partitions: all over the
+    secured broker and Redis."""
     s = secure_topics
     gateway_port, dispatcher_port, notifier_port = (free_port_in_range() for _ in range(3))
     env = {
@@ -176,7 +179,29 @@ async def test_the_services_run_over_sasl_ssl_and_redis_tls(
                 headers={"Authorization": "Bearer dev-operator-key", "Idempotency-Key": uuid.uuid4().hex},
             )
             assert answer.status_code in (200, 201, 202), answer.text
-        assert b"incident.reported" in await _read_one(s, INCIDENTS)
+            incident_id = answer.json()["id"]
+            assert b"incident.reported" in await _read_one(s, INCIDENTS)
+
+            # the gateway's report projection reads the topics with the same security options: the
+            # incident reaches the daily report (before, its consumer connected in plaintext and retried
+            # forever, and the reports stayed empty)
+            days = {datetime.now(WIB).date().isoformat()}
+
+            async def in_daily_report() -> bool:
+                days.add(datetime.now(WIB).date().isoformat())  # the test may cross midnight WIB
+                for day in sorted(days):
+                    daily = await client.get(
+                        "/api/v1/reports/daily",
+                        params={"date": day},
+                        headers={"Authorization": "Bearer dev-operator-key"},
+                    )
+                    if daily.status_code == 200 and any(
+                        i["incident_id"] == incident_id for i in daily.json()["incidents"]
+                    ):
+                        return True
+                return False
+
+            await _eventually(in_daily_report)
 
         producer = new_producer(s.kafka_bootstrap, "secure-test", settings=s)
         await producer.start()
