@@ -30,7 +30,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     (`tests/support/xdist_scheduling.py`), whatever `--dist` says."""
     from tests.support.xdist_scheduling import ModuleScheduling
 
-    return ModuleScheduling(config, log)
+    return ModuleScheduling(config)  # xdist's log is not used
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,8 +3,6 @@ real Kafka broker and Redis, with the test's own topic and key prefixes and free
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any, TypeVar
 import httpx
 
 from schemas.reference import kelurahan
+from tests.support import waiting
 from tests.support.procs import ServiceProcess, free_port
 
 OPERATOR = {"Authorization": "Bearer dev-operator-key"}
@@ -75,14 +74,12 @@ def start_stack(test_env: dict[str, str], tmp_path: Path, **extra: str) -> Stack
 async def eventually(
     check: Callable[[], Awaitable[T | None]], what: str, stack: Stack, timeout_s: float = 45
 ) -> T:
-    """Poll `check` until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}\n{stack.logs()}")
+    """Poll `check` until it returns something truthy (the stack's logs when it never does)."""
+    try:
+        value: T = await waiting.eventually(check, timeout_s, what, every_s=0.25)
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}\n{stack.logs()}") from None
+    return value
 
 
 def volunteer(ident: str, *, dlat: float = 0.0, skills: tuple[str, ...] = ("evacuation",)) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from xdist.workermanage import parse_tx_spec_config
@@ -34,7 +34,7 @@ class ModuleScheduling:
     """Modules to workers, whole (see the module's docstring). Implements
     `xdist.scheduler.protocol.Scheduling`."""
 
-    def __init__(self, config: pytest.Config, log: Any = None) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.numnodes = len(parse_tx_spec_config(config))
         self.collection: list[str] | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from services.common.readmodels import Keys
 from services.common.redis import Service
 from services.common.topics import TOPICS
 from tests.support.procs import ServiceProcess, free_port
+from tests.support.waiting import eventually
 
 SEMAMPIR = reference.kelurahan("35.71.02.1001")
 HERE = GeoPoint(lat=SEMAMPIR.lat, lon=SEMAMPIR.lon)
@@ -174,20 +174,6 @@ class Bus:
             lambda: all(self.read_to.get((tp.topic, tp.partition), 0) >= end[tp] for tp in tps),
             what=f"the bus to read {', '.join(names)} to the end",
         )
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 20.0, what: str = "condition") -> Any:
-    """Poll an (a)sync check until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from services.common.topics import INCIDENTS, VOLUNTEERS, create_topics, delete_
 from tests.deploy.support import free_port_in_range
 from tests.support.procs import ServiceProcess
 from tests.support.samples import profile
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -129,13 +130,6 @@ async def test_redis_over_tls_with_an_acl_user(secure_settings: Settings) -> Non
     await plain.aclose()
 
 
-async def _eventually(check, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.3)
-
-
 async def test_the_services_run_over_sasl_ssl_and_redis_tls(
     secure_topics: Settings, secure_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -201,7 +195,7 @@ async def test_the_services_run_over_sasl_ssl_and_redis_tls(
                         return True
                 return False
 
-            await _eventually(in_daily_report)
+            await eventually(in_daily_report, 60, "the incident in the daily report", every_s=0.3)
 
         producer = new_producer(s.kafka_bootstrap, "secure-test", settings=s)
         await producer.start()
@@ -217,7 +211,7 @@ async def test_the_services_run_over_sasl_ssl_and_redis_tls(
             async def in_roster() -> bool:
                 return bool(await redis.sismember(keys.volunteers, "V-TLS"))
 
-            await _eventually(in_roster)
+            await eventually(in_roster, 60, "V-TLS in the roster", every_s=0.3)
         finally:
             await redis.aclose()
     except BaseException:
